@@ -1,0 +1,44 @@
+// Bundles every entry point of Crossbar Lens with esbuild.
+//   node esbuild.mjs            one production build into dist/
+//   node esbuild.mjs --watch    rebuild on change
+// Entries are added here as their folders come: the extension host, the CLI, the webview app
+// and the training worker each get one bundle.
+import * as esbuild from 'esbuild';
+import { existsSync } from 'node:fs';
+
+const watch = process.argv.includes('--watch');
+
+/** @type {esbuild.BuildOptions[]} */
+const builds = [
+	{
+		entryPoints: { cli: 'src/cli/main.ts' },
+		platform: 'node',
+		format: 'cjs',
+		target: 'node20',
+		banner: { js: '#!/usr/bin/env node' },
+	},
+	{
+		entryPoints: { extension: 'src/extension.ts' },
+		platform: 'node',
+		format: 'cjs',
+		target: 'node20',
+		external: ['vscode'],
+	},
+	{
+		entryPoints: { 'webview/main': 'webview-ui/src/main.ts' },
+		platform: 'browser',
+		format: 'esm',
+		target: 'es2022',
+	},
+].filter((b) => Object.values(b.entryPoints).every((p) => existsSync(p)));
+
+const common = { bundle: true, outdir: 'dist', sourcemap: true, logLevel: 'warning', minify: !watch };
+
+if (watch) {
+	for (const b of builds) {
+		const ctx = await esbuild.context({ ...common, ...b });
+		await ctx.watch();
+	}
+} else {
+	await Promise.all(builds.map((b) => esbuild.build({ ...common, ...b })));
+}

@@ -1,0 +1,54 @@
+// Lint, with the import boundaries of the architecture as rules (shared/docs/architecture.md).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import globals from 'globals';
+
+const pureFolders = ['src/shared/**', 'src/core/**', 'src/formats/**', 'src/hardware/**', 'src/pruning/**', 'src/training/**', 'src/cli/**'];
+const notVscode = { name: 'vscode', message: 'Pure layer: take data in as parameters; only src/extension may import vscode.' };
+
+export default tseslint.config(
+	{ ignores: ['dist/**', 'node_modules/**', '.cache/**', 'out/**', 'test-results/**', '**/*.mjs', '**/*.js', 'python/**'] },
+	js.configs.recommended,
+	...tseslint.configs.recommended,
+	{
+		files: ['**/*.ts'],
+		languageOptions: {
+			globals: { ...globals.node },
+			parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+		},
+		rules: {
+			'@typescript-eslint/no-floating-promises': 'error',
+			'@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+			'@typescript-eslint/consistent-type-imports': 'error',
+		},
+	},
+	{
+		files: pureFolders,
+		rules: { 'no-restricted-imports': ['error', { paths: [notVscode] }] },
+	},
+	{
+		files: ['src/shared/**'],
+		rules: {
+			'no-restricted-imports': ['error', {
+				paths: [notVscode],
+				patterns: [
+					{ group: ['node:*'], message: 'src/shared runs in the webview too: no Node modules.' },
+					{ group: ['../*', '!../shared/*'], message: 'src/shared imports only itself.' },
+				],
+			}],
+		},
+	},
+	{
+		files: ['webview-ui/**'],
+		languageOptions: { globals: { ...globals.browser } },
+		rules: {
+			'no-restricted-imports': ['error', {
+				paths: [{ name: 'vscode', message: 'Webview code runs in a browser sandbox.' }],
+				patterns: [
+					{ group: ['**/src/core/**', '**/src/formats/**', '**/src/hardware/**', '**/src/pruning/**', '**/src/training/**', '**/src/extension/**', '**/src/cli/**'], message: 'Webview may import src/shared only.' },
+					{ group: ['node:*'], message: 'Webview code runs in a browser.' },
+				],
+			}],
+		},
+	},
+);

@@ -1,0 +1,133 @@
+import type { DType } from '../core/model';
+
+/** Bytes per element of each stored dtype. */
+export const dtypeBytes: Record<DType, number> = {
+	float64: 8, float32: 4, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
+};
+
+// float16 → float32 by table: 65536 entries, built once on first use.
+let halfTable: Float32Array | undefined;
+
+function buildHalfTable(): Float32Array {
+	const table = new Float32Array(65536);
+	for (let h = 0; h < 65536; h++) {
+		const sign = h & 0x8000 ? -1 : 1;
+		const exponent = (h >> 10) & 0x1f;
+		const mantissa = h & 0x3ff;
+		if (exponent === 0) {
+			table[h] = sign * mantissa * 2 ** -24;
+		} else if (exponent === 31) {
+			table[h] = mantissa ? NaN : sign * Infinity;
+		} else {
+			table[h] = sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
+		}
+	}
+	return table;
+}
+
+/** Returns a Float32Array view of `count` elements, reusing `into` when it is big enough. */
+export function float32Target(count: number, into?: Float32Array): Float32Array {
+	return into && into.length >= count ? into.subarray(0, count) : new Float32Array(count);
+}
+
+/**
+ * Decodes `count` little-endian elements of `dtype` starting at byte 0 of `bytes` into
+ * `target[0..count)`. float64 rounds to float32 (a weight under ~1e-45 becomes exactly 0).
+ */
+export function decodeToFloat32(bytes: Uint8Array, dtype: DType, count: number, target: Float32Array): void {
+	const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+	switch (dtype) {
+		case 'float32': {
+			if (bytes.byteOffset % 4 === 0) {
+				target.set(new Float32Array(bytes.buffer, bytes.byteOffset, count));
+			} else {
+				for (let i = 0; i < count; i++) target[i] = view.getFloat32(i * 4, true);
+			}
+			return;
+		}
+		case 'float16': {
+			halfTable ??= buildHalfTable();
+			const table = halfTable;
+			const u16 = bytes.byteOffset % 2 === 0 ? new Uint16Array(bytes.buffer, bytes.byteOffset, count) : undefined;
+			for (let i = 0; i < count; i++) target[i] = table[u16 ? u16[i] : view.getUint16(i * 2, true)];
+			return;
+		}
+		case 'bfloat16': {
+			// bfloat16 is the top half of a float32.
+			const out = new Uint32Array(target.buffer, target.byteOffset, count);
+			const u16 = bytes.byteOffset % 2 === 0 ? new Uint16Array(bytes.buffer, bytes.byteOffset, count) : undefined;
+			for (let i = 0; i < count; i++) out[i] = (u16 ? u16[i] : view.getUint16(i * 2, true)) << 16;
+			return;
+		}
+		case 'float64':
+			for (let i = 0; i < count; i++) target[i] = view.getFloat64(i * 8, true);
+			return;
+		case 'int64':
+			for (let i = 0; i < count; i++) target[i] = Number(view.getBigInt64(i * 8, true));
+			return;
+		case 'int32':
+			for (let i = 0; i < count; i++) target[i] = view.getInt32(i * 4, true);
+			return;
+		case 'int16':
+			for (let i = 0; i < count; i++) target[i] = view.getInt16(i * 2, true);
+			return;
+		case 'int8':
+			for (let i = 0; i < count; i++) target[i] = view.getInt8(i);
+			return;
+		case 'uint8':
+		case 'bool':
+			for (let i = 0; i < count; i++) target[i] = bytes[i];
+			return;
+	}
+}
+
+/** Encodes float32 values back into `dtype` (writers). Round-to-nearest-even for halves. */
+export function encodeFromFloat32(values: Float32Array, dtype: DType): Uint8Array {
+	const out = new Uint8Array(values.length * dtypeBytes[dtype]);
+	const view = new DataView(out.buffer);
+	const f = new Float32Array(1);
+	const u = new Uint32Array(f.buffer);
+	for (let i = 0; i < values.length; i++) {
+		const v = values[i];
+		switch (dtype) {
+			case 'float32': view.setFloat32(i * 4, v, true); break;
+			case 'float64': view.setFloat64(i * 8, v, true); break;
+			case 'bfloat16': {
+				f[0] = v;
+				const bits = u[0];
+				const rounded = Number.isNaN(v) ? 0x7fc0 : ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
+				view.setUint16(i * 2, rounded, true);
+				break;
+			}
+			case 'float16': view.setUint16(i * 2, float32ToHalf(v), true); break;
+			default: throw new Error(`encodeFromFloat32: ${dtype} is not a float type`);
+		}
+	}
+	return out;
+}
+
+function float32ToHalf(value: number): number {
+	const f = new Float32Array([value]);
+	const x = new Uint32Array(f.buffer)[0];
+	const sign = (x >>> 16) & 0x8000;
+	const exp = (x >>> 23) & 0xff;
+	let mant = x & 0x7fffff;
+	if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+	let e = exp - 127 + 15;
+	if (e >= 0x1f) return sign | 0x7c00;
+	if (e <= 0) {
+		if (e < -10) return sign;
+		mant |= 0x800000;
+		const shift = 14 - e;
+		let half = mant >>> shift;
+		const rem = mant & ((1 << shift) - 1);
+		const halfway = 1 << (shift - 1);
+		if (rem > halfway || (rem === halfway && (half & 1))) half++;
+		return sign | half;
+	}
+	let half = (e << 10) | (mant >>> 13);
+	const rem = mant & 0x1fff;
+	if (rem > 0x1000 || (rem === 0x1000 && (half & 1))) half++;
+	e = half;
+	return sign | e;
+}
