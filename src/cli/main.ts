@@ -1,0 +1,69 @@
+import { ModelFormatError, UsageError } from '../core/errors';
+import { runAnalyze } from './analyzeCommand';
+
+const usage = `crossbar-lens: ADC cost of a model on crossbar-based analog in-memory accelerators (D.U.B., arXiv 2403.13082)
+
+usage:
+  crossbar-lens analyze <model> [--tile 64] [--slices 1] [--tol 0] [--include-linear]
+                                [--adc-law paper|walden|thermal] [--input-size 3x32x32]
+                                [--json] [--fail-under X]
+  crossbar-lens --help | --version
+
+models: PyTorch checkpoints (.pt .pth .bin .ckpt), safetensors, ONNX, TF.js model.json, NumPy .npz
+exit codes: 0 ok · 2 usage error · 3 the file cannot be read as a model · 4 improvement below --fail-under`;
+
+/** Exit codes are a contract for scripts and CI jobs. */
+export const ExitCode = { ok: 0, internal: 1, usage: 2, badModel: 3, belowBudget: 4 } as const;
+
+export async function main(argv: readonly string[]): Promise<number> {
+	const [command, ...rest] = argv;
+	try {
+		switch (command) {
+			case 'analyze':
+				return await runAnalyze(rest);
+			case '--version':
+			case '-v':
+				process.stdout.write(`${versionText()}\n`);
+				return ExitCode.ok;
+			case undefined:
+			case '--help':
+			case '-h':
+			case 'help':
+				process.stdout.write(`${usage}\n`);
+				return command === undefined ? ExitCode.usage : ExitCode.ok;
+			default:
+				throw new UsageError(`unknown command '${command}'.`);
+		}
+	} catch (ex) {
+		if (ex instanceof UsageError) {
+			process.stderr.write(`crossbar-lens: ${ex.message}\nRun 'crossbar-lens --help' for usage.\n`);
+			return ExitCode.usage;
+		}
+		if (ModelFormatError.is(ex)) {
+			process.stderr.write(`crossbar-lens: ${ex.message} [${ex.reason}]\n`);
+			return ExitCode.badModel;
+		}
+		const message = ex instanceof Error ? ex.message : String(ex);
+		process.stderr.write(`crossbar-lens: internal error: ${message.split('\n')[0]}${process.env.CROSSBAR_LENS_DEBUG ? `\n${(ex as Error).stack ?? ''}` : ' (set CROSSBAR_LENS_DEBUG=1 for details)'}\n`);
+		return ExitCode.internal;
+	}
+}
+
+declare const CROSSBAR_LENS_VERSION: string | undefined;
+
+function versionText(): string {
+	return `crossbar-lens ${typeof CROSSBAR_LENS_VERSION === 'string' ? CROSSBAR_LENS_VERSION : 'dev'}`;
+}
+
+if (require.main === module) {
+	// A closed pipe (`crossbar-lens analyze m.pt | head`) is not an error.
+	process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+		if (err.code === 'EPIPE') process.exit(0);
+	});
+	main(process.argv.slice(2)).then((code) => {
+		process.exitCode = code;
+	}, (ex: unknown) => {
+		process.stderr.write(`crossbar-lens: internal error: ${String(ex)}\n`);
+		process.exitCode = ExitCode.internal;
+	});
+}

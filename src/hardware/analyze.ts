@@ -1,0 +1,211 @@
+import { ModelFormatError, throwIfAborted } from '../core/errors';
+import type { LayerWeight, ModelGraph } from '../core/model';
+import type { AnalysisResultDto, HardwareProfile, LayerAnalysisDto, PerInferenceDto, TotalsDto } from '../shared/analysis';
+import { countColumnNonZeros } from './columnCounts';
+import type { ColumnCounts } from './columnCounts';
+import { adcEnergy, describeAdcLaw, improvement } from './energy';
+import { adcBitsForLevel, levelFromCounts, log2Int, sparsityBins } from './levels';
+import { matrixDims, toMatrix } from './matrix';
+
+export interface AnalyzeOptions {
+	signal?: AbortSignal;
+	/** Called after each layer (done, total, layer name). */
+	onProgress?: (done: number, total: number, layer: string) => void;
+	/** Keep the per-column counts of every layer (the panel's tile drill-down). */
+	keepColumnCounts?: boolean;
+}
+
+export interface AnalysisRun {
+	readonly result: AnalysisResultDto;
+	/** Per layer name, when asked for: counts[o·blocks + b]. */
+	readonly columnCounts?: ReadonlyMap<string, ColumnCounts>;
+}
+
+/** Tile statistics of one weight matrix given its per-column counts (dub-method.md §2, §3, §5). */
+export function layerStatistics(layer: Pick<LayerWeight, 'name' | 'kind' | 'layout' | 'groups' | 'invocationsPerInference'> & { shape: readonly number[] }, counts: ColumnCounts, profile: HardwareProfile): LayerAnalysisDto {
+	const [rows, cols] = matrixDims(layer.shape, layer.layout);
+	const tileRows = profile.tileRows;
+	const channelsPerTile = tileRows / profile.slices;
+	const bins = sparsityBins(tileRows);
+	const denseBits = log2Int(tileRows);
+	const gridRows = counts.blocks;
+	const gridCols = Math.ceil(rows / channelsPerTile);
+	const levels: number[] = new Array(gridRows * gridCols);
+	const lscNonZeros: number[] = new Array(gridRows * gridCols);
+	const levelHistogram: number[] = new Array(bins).fill(0);
+	let nonZeros = 0;
+	let adcBits = 0;
+	let energy = 0;
+	for (let b = 0; b < gridRows; b++) {
+		const columnLength = Math.min(tileRows, cols - b * tileRows);
+		for (let a = 0; a < gridCols; a++) {
+			let lsc = 0;
+			const end = Math.min(rows, (a + 1) * channelsPerTile);
+			for (let o = a * channelsPerTile; o < end; o++) {
+				const n = counts.counts[o * gridRows + b];
+				nonZeros += n;
+				if (n > lsc) lsc = n;
+			}
+			const level = levelFromCounts(lsc, columnLength, bins);
+			const bits = adcBitsForLevel(level, tileRows);
+			levels[b * gridCols + a] = level;
+			lscNonZeros[b * gridCols + a] = lsc;
+			levelHistogram[level]++;
+			adcBits += bits;
+			energy += adcEnergy(profile.adcLaw, bits);
+		}
+	}
+	const tiles = gridRows * gridCols;
+	const weights = rows * cols;
+	const adcEnergyDense = tiles * adcEnergy(profile.adcLaw, denseBits);
+	return {
+		name: layer.name,
+		kind: layer.kind,
+		shape: [...layer.shape],
+		layout: layer.layout,
+		groups: layer.groups,
+		matrix: [rows, cols],
+		tiles,
+		weights,
+		zeros: weights - nonZeros,
+		levelHistogram,
+		adcBitsDense: tiles * denseBits,
+		adcBits,
+		adcEnergyDense,
+		adcEnergy: energy,
+		adcEnergyImprovement: improvement(adcEnergyDense, energy),
+		...(layer.invocationsPerInference !== undefined ? { invocationsPerInference: layer.invocationsPerInference } : {}),
+		grid: { rows: gridRows, cols: gridCols, levels, lscNonZeros },
+	};
+}
+
+/**
+ * Maps every conv (and, on request, linear) layer of `graph` onto crossbars and sums the ADC
+ * cost. Tensors are loaded one at a time into one reused buffer, so memory stays at the size
+ * of the largest layer.
+ */
+export async function analyzeGraph(graph: ModelGraph, profile: HardwareProfile, options: AnalyzeOptions = {}): Promise<AnalysisRun> {
+	const warnings = [...graph.warnings];
+	const counted = graph.layers.filter((layer) => profile.includeLinear || layer.kind === 'conv');
+	const skippedLinear = graph.layers.length - counted.length;
+	if (skippedLinear > 0) {
+		warnings.push(`${skippedLinear} linear layer${skippedLinear === 1 ? ' is' : 's are'} not counted, as in the paper (include them with --include-linear).`);
+	}
+	if (counted.length === 0) {
+		throw new ModelFormatError('no-layers', graph.layers.length > 0
+			? `${graph.file}: has no convolution layers; only linear ones (analyse them with --include-linear).`
+			: `${graph.file}: holds no conv or linear weights to map onto crossbars.`);
+	}
+	let buffer: Float32Array | undefined;
+	let scratch: Float32Array | undefined;
+	let countsBuffer: Int32Array | undefined;
+	const keep = options.keepColumnCounts ? new Map<string, ColumnCounts>() : undefined;
+	const layers: LayerAnalysisDto[] = [];
+	for (const layer of counted) {
+		throwIfAborted(options.signal);
+		const values = await layer.tensor.load(buffer);
+		// Keep the largest buffer a reader allocated for us, to reuse it for the next layers.
+		if (values.buffer !== buffer?.buffer && values.byteOffset === 0 && values.buffer.byteLength === values.byteLength) {
+			buffer = values;
+		}
+		const [rows, cols] = matrixDims(layer.tensor.shape, layer.layout);
+		const matrix = toMatrix(values, layer.tensor.shape, layer.layout, scratch);
+		if (matrix !== values) {
+			scratch = matrix;
+		}
+		const counts = countColumnNonZeros(matrix, rows, cols, profile.tileRows, profile.tol, keep ? undefined : countsBuffer);
+		if (!keep) {
+			countsBuffer = counts.counts.length >= (countsBuffer?.length ?? 0) ? counts.counts : countsBuffer;
+		}
+		if (counts.nanCount > 0) {
+			throw new ModelFormatError('nan-weights', `${graph.file}: layer ${layer.name} has ${counts.nanCount} NaN weight${counts.nanCount === 1 ? '' : 's'}; the checkpoint is not usable (training diverged?).`);
+		}
+		keep?.set(layer.name, counts);
+		layers.push(layerStatistics({ ...layer, shape: layer.tensor.shape }, counts, profile));
+		if (layer.kind === 'conv' && layer.groups > 1) {
+			warnings.push(`${layer.name}: grouped conv (${layer.groups} groups) mapped as the reference does: each output channel's ${cols} inputs of its own group form one crossbar column.`);
+		}
+		options.onProgress?.(layers.length, counted.length, layer.name);
+	}
+	const result: AnalysisResultDto = {
+		tool: 'crossbar-lens',
+		schemaVersion: 1,
+		file: graph.file,
+		format: graph.format,
+		profile: {
+			...profile,
+			sparsityBins: sparsityBins(profile.tileRows),
+			outputChannelsPerCrossbar: profile.tileRows / profile.slices,
+			adcBitsDensePerCrossbar: log2Int(profile.tileRows),
+		},
+		adcLaw: describeAdcLaw(profile.adcLaw),
+		warnings,
+		layers,
+		totals: sumTotals(layers, profile, warnings),
+	};
+	return keep ? { result, columnCounts: keep } : { result };
+}
+
+function sumTotals(layers: readonly LayerAnalysisDto[], profile: HardwareProfile, warnings: string[]): TotalsDto {
+	const bins = sparsityBins(profile.tileRows);
+	const levelHistogram: number[] = new Array(bins).fill(0);
+	let tiles = 0, weights = 0, zeros = 0, adcBitsDense = 0, adcBits = 0, adcEnergyDense = 0, energy = 0;
+	for (const layer of layers) {
+		tiles += layer.tiles;
+		weights += layer.weights;
+		zeros += layer.zeros;
+		adcBitsDense += layer.adcBitsDense;
+		adcBits += layer.adcBits;
+		adcEnergyDense += layer.adcEnergyDense;
+		energy += layer.adcEnergy;
+		layer.levelHistogram.forEach((n, k) => (levelHistogram[k] += n));
+	}
+	const perInference = perInferenceFigures(layers, profile, warnings);
+	return {
+		layers: layers.length,
+		tiles,
+		weights,
+		zeros,
+		levelHistogram,
+		adcBitsDense,
+		adcBits,
+		adcEnergyDense,
+		adcEnergy: energy,
+		adcEnergyImprovement: improvement(adcEnergyDense, energy),
+		...(perInference ? { perInference } : {}),
+	};
+}
+
+/**
+ * Energy of one inference: each crossbar fires once per output position, every column
+ * converts once per input bit (bit-serial inputs), and a conversion at b bits costs
+ * anchor · E(b) / E(8) pJ under the profile's law.
+ */
+function perInferenceFigures(layers: readonly LayerAnalysisDto[], profile: HardwareProfile, warnings: string[]): PerInferenceDto | undefined {
+	const unknown = layers.filter((l) => l.invocationsPerInference === undefined);
+	if (unknown.length > 0) {
+		if (profile.inputSize !== undefined || layers.some((l) => l.invocationsPerInference !== undefined)) {
+			warnings.push(`Output sizes unknown for ${unknown.length} layer${unknown.length === 1 ? '' : 's'} (${unknown.slice(0, 3).map((l) => l.name).join(', ')}${unknown.length > 3 ? ', …' : ''}): no per-inference figure. A state_dict holds no graph; use the ONNX export for per-inference energy.`);
+		}
+		return undefined;
+	}
+	const pjPerUnit = profile.adcEnergyPjAt8Bits / adcEnergy(profile.adcLaw, 8);
+	const channelsPerTile = profile.tileRows / profile.slices;
+	const denseBits = log2Int(profile.tileRows);
+	let activations = 0, dense = 0, current = 0;
+	for (const layer of layers) {
+		const fires = layer.invocationsPerInference ?? 0;
+		const [rows] = layer.matrix;
+		for (let b = 0; b < layer.grid.rows; b++) {
+			for (let a = 0; a < layer.grid.cols; a++) {
+				const physicalColumns = Math.min(channelsPerTile, rows - a * channelsPerTile) * profile.slices;
+				const conversions = fires * physicalColumns * profile.inputBits;
+				const bits = adcBitsForLevel(layer.grid.levels[b * layer.grid.cols + a], profile.tileRows);
+				activations += fires;
+				dense += conversions * adcEnergy(profile.adcLaw, denseBits) * pjPerUnit;
+				current += conversions * adcEnergy(profile.adcLaw, bits) * pjPerUnit;
+			}
+		}
+	}
+	return { crossbarActivations: activations, adcEnergyPjDense: dense, adcEnergyPj: current, adcEnergyImprovement: improvement(dense, current) };
+}

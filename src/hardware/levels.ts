@@ -1,0 +1,46 @@
+/**
+ * Discrete sparsity levels and ADC resolution of one crossbar (dub-method.md §3, §5.2, A17).
+ * Everything works on integer counts, never on float fractions, so bin edges cannot be missed
+ * by rounding.
+ */
+
+/** log2 of a power of two. */
+export function log2Int(n: number): number {
+	return 31 - Math.clz32(n);
+}
+
+/** B, the number of sparsity bins: ceil(log2 T) + 2 (the reference's `ADC_res_bits`). */
+export function sparsityBins(tileRows: number): number {
+	return Math.ceil(Math.log2(tileRows)) + 2;
+}
+
+/** Bin edges e_k = 1 − 2^−k for k = 0..B−1, then 1 (numpy-histogram edges of the reference). */
+export function binEdges(tileRows: number): number[] {
+	const bins = sparsityBins(tileRows);
+	return [...Array.from({ length: bins }, (_, k) => 1 - 2 ** -k), 1];
+}
+
+/**
+ * Level k of a crossbar whose least-sparse column has `lscNonZeros` non-zeros out of
+ * `columnLength` rows (rule A17): B−1 for an empty crossbar, else the largest k ≤ B−2 with
+ * N·2^k ≤ n.
+ */
+export function levelFromCounts(lscNonZeros: number, columnLength: number, bins: number): number {
+	if (lscNonZeros === 0) {
+		return bins - 1;
+	}
+	let k = 0;
+	while (k < bins - 2 && lscNonZeros * 2 ** (k + 1) <= columnLength) {
+		k++;
+	}
+	return k;
+}
+
+/**
+ * ADC bits a crossbar at level k needs (model 5.2): log2 T − k, and 0 for a least-sparse
+ * column with one non-zero (k = B−2) or none (k = B−1).
+ */
+export function adcBitsForLevel(level: number, tileRows: number): number {
+	const bins = sparsityBins(tileRows);
+	return level >= bins - 1 ? 0 : Math.max(log2Int(tileRows) - level, 0);
+}

@@ -1,0 +1,73 @@
+import type { WeightLayout } from '../core/model';
+
+/** Rows (output channels = crossbar columns) and fan-in of a weight's matrix M. */
+export function matrixDims(shape: readonly number[], layout: WeightLayout): [number, number] {
+	switch (layout) {
+		case 'OIHW': return [shape[0], shape[1] * shape[2] * shape[3]];
+		case 'HWIO': return [shape[3], shape[0] * shape[1] * shape[2]];
+		case 'OI': return [shape[0], shape[1]];
+		case 'IO': return [shape[1], shape[0]];
+	}
+}
+
+/** True when the stored order already is M's row-major order (no copy needed). */
+export function isMatrixOrder(layout: WeightLayout): boolean {
+	return layout === 'OIHW' || layout === 'OI';
+}
+
+/**
+ * The reference's matrix M (dub-method.md §1): row o holds output channel o's fan-in in
+ * PyTorch flatten(1) order (input channel, then kh, then kw). OIHW/OI data is returned as is;
+ * HWIO (TF.js/Keras) and IO are transposed into `scratch` when given.
+ */
+export function toMatrix(values: Float32Array, shape: readonly number[], layout: WeightLayout, scratch?: Float32Array): Float32Array {
+	if (isMatrixOrder(layout)) {
+		return values;
+	}
+	const [rows, cols] = matrixDims(shape, layout);
+	const out = scratch && scratch.length >= values.length ? scratch.subarray(0, values.length) : new Float32Array(values.length);
+	if (layout === 'IO') {
+		for (let i = 0; i < cols; i++) {
+			for (let o = 0; o < rows; o++) out[o * cols + i] = values[i * rows + o];
+		}
+		return out;
+	}
+	// HWIO: W[h, w, c, o] → M[o, (c·KH + h)·KW + w]
+	const [kh, kw, cin, cout] = shape;
+	for (let h = 0; h < kh; h++) {
+		for (let w = 0; w < kw; w++) {
+			for (let c = 0; c < cin; c++) {
+				const src = ((h * kw + w) * cin + c) * cout;
+				const col = (c * kh + h) * kw + w;
+				for (let o = 0; o < cout; o++) out[o * cols + col] = values[src + o];
+			}
+		}
+	}
+	return out;
+}
+
+/** The inverse of toMatrix: M back into the tensor's own layout (for writers). */
+export function fromMatrix(matrix: Float32Array, shape: readonly number[], layout: WeightLayout): Float32Array {
+	if (isMatrixOrder(layout)) {
+		return matrix;
+	}
+	const [rows, cols] = matrixDims(shape, layout);
+	const out = new Float32Array(matrix.length);
+	if (layout === 'IO') {
+		for (let i = 0; i < cols; i++) {
+			for (let o = 0; o < rows; o++) out[i * rows + o] = matrix[o * cols + i];
+		}
+		return out;
+	}
+	const [kh, kw, cin, cout] = shape;
+	for (let h = 0; h < kh; h++) {
+		for (let w = 0; w < kw; w++) {
+			for (let c = 0; c < cin; c++) {
+				const dst = ((h * kw + w) * cin + c) * cout;
+				const col = (c * kh + h) * kw + w;
+				for (let o = 0; o < cout; o++) out[dst + o] = matrix[o * cols + col];
+			}
+		}
+	}
+	return out;
+}

@@ -1,0 +1,107 @@
+/**
+ * The analysis result as plain JSON-safe data: the same object is printed by
+ * `crossbar-lens analyze --json`, posted to the panel and read by the CodeLens. Field names of
+ * `layers[]` and `totals` are a public contract (scripts rely on them): add, never rename.
+ */
+
+export type AdcLaw = 'paper' | 'walden' | 'thermal';
+export const adcLaws: readonly AdcLaw[] = ['paper', 'walden', 'thermal'];
+
+/** Every hardware setting an analysis used (units in the names). */
+export interface HardwareProfile {
+	/** T: crossbar rows (word lines, one per input) = physical columns (bit lines). A power of two. */
+	readonly tileRows: number;
+	/** q: physical columns per weight (bit slices); a crossbar holds tileRows / slices output channels. */
+	readonly slices: number;
+	/** |w| ≤ tol counts as zero (0: exact zeros only). */
+	readonly tol: number;
+	readonly adcLaw: AdcLaw;
+	/** Linear (fully connected) layers are mapped and counted too (the paper counts convs only). */
+	readonly includeLinear: boolean;
+	/** [C, H, W] of one input, for the per-inference figures of models that carry a graph. */
+	readonly inputSize?: readonly number[];
+	/** Energy of one 8-bit conversion, the anchor of the absolute per-inference figure. */
+	readonly adcEnergyPjAt8Bits: number;
+	/** Input bits streamed bit-serially: one conversion per column per input bit. */
+	readonly inputBits: number;
+}
+
+export interface TileGridDto {
+	/** Grid rows: blocks of tileRows inputs (the fan-in is split over vertically stacked crossbars). */
+	readonly rows: number;
+	/** Grid columns: groups of tileRows/slices output channels. */
+	readonly cols: number;
+	/** Level k of each crossbar, row-major (`levels[row * cols + col]`). */
+	readonly levels: number[];
+	/** Non-zeros of each crossbar's least-sparse column (same order). */
+	readonly lscNonZeros: number[];
+}
+
+export interface LayerAnalysisDto {
+	readonly name: string;
+	readonly kind: 'conv' | 'linear';
+	/** The tensor's own shape as stored (OIHW, HWIO, ...). */
+	readonly shape: number[];
+	readonly layout: string;
+	readonly groups: number;
+	/** [outChannels, fanIn]: the reference's matrix (PyTorch flatten order). */
+	readonly matrix: [number, number];
+	readonly tiles: number;
+	readonly weights: number;
+	readonly zeros: number;
+	/** Crossbars at each level k = 0..B−1 (B = log2 T + 2). */
+	readonly levelHistogram: number[];
+	/** Σ over crossbars of the dense ADC resolution (log2 T each). */
+	readonly adcBitsDense: number;
+	/** Σ over crossbars of the ADC resolution its least-sparse column needs. */
+	readonly adcBits: number;
+	/** ADC energy under the profile's law, in units of that law (dense and current). */
+	readonly adcEnergyDense: number;
+	readonly adcEnergy: number;
+	/** adcEnergyDense / adcEnergy; null when every crossbar of the layer is empty. */
+	readonly adcEnergyImprovement: number | null;
+	/** How many times each crossbar fires per inference (conv output positions), when known. */
+	readonly invocationsPerInference?: number;
+	readonly grid: TileGridDto;
+}
+
+export interface PerInferenceDto {
+	readonly crossbarActivations: number;
+	readonly adcEnergyPjDense: number;
+	readonly adcEnergyPj: number;
+	readonly adcEnergyImprovement: number | null;
+}
+
+export interface TotalsDto {
+	readonly layers: number;
+	readonly tiles: number;
+	readonly weights: number;
+	readonly zeros: number;
+	readonly levelHistogram: number[];
+	readonly adcBitsDense: number;
+	readonly adcBits: number;
+	readonly adcEnergyDense: number;
+	readonly adcEnergy: number;
+	/** The paper's figure: Σ dense / Σ current over all crossbars, each counted once. */
+	readonly adcEnergyImprovement: number | null;
+	/** Weighted by how often each crossbar fires; present when every counted layer's output size is known. */
+	readonly perInference?: PerInferenceDto;
+}
+
+export interface AdcLawDto {
+	readonly name: AdcLaw;
+	readonly formula: string;
+	readonly source: string;
+}
+
+export interface AnalysisResultDto {
+	readonly tool: 'crossbar-lens';
+	readonly schemaVersion: 1;
+	readonly file: string;
+	readonly format: string;
+	readonly profile: HardwareProfile & { readonly sparsityBins: number; readonly outputChannelsPerCrossbar: number; readonly adcBitsDensePerCrossbar: number };
+	readonly adcLaw: AdcLawDto;
+	readonly warnings: string[];
+	readonly layers: LayerAnalysisDto[];
+	readonly totals: TotalsDto;
+}
