@@ -1,5 +1,7 @@
 import { ModelFormatError, UsageError } from '../core/errors';
 import { runAnalyze } from './analyzeCommand';
+import { runPrune } from './pruneCommand';
+import { runReport } from './reportCommand';
 
 const usage = `crossbar-lens: ADC cost of a model on crossbar-based analog in-memory accelerators (D.U.B., arXiv 2403.13082)
 
@@ -7,6 +9,11 @@ usage:
   crossbar-lens analyze <model> [--tile 64] [--slices 1] [--tol 0] [--include-linear]
                                 [--adc-law paper|walden|thermal] [--input-size 3x32x32]
                                 [--json] [--fail-under X]
+  crossbar-lens report <model> --html out.html [--csv out.csv] [--json out.json] [--force]
+                               [profile options as for analyze]   (- writes one report to stdout)
+  crossbar-lens prune <model> --out <file> [--method dub|dub-tol|unstructured|tiles]
+                             [--preset vgg11-cifar10|resnet18-imagenet | --ratios p1,p2,… | --ratio p]
+                             [--tile 64] [--slices 1] [--tol 0] [--skip-level0-loosening] [--force] [--json]
   crossbar-lens --help | --version
 
 models: PyTorch checkpoints (.pt .pth .bin .ckpt), safetensors, ONNX, TF.js model.json, NumPy .npz
@@ -21,6 +28,10 @@ export async function main(argv: readonly string[]): Promise<number> {
 		switch (command) {
 			case 'analyze':
 				return await runAnalyze(rest);
+			case 'prune':
+				return await runPrune(rest);
+			case 'report':
+				return await runReport(rest);
 			case '--version':
 			case '-v':
 				process.stdout.write(`${versionText()}\n`);

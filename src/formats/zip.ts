@@ -1,3 +1,4 @@
+import { constants as bufferConstants } from 'node:buffer';
 import * as zlib from 'node:zlib';
 import { ModelFormatError } from '../core/errors';
 import type { ByteSource } from './byteSource';
@@ -81,11 +82,15 @@ export async function readZipDirectory(source: ByteSource): Promise<ZipEntryDeta
 	const tailLength = Math.min(length, maxEndSearch);
 	const tailStart = length - tailLength;
 	const tail = await source.read(tailStart, tailLength);
+	// The record whose comment ends exactly at EOF; a comment may itself contain 'PK\x05\x06'.
+	// Failing that, accept trailing bytes after the comment (some tools append padding).
 	let end = -1;
-	for (let i = tail.length - endRecordBytes; i >= 0; i--) {
-		if (tail[i] === 0x50 && tail[i + 1] === 0x4b && tail[i + 2] === 0x05 && tail[i + 3] === 0x06 && i + endRecordBytes + u16(tail, i + 20) <= tail.length) {
-			end = i;
-			break;
+	for (const exact of [true, false]) {
+		for (let i = tail.length - endRecordBytes; i >= 0 && end < 0; i--) {
+			const recordEnd = i + endRecordBytes + (u32(tail, i) === sigEnd ? u16(tail, i + 20) : Infinity);
+			if (exact ? recordEnd === tail.length : recordEnd <= tail.length) {
+				end = i;
+			}
 		}
 	}
 	if (end < 0) {
@@ -95,13 +100,16 @@ export async function readZipDirectory(source: ByteSource): Promise<ZipEntryDeta
 	let count = u16(tail, end + 10);
 	let cdSize = u32(tail, end + 12);
 	let cdOffset = u32(tail, end + 16);
-	if (u16(tail, end + 4) !== 0 || u16(tail, end + 6) !== 0 && u16(tail, end + 6) !== 0xffff) {
+	const disk = u16(tail, end + 4);
+	const directoryDisk = u16(tail, end + 6);
+	if ((disk !== 0 && disk !== 0xffff) || (directoryDisk !== 0 && directoryDisk !== 0xffff)) {
 		throw new ModelFormatError('unsupported-format', `${source.name}: a multi-part (split) zip archive is not supported.`);
 	}
 	let directoryEnd = endOffset;
 	const locator = endOffset - 20;
-	if (locator >= 0 && (locator >= tailStart ? u32(tail, locator - tailStart) === sigZip64Locator : false)) {
-		const zip64EndOffset = u64(tail, locator - tailStart + 8);
+	const locatorBytes = locator < 0 ? undefined : locator >= tailStart ? tail.subarray(locator - tailStart, end) : await source.read(locator, 20);
+	if (locatorBytes && u32(locatorBytes, 0) === sigZip64Locator) {
+		const zip64EndOffset = u64(locatorBytes, 8);
 		if (!(zip64EndOffset + 56 <= locator)) {
 			throw corrupt(source, `the ZIP64 end record offset ${zip64EndOffset} is outside the file`);
 		}
@@ -180,8 +188,8 @@ export async function readZipDirectory(source: ByteSource): Promise<ZipEntryDeta
 				throw corrupt(source, `entry '${name}' has saturated sizes but no ZIP64 field`);
 			}
 		}
-		if (!(localHeaderOffset + localHeaderBytes + nameLength + compressedSize <= cdOffset) && !(localHeaderOffset + localHeaderBytes + compressedSize <= length)) {
-			throw new ModelFormatError('truncated', `${source.name}: zip entry '${name}' (${compressedSize} bytes at ${localHeaderOffset}) lies past the end of the file (${length} bytes; truncated?).`);
+		if (!(localHeaderOffset + localHeaderBytes + compressedSize <= length)) {
+			throw corrupt(source, `entry '${name}' (${compressedSize} bytes at offset ${localHeaderOffset}) lies past the end of the file (${length} bytes)`);
 		}
 		if (!Number.isSafeInteger(size)) {
 			throw corrupt(source, `entry '${name}' declares an impossible size`);
@@ -241,7 +249,7 @@ export async function readZipEntry(source: ByteSource, entry: ZipEntry, into?: U
 	if (entry.method !== 8) {
 		throw new ModelFormatError('unsupported-format', `${source.name}: zip entry '${entry.name}' uses compression method ${entry.method}; only stored and deflate are supported.`);
 	}
-	if (entry.size > maxBufferLength() || entry.size > entry.compressedSize * maxDeflateRatio + 1024) {
+	if (entry.size > bufferConstants.MAX_LENGTH || entry.size > entry.compressedSize * maxDeflateRatio + 1024) {
 		throw corrupt(source, `deflated entry '${entry.name}' declares ${entry.size} bytes, more than deflate can produce from ${entry.compressedSize}`);
 	}
 	const compressed = await source.read(dataOffset, entry.compressedSize);
@@ -281,11 +289,6 @@ export async function zipDataDescriptorCrcOffset(source: ByteSource, entry: ZipE
 	}
 	const head = await source.read(at, 4);
 	return u32(head, 0) === sigDataDescriptor ? at + 4 : at;
-}
-
-function maxBufferLength(): number {
-	// buffer.constants.MAX_LENGTH without importing node:buffer's constants object shape.
-	return 2 ** 32;
 }
 
 /** CRC-32 (IEEE) of `data`, continuing from `value`. */

@@ -79,13 +79,8 @@ export function layerStatistics(layer: Pick<LayerWeight, 'name' | 'kind' | 'layo
 	};
 }
 
-/**
- * Maps every conv (and, on request, linear) layer of `graph` onto crossbars and sums the ADC
- * cost. Tensors are loaded one at a time into one reused buffer, so memory stays at the size
- * of the largest layer.
- */
-export async function analyzeGraph(graph: ModelGraph, profile: HardwareProfile, options: AnalyzeOptions = {}): Promise<AnalysisRun> {
-	const warnings = [...graph.warnings];
+/** The layers a profile maps (convs, plus linear layers on request); notes what it leaves out. */
+export function countedLayers(graph: ModelGraph, profile: HardwareProfile, warnings: string[]): LayerWeight[] {
 	const counted = graph.layers.filter((layer) => profile.includeLinear || layer.kind === 'conv');
 	const skippedLinear = graph.layers.length - counted.length;
 	if (skippedLinear > 0) {
@@ -96,38 +91,82 @@ export async function analyzeGraph(graph: ModelGraph, profile: HardwareProfile, 
 			? `${graph.file}: has no convolution layers; only linear ones (analyse them with --include-linear).`
 			: `${graph.file}: holds no conv or linear weights to map onto crossbars.`);
 	}
+	for (const layer of counted) {
+		if (layer.kind === 'conv' && layer.groups > 1) {
+			const [, fanIn] = matrixDims(layer.tensor.shape, layer.layout);
+			warnings.push(`${layer.name}: grouped conv (${layer.groups} groups) mapped as the reference does: each output channel's ${fanIn} inputs of its own group form one crossbar column.`);
+		}
+	}
+	return counted;
+}
+
+/** One layer's weights as the reference's matrix M (rows = output channels). */
+export interface LayerMatrix {
+	readonly layer: LayerWeight;
+	/** Valid only until the callback returns: the buffer is reused for the next layer. */
+	readonly values: Float32Array;
+	readonly rows: number;
+	readonly cols: number;
+}
+
+/**
+ * Streams `layers` one at a time through reused buffers (so memory stays at the size of the
+ * largest layer), turning each into its matrix M, and refuses NaN weights.
+ */
+export async function forEachLayerMatrix(graph: ModelGraph, layers: readonly LayerWeight[], visit: (m: LayerMatrix) => void | Promise<void>, signal?: AbortSignal): Promise<void> {
 	let buffer: Float32Array | undefined;
 	let scratch: Float32Array | undefined;
-	let countsBuffer: Int32Array | undefined;
-	const keep = options.keepColumnCounts ? new Map<string, ColumnCounts>() : undefined;
-	const layers: LayerAnalysisDto[] = [];
-	for (const layer of counted) {
-		throwIfAborted(options.signal);
-		const values = await layer.tensor.load(buffer);
+	for (const layer of layers) {
+		throwIfAborted(signal);
+		const loaded = await layer.tensor.load(buffer);
 		// Keep the largest buffer a reader allocated for us, to reuse it for the next layers.
-		if (values.buffer !== buffer?.buffer && values.byteOffset === 0 && values.buffer.byteLength === values.byteLength) {
-			buffer = values;
+		if (loaded.buffer !== buffer?.buffer && loaded.byteOffset === 0 && loaded.buffer.byteLength === loaded.byteLength) {
+			buffer = loaded;
 		}
 		const [rows, cols] = matrixDims(layer.tensor.shape, layer.layout);
-		const matrix = toMatrix(values, layer.tensor.shape, layer.layout, scratch);
-		if (matrix !== values) {
-			scratch = matrix;
+		const values = toMatrix(loaded, layer.tensor.shape, layer.layout, scratch);
+		if (values !== loaded) {
+			scratch = values;
 		}
-		const counts = countColumnNonZeros(matrix, rows, cols, profile.tileRows, profile.tol, keep ? undefined : countsBuffer);
-		if (!keep) {
-			countsBuffer = counts.counts.length >= (countsBuffer?.length ?? 0) ? counts.counts : countsBuffer;
-		}
-		if (counts.nanCount > 0) {
-			throw new ModelFormatError('nan-weights', `${graph.file}: layer ${layer.name} has ${counts.nanCount} NaN weight${counts.nanCount === 1 ? '' : 's'}; the checkpoint is not usable (training diverged?).`);
-		}
-		keep?.set(layer.name, counts);
-		layers.push(layerStatistics({ ...layer, shape: layer.tensor.shape }, counts, profile));
-		if (layer.kind === 'conv' && layer.groups > 1) {
-			warnings.push(`${layer.name}: grouped conv (${layer.groups} groups) mapped as the reference does: each output channel's ${cols} inputs of its own group form one crossbar column.`);
-		}
-		options.onProgress?.(layers.length, counted.length, layer.name);
+		await visit({ layer, values, rows, cols });
 	}
-	const result: AnalysisResultDto = {
+}
+
+/** Per-column counts of one matrix; NaN weights are a ModelFormatError naming the layer. */
+export function countLayerColumns(file: string, m: LayerMatrix, profile: HardwareProfile, into?: Int32Array): ColumnCounts {
+	const counts = countColumnNonZeros(m.values, m.rows, m.cols, profile.tileRows, profile.tol, into);
+	if (counts.nanCount > 0) {
+		throw new ModelFormatError('nan-weights', `${file}: layer ${m.layer.name} has ${counts.nanCount} NaN weight${counts.nanCount === 1 ? '' : 's'}; the checkpoint is not usable (training diverged?).`);
+	}
+	return counts;
+}
+
+/**
+ * Maps every conv (and, on request, linear) layer of `graph` onto crossbars and sums the ADC
+ * cost, one tensor at a time.
+ */
+export async function analyzeGraph(graph: ModelGraph, profile: HardwareProfile, options: AnalyzeOptions = {}): Promise<AnalysisRun> {
+	const warnings = [...graph.warnings];
+	const counted = countedLayers(graph, profile, warnings);
+	const keep = options.keepColumnCounts ? new Map<string, ColumnCounts>() : undefined;
+	const layers: LayerAnalysisDto[] = [];
+	let countsBuffer: Int32Array | undefined;
+	await forEachLayerMatrix(graph, counted, (m) => {
+		const counts = countLayerColumns(graph.file, m, profile, keep ? undefined : countsBuffer);
+		if (!keep && counts.counts.length >= (countsBuffer?.length ?? 0)) {
+			countsBuffer = counts.counts;
+		}
+		keep?.set(m.layer.name, counts);
+		layers.push(layerStatistics({ ...m.layer, shape: m.layer.tensor.shape }, counts, profile));
+		options.onProgress?.(layers.length, counted.length, m.layer.name);
+	}, options.signal);
+	const result = buildAnalysisResult(graph, profile, layers, warnings);
+	return keep ? { result, columnCounts: keep } : { result };
+}
+
+/** Assembles the result DTO (profile echo, law, totals) from per-layer statistics. */
+export function buildAnalysisResult(graph: Pick<ModelGraph, 'file' | 'format'>, profile: HardwareProfile, layers: LayerAnalysisDto[], warnings: string[]): AnalysisResultDto {
+	return {
 		tool: 'crossbar-lens',
 		schemaVersion: 1,
 		file: graph.file,
@@ -143,7 +182,6 @@ export async function analyzeGraph(graph: ModelGraph, profile: HardwareProfile, 
 		layers,
 		totals: sumTotals(layers, profile, warnings),
 	};
-	return keep ? { result, columnCounts: keep } : { result };
 }
 
 function sumTotals(layers: readonly LayerAnalysisDto[], profile: HardwareProfile, warnings: string[]): TotalsDto {

@@ -1,0 +1,203 @@
+"""The gated Hoyer-variance D.U.B. regularizer with its closed-form gradient (dub-method.md §4.1-§4.2).
+
+Per conv layer, M = W.flatten(1) is cut into column segments of T inputs; each segment has the
+Hoyer-Square value h = S1^2 / (S2 + eps) (S1 = sum |w|, S2 = sum w^2, eps = 1e-6). The R = T/q values
+of one crossbar (tile) enter an unbiased variance; the loss is lambda * sum over tiles and layers.
+Output channels padded at the bottom of the last tile row count with h = 0 (A4, the reference's
+F.pad); `exclude_padded=True` runs the variance over the real channels only.
+
+The reference back-propagates through a gate that keeps only strictly positive dL/dh
+(REPO:c1_Hoyer_and_variance_class.py:gradient_gate), so the gradient reaching h[o, b] is
+g = lambda * 2 * max(h - mean_t, 0) / (R - 1), and with dh/dw = 2 S1 sign(w)/S2' - 2 S1^2 w/S2'^2
+(S2' = S2 + eps) the weight gradient is a few elementwise passes, no autograd graph. It is added to
+`p.grad` after `loss.backward()` (and after DDP's all-reduce: it is identical on every rank).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .tiles import TileGeometry, conv_layers
+
+HOYER_EPSILON = 1e-6
+
+
+def _segments(m: torch.Tensor, tile_size: int) -> torch.Tensor:
+    """(O, K) -> (O, ceil(K/T), T), zero-padded on the right (the reference pads inputs with 0)."""
+    o, k = m.shape
+    pad = (-k) % tile_size
+    if pad:
+        m = F.pad(m, (0, pad))
+    return m.view(o, -1, tile_size)
+
+
+def hoyer_square(segments: torch.Tensor, epsilon: float = HOYER_EPSILON) -> torch.Tensor:
+    """h = S1^2 / (S2 + eps) over the last dimension; 0 for an all-zero segment."""
+    s1 = segments.abs().sum(dim=-1)
+    s2 = segments.square().sum(dim=-1) + epsilon
+    return s1.square() / s2
+
+
+def hoyer_square_gradient(segments: torch.Tensor, epsilon: float = HOYER_EPSILON) -> torch.Tensor:
+    """dh/dw over the last dimension: 2 S1 sign(w)/S2' - 2 S1^2 w/S2'^2, S2' = S2 + eps, sign(0) = 0."""
+    s1 = segments.abs().sum(dim=-1, keepdim=True)
+    s2 = segments.square().sum(dim=-1, keepdim=True) + epsilon
+    return 2.0 * s1 * segments.sign() / s2 - 2.0 * s1.square() * segments / s2.square()
+
+
+def _tile_stats(h: torch.Tensor, r: int, exclude_padded: bool) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Mean and unbiased variance of h (O, cols) over each crossbar's R channels.
+
+    Returns the tile mean per channel (O, cols), the variance per tile (rows, cols) and the channel
+    count n_t entering each tile's statistics, per channel (O, 1): R, or with `exclude_padded` the
+    real channels of the last, partial tile row. A tile with n_t = 1 has variance 0 (the reference
+    would give NaN).
+    """
+    o, cols = h.shape
+    rows = -(-o // r)
+    pad = rows * r - o
+    grouped = (F.pad(h, (0, 0, 0, pad)) if pad else h).view(rows, r, cols)
+    count = torch.full((rows, 1, 1), float(r), dtype=h.dtype, device=h.device)
+    if exclude_padded and pad:
+        count[-1] = float(r - pad)
+    real = torch.ones(rows * r, 1, 1, dtype=h.dtype, device=h.device)
+    if exclude_padded and pad:
+        real[o:] = 0
+    real = real.view(rows, r, 1)
+    mean = (grouped * real).sum(dim=1, keepdim=True) / count
+    var = ((grouped - mean) * real).square().sum(dim=1, keepdim=True) / (count - 1).clamp(min=1) * (count > 1)
+    mean_per_channel = mean.expand(rows, r, cols).reshape(rows * r, cols)[:o]
+    n_per_channel = count.expand(rows, r, 1).reshape(rows * r, 1)[:o]
+    return mean_per_channel, var.view(rows, cols), n_per_channel
+
+
+def dub_loss_and_grad(weight: torch.Tensor, geometry: TileGeometry, lam: float, *, epsilon: float = HOYER_EPSILON,
+                      gate: bool = True, exclude_padded: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Loss lambda * sum_t v_t of one conv weight and its gradient with respect to `weight` (closed form).
+
+    Runs in the weight's dtype and device, without autograd. `gate=False` gives the ungated
+    derivative (the reference's unused `compute_loss`).
+    """
+    with torch.no_grad():
+        w = weight.detach()
+        o = w.shape[0]
+        m = w.reshape(o, -1)
+        k = m.shape[1]
+        seg = _segments(m, geometry.tile_size)  # (O, cols, T)
+        s1 = seg.abs().sum(dim=-1)
+        s2 = seg.square().sum(dim=-1) + epsilon
+        h = s1.square() / s2  # (O, cols)
+        mean, var, n = _tile_stats(h, geometry.channels_per_tile, exclude_padded)
+        loss = lam * var.sum()
+        # dv_t/dh_o = 2 (h_o - mean_t) / (n_t - 1); the gate keeps only the positive part (§4.2).
+        dv_dh = (2.0 * (h - mean)) / (n - 1).clamp(min=1) * (n > 1)
+        g = lam * (dv_dh.clamp(min=0) if gate else dv_dh)
+        # dh/dw = 2 S1 sign(w)/S2' - 2 S1^2 w/S2'^2, scaled by g per segment.
+        alpha = (2.0 * s1 / s2 * g).unsqueeze(-1)
+        beta = (2.0 * s1.square() / s2.square() * g).unsqueeze(-1)
+        grad = seg.sign() * alpha - seg * beta
+        grad = grad.reshape(o, -1)[:, :k].reshape(w.shape).contiguous()
+        return loss, grad
+
+
+@dataclass
+class DubRegularizer:
+    """The D.U.B. term for a list of conv weights: `apply()` adds its gradient to each `p.grad`."""
+
+    geometry: TileGeometry
+    lam: float
+    epsilon: float = HOYER_EPSILON
+    gate: bool = True
+    exclude_padded: bool = False
+
+    def loss_and_grads(self, weights: Sequence[torch.Tensor]) -> Tuple[float, List[torch.Tensor]]:
+        total = 0.0
+        grads = []
+        for w in weights:
+            loss, grad = dub_loss_and_grad(w, self.geometry, self.lam, epsilon=self.epsilon,
+                                           gate=self.gate, exclude_padded=self.exclude_padded)
+            total += float(loss)
+            grads.append(grad)
+        return total, grads
+
+    def apply(self, weights: Sequence[nn.Parameter]) -> float:
+        """Adds the closed-form gradient to every weight's `.grad` (after backward); returns the loss value."""
+        if self.lam == 0:
+            return 0.0
+        total = 0.0
+        with torch.no_grad():
+            for w in weights:
+                loss, grad = dub_loss_and_grad(w, self.geometry, self.lam, epsilon=self.epsilon,
+                                               gate=self.gate, exclude_padded=self.exclude_padded)
+                total += float(loss)
+                if w.grad is None:
+                    w.grad = grad.clone()
+                else:
+                    w.grad.add_(grad)
+        return total
+
+
+def conv_weights(model: nn.Module, skip: Iterable[str] = ()) -> List[nn.Parameter]:
+    """The weights the regularizer acts on: every nn.Conv2d weight in module order, minus `skip` names."""
+    skipped = set(skip)
+    return [m.weight for name, m in conv_layers(model) if name not in skipped]
+
+
+# ---------------------------------------------------------------------------------------------
+# The reference formulation through autograd (for tests and the benchmark): the same F.pad,
+# column conv, unfold and .var() as REPO:c1_Hoyer_and_variance_class.py:compute_loss_with_gate.
+
+class GradientGate(torch.autograd.Function):
+    """Identity forward; backward keeps only strictly positive incoming gradients (the reference's gate)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        grad = grad_output.clone()
+        grad.masked_fill_(grad <= 0.0, 0.0)
+        return grad
+
+
+def reference_dub_loss(weights: Sequence[torch.Tensor], geometry: TileGeometry, lam: float, *,
+                       epsilon: float = HOYER_EPSILON, gate: bool = True,
+                       exclude_padded: bool = False) -> torch.Tensor:
+    """Autograd version of the loss (convolution + unfold, as the reference); differentiable in `weights`."""
+    total: Optional[torch.Tensor] = None
+    t, r = geometry.tile_size, geometry.channels_per_tile
+    for w in weights:
+        o = w.shape[0]
+        m = w.reshape(1, 1, o, -1)
+        k = m.shape[-1]
+        pad_k = (-k) % t
+        pad_o = (-o) % r
+        padded = F.pad(m, (0, pad_k, 0, pad_o))
+        kernel = torch.ones(1, 1, 1, t, dtype=w.dtype, device=w.device)
+        num = F.conv2d(padded.abs(), kernel, stride=(1, t)).pow(2)
+        den = F.conv2d(padded.pow(2), kernel, stride=(1, t)) + epsilon
+        h = num / den
+        if gate:
+            h = GradientGate.apply(h)
+        if exclude_padded and pad_o:
+            # Variance over the real channels only: the last tile row separately.
+            hv = h[0, 0]  # (O_pad, cols)
+            full = hv[: o - (o % r)] if o % r else hv[:o]
+            parts = []
+            if full.shape[0]:
+                parts.append(F.unfold(full.view(1, 1, *full.shape), (r, 1), stride=(r, 1)).var(dim=1).sum())
+            last = hv[o - (o % r): o]
+            if last.shape[0] > 1:
+                parts.append(last.var(dim=0).sum())
+            v = torch.stack(parts).sum() if parts else hv.sum() * 0
+        else:
+            v = F.unfold(h, (r, 1), stride=(r, 1)).var(dim=1).sum()
+        term = lam * v
+        total = term if total is None else total + term
+    assert total is not None, "no weights"
+    return total

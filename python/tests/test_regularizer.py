@@ -1,0 +1,181 @@
+"""The closed-form D.U.B. regularizer against dub-method.md §11 (TV6-TV10), the reference's autograd
+formulation with its gradient gate, and finite differences."""
+import itertools
+
+import pytest
+import torch
+
+from crossbar_lens_train.regularizer import (DubRegularizer, dub_loss_and_grad, hoyer_square,
+                                             hoyer_square_gradient, reference_dub_loss)
+from crossbar_lens_train.tiles import TileGeometry
+
+D = torch.float64
+
+
+def t(values):
+    return torch.tensor(values, dtype=D)
+
+
+@pytest.mark.parametrize("vector, expected", [
+    ([1, 0, 0, 0], 0.999999000001),
+    ([1, 1, 1, 1], 3.99999900000025),
+    ([1, 1, 0, 0], 1.9999990000005),
+    ([3, 4, 0, 0], 1.9599999216),
+    ([1, 2, 3, 4], 3.3333332222),
+    ([0.5, -0.5, 0.5, 0], 2.999996000005),
+])
+def test_tv6_hoyer_values(vector, expected):
+    assert float(hoyer_square(t(vector))) == pytest.approx(expected, rel=1e-10)
+
+
+def test_tv6_all_zero_is_exactly_zero():
+    assert float(hoyer_square(t([0, 0, 0, 0]))) == 0.0
+    assert float(hoyer_square(t([0, 0, 0, 0]), epsilon=0.0 + 1e-6)) == 0.0
+
+
+def test_tv6_epsilon_zero():
+    assert float(hoyer_square(t([3, 4, 0, 0]), epsilon=0.0)) == pytest.approx(1.96, abs=1e-12)
+
+
+@pytest.mark.parametrize("vector, expected", [
+    ([3, 4, 0, 0], [0.0896, -0.0672, 0, 0]),
+    ([3, 4, 0.5, -1], [0.0185034, -0.1912018, 0.5427664, -0.4379138]),
+])
+def test_tv7_hoyer_gradient_eps0(vector, expected):
+    got = hoyer_square_gradient(t(vector), epsilon=0.0)
+    assert torch.allclose(got, t(expected), atol=2e-7)
+    # and it is the derivative: autograd of S1^2/S2
+    v = t(vector).requires_grad_(True)
+    (v.abs().sum() ** 2 / (v ** 2).sum()).backward()
+    assert torch.allclose(got, v.grad, atol=1e-12)
+
+
+def test_tv8_variance_and_gate_q2():
+    w = t([[3, 4, 0, 0], [1, 2, 3, 4]]).view(2, 4, 1, 1)
+    geo = TileGeometry(4, 2)
+    loss, grad = dub_loss_and_grad(w, geo, 1.0)
+    assert float(loss) == pytest.approx(0.9430222, abs=1e-7)
+    expected = t([[0, 0, 0, 0], [0.610370, 0.305185, 3.05e-8, -0.305185]])
+    assert torch.allclose(grad.view(2, 4), expected, atol=1e-6)
+    # Row 0 gets nothing; exact zeros get nothing.
+    assert torch.count_nonzero(grad.view(2, 4)[0]) == 0
+    _, ungated = dub_loss_and_grad(w, geo, 1.0, gate=False)
+    assert torch.allclose(ungated.view(2, 4)[0], t([-0.123051, 0.092288, 0, 0]), atol=1e-6)
+
+
+def test_tv9_padding_counts_as_zero_hoyer():
+    w = t([[3, 4, 0, 0], [1, 0, 0, 0]]).view(2, 4, 1, 1)
+    geo = TileGeometry(4, 1)
+    loss, grad = dub_loss_and_grad(w, geo, 1.0)
+    assert float(loss) == pytest.approx(0.8837331, abs=1e-7)
+    g = grad.view(2, 4)
+    assert torch.allclose(g[0], t([0.0728747, -0.0546560, 0, 0]), atol=1e-7)
+    assert g[1, 0] == pytest.approx(3.5e-7, rel=0.05)
+    assert torch.count_nonzero(g[1, 1:]) == 0
+
+
+def test_tv9_exclude_padded_flag():
+    w = t([[3, 4, 0, 0], [1, 0, 0, 0]]).view(2, 4, 1, 1)
+    geo = TileGeometry(4, 1)
+    loss, grad = dub_loss_and_grad(w, geo, 1.0, exclude_padded=True)
+    h = [1.9599999216, 0.999999000001]
+    mean = sum(h) / 2
+    assert float(loss) == pytest.approx(sum((x - mean) ** 2 for x in h), rel=1e-9)
+    # d v / d h0 = 2 (h0 - mean) / 1
+    dh = hoyer_square_gradient(t([3, 4, 0, 0]))
+    assert torch.allclose(grad.view(2, 4)[0], 2 * (h[0] - mean) * dh, atol=1e-9)
+    assert torch.count_nonzero(grad.view(2, 4)[1]) == 0
+
+
+def test_tv10_conv_layout():
+    w = torch.zeros(2, 2, 1, 2, dtype=D)
+    w[0, 0, 0] = t([1, 0])
+    w[0, 1, 0] = t([2, 1])
+    w[1, 0, 0] = t([1, 2])
+    w[1, 1, 0] = t([0, 3])
+    assert torch.equal(w.flatten(1), t([[1, 0, 2, 1], [1, 2, 0, 3]]))
+    loss, grad = dub_loss_and_grad(w, TileGeometry(2, 1), 1.0)
+    assert float(loss) == pytest.approx(0.6400003, abs=1e-7)
+    assert torch.allclose(grad[0, 0, 0], t([0, 0]), atol=1e-6)
+    assert torch.allclose(grad[0, 1, 0], t([-0.192, 0.384]), atol=1e-6)
+    assert torch.allclose(grad[1, 0, 0], t([0.384, -0.192]), atol=1e-6)
+    assert torch.allclose(grad[1, 1, 0], t([0, 0]), atol=1e-6)
+
+
+SHAPES = [(16, 3, 3, 3), (10, 7, 3, 3), (33, 5, 1, 1), (8, 16, 3, 3), (5, 2, 2, 2)]
+GEOMETRIES = [(4, 1), (8, 1), (8, 2), (16, 1), (16, 4), (32, 2)]
+
+
+def _random_weight(shape, seed):
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(shape, generator=g, dtype=D)
+    # Exact zeros (pruned weights) and one all-zero column segment.
+    w[torch.rand(shape, generator=g) < 0.2] = 0
+    w.view(shape[0], -1)[0, :3] = 0
+    return w
+
+
+@pytest.mark.parametrize("shape, geo, gate, exclude", [
+    (s, g, gate, ex) for (s, g), gate, ex in itertools.product(itertools.product(SHAPES, GEOMETRIES), [True, False], [False, True])
+])
+def test_matches_reference_autograd(shape, geo, gate, exclude):
+    geometry = TileGeometry(*geo)
+    if geometry.channels_per_tile == 1:
+        pytest.skip("R = 1")
+    seed = hash((shape, geo)) % 1000
+    w = _random_weight(shape, seed)
+    lam = 0.37
+    loss, grad = dub_loss_and_grad(w, geometry, lam, gate=gate, exclude_padded=exclude)
+    wr = w.clone().requires_grad_(True)
+    ref = reference_dub_loss([wr], geometry, lam, gate=gate, exclude_padded=exclude)
+    ref.backward()
+    assert float(loss) == pytest.approx(float(ref), rel=1e-12, abs=1e-15)
+    assert torch.allclose(grad, wr.grad, rtol=1e-9, atol=1e-12), (grad - wr.grad).abs().max()
+
+
+def test_regularizer_apply_adds_to_existing_grads_float32():
+    torch.manual_seed(0)
+    convs = [torch.nn.Conv2d(3, 16, 3), torch.nn.Conv2d(16, 24, 3)]
+    weights = [c.weight for c in convs]
+    before = [torch.randn_like(w) * 1e-5 for w in weights]
+    for w, b in zip(weights, before):
+        w.grad = b.clone()
+    reg = DubRegularizer(TileGeometry(16, 1), lam=1e-3)
+    value = reg.apply(weights)
+    wr = [w.detach().clone().requires_grad_(True) for w in weights]
+    ref = reference_dub_loss(wr, TileGeometry(16, 1), 1e-3)
+    ref.backward()
+    assert value == pytest.approx(float(ref), rel=1e-5)
+    for w, r, b in zip(weights, wr, before):
+        assert torch.allclose(w.grad, b + r.grad, rtol=1e-4, atol=1e-7)  # float32 rounding of both
+
+
+@pytest.mark.parametrize("shape, geo, exclude", [((6, 3, 2, 2), (8, 1), False), ((9, 5, 1, 1), (4, 2), True), ((12, 2, 3, 3), (16, 2), False)])
+def test_ungated_gradient_is_the_true_gradient_finite_differences(shape, geo, exclude):
+    geometry = TileGeometry(*geo)
+    w = torch.randn(shape, generator=torch.Generator().manual_seed(3), dtype=D)
+    _, grad = dub_loss_and_grad(w, geometry, 1.0, gate=False, exclude_padded=exclude)
+    step = 1e-6
+    flat = w.view(-1)
+    for i in range(0, flat.numel(), max(1, flat.numel() // 25)):
+        old = float(flat[i])
+        flat[i] = old + step
+        up, _ = dub_loss_and_grad(w, geometry, 1.0, gate=False, exclude_padded=exclude)
+        flat[i] = old - step
+        down, _ = dub_loss_and_grad(w, geometry, 1.0, gate=False, exclude_padded=exclude)
+        flat[i] = old
+        fd = (float(up) - float(down)) / (2 * step)
+        assert fd == pytest.approx(float(grad.view(-1)[i]), rel=1e-5, abs=1e-8)
+
+
+def test_gated_gradient_is_the_positive_part_per_segment():
+    """Finite differences of v_t with respect to h, gated: columns at or below the tile mean get nothing."""
+    geometry = TileGeometry(8, 1)
+    w = torch.randn(8, 2, 2, 2, generator=torch.Generator().manual_seed(5), dtype=D)
+    _, gated = dub_loss_and_grad(w, geometry, 1.0)
+    _, plain = dub_loss_and_grad(w, geometry, 1.0, gate=False)
+    h = hoyer_square(w.view(8, 1, 8))[:, 0]
+    above = h > h.mean()
+    m_gated, m_plain = gated.view(8, 8), plain.view(8, 8)
+    assert torch.allclose(m_gated[above], m_plain[above])
+    assert torch.count_nonzero(m_gated[~above]) == 0

@@ -1,0 +1,42 @@
+import { UsageError } from '../core/errors';
+import { renderReport, writeReports } from '../report/writeReports';
+import type { ExportFormat } from '../shared/protocol';
+import { analyzeFile, profileFromArgs, profileOptions, singleModelPath } from './analyzeCommand';
+import { parseArgs } from './args';
+import { formatImprovement } from './format';
+
+declare const CROSSBAR_LENS_VERSION: string | undefined;
+
+/** `crossbar-lens report <model> --html out.html [--csv out.csv] [--json out.json] [--force] [profile options]` */
+export async function runReport(argv: readonly string[]): Promise<number> {
+	const args = parseArgs(argv, { ...profileOptions, 'html': { type: 'value' }, 'csv': { type: 'value' }, 'json': { type: 'value' }, 'force': { type: 'flag' } });
+	const path = singleModelPath(args, 'report');
+	const outputs: Partial<Record<ExportFormat, string>> = {};
+	for (const format of ['html', 'csv', 'json'] as const) {
+		const out = args.values.get(format);
+		if (out !== undefined) {
+			outputs[format] = out;
+		}
+	}
+	const stdoutTargets = Object.entries(outputs).filter(([, out]) => out === '-');
+	if (Object.keys(outputs).length === 0) {
+		throw new UsageError('report needs at least one output: --html FILE, --csv FILE or --json FILE (- for standard output).');
+	}
+	if (stdoutTargets.length > 1) {
+		throw new UsageError('only one report can go to standard output (-).');
+	}
+	const result = await analyzeFile(path, profileFromArgs(args));
+	const generator = `crossbar-lens ${typeof CROSSBAR_LENS_VERSION === 'string' ? CROSSBAR_LENS_VERSION : 'dev'}`;
+	const files = Object.fromEntries(Object.entries(outputs).filter(([, out]) => out !== '-')) as Partial<Record<ExportFormat, string>>;
+	const written = await writeReports(result, files, { force: args.flags.has('force'), inputPath: path, generator });
+	if (stdoutTargets.length === 1) {
+		process.stdout.write(renderReport(result, stdoutTargets[0][0] as ExportFormat, { generator }));
+	}
+	for (const file of written) {
+		process.stderr.write(`crossbar-lens: wrote ${file}\n`);
+	}
+	if (written.length > 0) {
+		process.stderr.write(`crossbar-lens: ${result.file}: ${result.totals.tiles} crossbars, ADC energy improvement ${formatImprovement(result.totals.adcEnergyImprovement)} (${result.adcLaw.name} law)\n`);
+	}
+	return 0;
+}

@@ -1,0 +1,426 @@
+import { basename, dirname, extname } from 'node:path';
+import * as vscode from 'vscode';
+import { isAbortError, ModelFormatError } from '../../core/errors';
+import { openModel } from '../../formats/registry';
+import type { HardwareProfile } from '../../shared/analysis';
+import { analysisViewType, Commands } from '../../shared/commandIds';
+import { bitsForLevel } from '../../shared/levelPalette';
+import { isWebviewToHost, protocolVersion } from '../../shared/protocol';
+import type { AnalysisReason, HostToWebview, ModelInfoDto, ProfileChoiceDto, PruneSpecDto, TileColumnsDto, ViewStateDto, WebviewToHost } from '../../shared/protocol';
+import type { AnalysisEntry } from '../analysisStore';
+import { describeModel } from '../analysisStore';
+import { Disposable } from '../disposable';
+import { loadPruneEngine, pruneCapability } from '../pruning/pruneBridge';
+import type { PruneOutcome } from '../pruning/pruneBridge';
+import { abortSignalFor, reportError } from '../reportError';
+import { analyzeWithProgress } from '../services';
+import type { Services } from '../services';
+import { affectsProfile, applyChoice, choiceOf, profileFromSettings } from '../settings';
+import { ModelFileWatcher } from './modelFileWatcher';
+import { renderWebviewHtml, webviewOptions } from './webviewHtml';
+
+export interface OpenOptions {
+	readonly reason: AnalysisReason;
+	/** A finished analysis to show at once (the command ran it with a progress notification). */
+	readonly entry?: AnalysisEntry;
+	readonly preserveFocus?: boolean;
+	readonly revealLayer?: string;
+	readonly showPrune?: boolean;
+	/** Profile switcher values to start from (a CodeLens of an analysis with this profile). */
+	readonly choice?: ProfileChoiceDto;
+}
+
+interface PendingPrune {
+	readonly spec: PruneSpecDto;
+	readonly profile: HardwareProfile;
+	readonly outcome: PruneOutcome;
+	readonly mtimeMs: number;
+}
+
+/**
+ * One analysis panel per model file: it owns the webview, watches the file (re-analysing when
+ * a training run saves a new checkpoint), answers the webview's requests, and restores after
+ * a window reload through the serializer (its view state names the model).
+ */
+export class AnalysisPanel extends Disposable {
+	private static readonly panels = new Map<string, AnalysisPanel>();
+
+	/** Opens (or reveals) the panel of a model. */
+	static open(services: Services, path: string, options: OpenOptions): AnalysisPanel {
+		const existing = AnalysisPanel.panels.get(path);
+		if (existing) {
+			existing.panel.reveal(undefined, options.preserveFocus);
+			existing.apply(options);
+			return existing;
+		}
+		// Beside the training script (or whatever editor is active); in column one when none is.
+		const column = vscode.window.activeTextEditor || vscode.window.tabGroups.activeTabGroup.activeTab ? vscode.ViewColumn.Beside : vscode.ViewColumn.Active;
+		const panel = vscode.window.createWebviewPanel(analysisViewType, AnalysisPanel.title(path), { viewColumn: column, preserveFocus: options.preserveFocus ?? false }, webviewOptions(services.extensionUri));
+		const created = new AnalysisPanel(panel, services, path, options.choice);
+		created.apply(options);
+		return created;
+	}
+
+	/** Restores a panel after a window reload (WebviewPanelSerializer). */
+	static revive(panel: vscode.WebviewPanel, services: Services, state: ViewStateDto): AnalysisPanel {
+		AnalysisPanel.panels.get(state.modelPath)?.dispose();
+		const revived = new AnalysisPanel(panel, services, state.modelPath, state.profile);
+		void revived.analyze('restore', 'window').catch(() => undefined);
+		return revived;
+	}
+
+	static get(path: string): AnalysisPanel | undefined {
+		return AnalysisPanel.panels.get(path);
+	}
+
+	/** The panel the user looked at last (for Export from the palette). */
+	static active(): AnalysisPanel | undefined {
+		return [...AnalysisPanel.panels.values()].find((p) => p.panel.active) ?? AnalysisPanel.lastFocused;
+	}
+
+	private static lastFocused: AnalysisPanel | undefined;
+
+	private static title(path: string): string {
+		return `Crossbar · ${basename(path)}`;
+	}
+
+	private readonly ready: Promise<void>;
+	private markReady!: () => void;
+	private entry: AnalysisEntry | undefined;
+	private inflight: AbortController | undefined;
+	private pendingPrune: PendingPrune | undefined;
+
+	private constructor(readonly panel: vscode.WebviewPanel, private readonly services: Services, readonly path: string, private choice: ProfileChoiceDto | undefined) {
+		super();
+		AnalysisPanel.panels.set(path, this);
+		AnalysisPanel.lastFocused = this;
+		this.ready = new Promise((resolve) => (this.markReady = resolve));
+		panel.iconPath = { light: vscode.Uri.joinPath(services.extensionUri, 'media', 'panel-light.svg'), dark: vscode.Uri.joinPath(services.extensionUri, 'media', 'panel-dark.svg') };
+		panel.webview.options = webviewOptions(services.extensionUri);
+		panel.webview.html = renderWebviewHtml(panel.webview, services.extensionUri);
+		this.register(panel.onDidDispose(() => this.dispose()));
+		this.register(panel.webview.onDidReceiveMessage((message: unknown) => this.receive(message)));
+		this.register(panel.onDidChangeViewState(({ webviewPanel }) => {
+			if (webviewPanel.active) {
+				AnalysisPanel.lastFocused = this;
+				services.focus.set(this.path);
+			}
+		}));
+		this.register(vscode.workspace.onDidChangeConfiguration((e) => {
+			if (affectsProfile(e)) {
+				void this.analyze('profile', 'window').catch(() => undefined);
+			}
+		}));
+		this.register(new ModelFileWatcher(path, {
+			changed: () => void this.onFileChanged(),
+			deleted: () => void this.post({ type: 'analysis/error', model: this.modelInfoFallback(), reason: 'fileChanged', message: `${basename(path)} was deleted or moved; the panel shows its last analysis.` }),
+		}));
+		services.focus.set(path);
+	}
+
+	/** Applies what an open/reveal asked for. */
+	private apply(options: OpenOptions): void {
+		if (options.choice) {
+			this.choice = options.choice;
+		}
+		if (options.entry) {
+			this.showEntry(options.entry, options.reason);
+		} else if (!this.entry || options.reason === 'open') {
+			void this.analyze(options.reason, 'window').catch(() => undefined);
+		}
+		if (options.revealLayer) {
+			void this.post({ type: 'layer/reveal', layer: options.revealLayer });
+		}
+		if (options.showPrune) {
+			void this.post({ type: 'prune/show' });
+		}
+	}
+
+	/** The latest analysis shown in this panel. */
+	get current(): AnalysisEntry | undefined {
+		return this.entry;
+	}
+
+	/** The profile this panel analyses with: settings, with the panel's switcher on top. */
+	profile(): HardwareProfile {
+		return applyChoice(profileFromSettings(vscode.Uri.file(this.path)), this.choice);
+	}
+
+	revealLayer(layer: string): void {
+		this.panel.reveal(undefined, false);
+		void this.post({ type: 'layer/reveal', layer });
+	}
+
+	/**
+	 * Analyzes the file again and shows the result. A newer request cancels an older one; a
+	 * failure is shown in the panel (the last good result stays) and rethrown to the caller.
+	 */
+	async analyze(reason: AnalysisReason, location: 'notification' | 'window' = 'notification'): Promise<AnalysisEntry | undefined> {
+		this.inflight?.abort();
+		const controller = new AbortController();
+		this.inflight = controller;
+		let model = this.modelInfoFallback();
+		try {
+			model = await describeModel(this.path);
+			void this.post({ type: 'analysis/pending', model, reason });
+			const entry = await analyzeWithProgress(this.services, this.path, this.profile(), {
+				location: location === 'notification' ? vscode.ProgressLocation.Notification : vscode.ProgressLocation.Window,
+				signal: controller.signal,
+			});
+			if (controller.signal.aborted || this.isDisposed) {
+				return undefined;
+			}
+			this.showEntry(entry, reason);
+			return entry;
+		} catch (ex) {
+			if (isAbortError(ex) || ex instanceof vscode.CancellationError) {
+				// Cancelled by the user (not replaced by a newer request): show the last result again.
+				if (this.inflight === controller && this.entry && !this.isDisposed) {
+					this.showEntry(this.entry, 'refresh');
+				}
+				throw ex;
+			}
+			const message = ex instanceof Error ? ex.message : String(ex);
+			void this.post({ type: 'analysis/error', model, reason, message });
+			throw ex;
+		} finally {
+			if (this.inflight === controller) {
+				this.inflight = undefined;
+			}
+		}
+	}
+
+	private showEntry(entry: AnalysisEntry, reason: AnalysisReason): void {
+		this.entry = entry;
+		this.pendingPrune = undefined;
+		const settingsProfile = (() => {
+			try {
+				return choiceOf(profileFromSettings(vscode.Uri.file(this.path)));
+			} catch {
+				return undefined;
+			}
+		})();
+		const used = choiceOf(entry.profile);
+		const fromSettings = settingsProfile !== undefined && JSON.stringify(settingsProfile) === JSON.stringify(used);
+		if (fromSettings) {
+			this.choice = undefined;
+		}
+		this.panel.title = AnalysisPanel.title(this.path);
+		void this.post({
+			type: 'analysis/result',
+			model: entry.model,
+			reason,
+			result: entry.result,
+			history: this.services.store.history(this.path, entry.profileKey),
+			profileFromSettings: fromSettings,
+			elapsedMs: Math.round(entry.elapsedMs),
+		});
+	}
+
+	/** Sends a message once the webview has said it is ready (messages queue until then). */
+	async post(message: HostToWebview): Promise<void> {
+		await this.ready;
+		if (!this.isDisposed) {
+			await this.panel.webview.postMessage(message);
+		}
+	}
+
+	private receive(message: unknown): void {
+		if (!isWebviewToHost(message)) {
+			this.services.log.warn(`panel: dropped a malformed message from the webview: ${JSON.stringify(message)?.slice(0, 200)}`);
+			return;
+		}
+		if (message.type === 'webview/ready') {
+			if (message.protocolVersion !== protocolVersion) {
+				this.services.log.warn(`panel: webview speaks protocol ${message.protocolVersion}, host ${protocolVersion}`);
+			}
+			this.markReady();
+			void pruneCapability().then((capability) => this.post({ type: 'prune/capability', capability }));
+			return;
+		}
+		this.handle(message).catch((ex: unknown) => reportError(ex, this.services.log, 'Crossbar panel'));
+	}
+
+	private async handle(message: Exclude<WebviewToHost, { type: 'webview/ready' }>): Promise<void> {
+		switch (message.type) {
+			case 'profile/change':
+				this.choice = message.profile;
+				await this.analyze('profile', 'window');
+				return;
+			case 'profile/reset':
+				this.choice = undefined;
+				await this.analyze('profile', 'window');
+				return;
+			case 'model/refresh':
+				await this.analyze('refresh', 'notification');
+				return;
+			case 'tile/select': {
+				try {
+					const columns = await this.tileColumns(message.layer, message.row, message.col);
+					await this.post({ type: 'tile/columns', requestId: message.requestId, columns });
+				} catch (ex) {
+					await this.post({ type: 'tile/columns', requestId: message.requestId, error: ex instanceof Error ? ex.message : String(ex) });
+					throw ex;
+				}
+				return;
+			}
+			case 'report/export':
+				await vscode.commands.executeCommand(Commands.exportReport, vscode.Uri.file(this.path), message.format);
+				return;
+			case 'prune/preview':
+				await this.prunePreview(message.requestId, message.spec);
+				return;
+			case 'prune/save':
+				await this.pruneSave(message.requestId);
+				return;
+			case 'log/error':
+				this.services.log.error(`webview: ${message.message}`);
+				return;
+		}
+	}
+
+	/** Per-column non-zeros of one crossbar, from the counts the analysis kept. */
+	private async tileColumns(layerName: string, row: number, col: number): Promise<TileColumnsDto> {
+		let entry = this.entry;
+		if (!entry) {
+			throw new Error('No analysis yet.');
+		}
+		if (!entry.columnCounts) {
+			// Another analysis of this file (other profile) replaced the kept counts: recompute quietly.
+			entry = await analyzeWithProgress(this.services, this.path, entry.profile, { location: vscode.ProgressLocation.Window });
+			this.entry = entry;
+		}
+		const layer = entry.result.layers.find((l) => l.name === layerName);
+		const counts = entry.columnCounts?.get(layerName);
+		if (!layer || !counts) {
+			throw new Error(`Layer ${layerName} is not in the current analysis.`);
+		}
+		const { grid } = layer;
+		if (row >= grid.rows || col >= grid.cols) {
+			throw new Error(`Crossbar (${row}, ${col}) is outside ${layerName}'s ${grid.rows} × ${grid.cols} grid.`);
+		}
+		const { tileRows, outputChannelsPerCrossbar, adcBitsDensePerCrossbar } = entry.result.profile;
+		const channelStart = col * outputChannelsPerCrossbar;
+		const channelEnd = Math.min(layer.matrix[0], channelStart + outputChannelsPerCrossbar);
+		const nonZeros: number[] = [];
+		for (let o = channelStart; o < channelEnd; o++) {
+			nonZeros.push(counts.counts[o * counts.blocks + row]);
+		}
+		const level = grid.levels[row * grid.cols + col];
+		return {
+			layer: layerName,
+			row,
+			col,
+			channelStart,
+			nonZeros,
+			columnLength: Math.min(tileRows, layer.matrix[1] - row * tileRows),
+			level,
+			adcBits: level >= entry.result.profile.sparsityBins - 1 ? 0 : bitsForLevel(level, adcBitsDensePerCrossbar),
+		};
+	}
+
+	private async prunePreview(requestId: number, spec: PruneSpecDto): Promise<void> {
+		const engine = await loadPruneEngine();
+		if (!engine) {
+			await this.post({ type: 'prune/result', requestId, error: (await pruneCapability()).reason ?? 'Pruning is not available.' });
+			return;
+		}
+		const profile = this.profile();
+		const model = await describeModel(this.path);
+		const started = performance.now();
+		try {
+			const outcome = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Crossbar: D.U.B. prune preview of ${basename(this.path)}`, cancellable: true }, async (_progress, token) => {
+				const abort = abortSignalFor(token);
+				const graph = await openModel(this.path, { inputSize: profile.inputSize, signal: abort.signal }, this.path);
+				try {
+					return await engine.pruneGraph(graph, profile, spec, { signal: abort.signal });
+				} finally {
+					abort.dispose();
+					await graph.close();
+				}
+			});
+			this.pendingPrune = { spec, profile, outcome, mtimeMs: model.mtimeMs };
+			await this.post({ type: 'prune/result', requestId, preview: { spec, before: outcome.before, after: outcome.after, ...(outcome.unstructured ? { unstructured: outcome.unstructured } : {}), elapsedMs: Math.round(performance.now() - started) } });
+		} catch (ex) {
+			await this.post({ type: 'prune/result', requestId, error: isAbortError(ex) ? 'Cancelled.' : ex instanceof Error ? ex.message : String(ex) });
+			if (!isAbortError(ex)) throw ex;
+		}
+	}
+
+	private async pruneSave(requestId: number): Promise<void> {
+		const pending = this.pendingPrune;
+		const engine = await loadPruneEngine();
+		if (!pending || !engine) {
+			await this.post({ type: 'prune/saved', requestId, error: 'Preview a prune first.' });
+			return;
+		}
+		const model = await describeModel(this.path);
+		if (model.mtimeMs !== pending.mtimeMs) {
+			await this.post({ type: 'prune/saved', requestId, error: `${basename(this.path)} changed since the preview; preview again.` });
+			return;
+		}
+		const ext = extname(this.path);
+		const defaultUri = vscode.Uri.file(`${dirname(this.path)}/${basename(this.path, ext)}.dub${ext}`);
+		const target = await vscode.window.showSaveDialog({ defaultUri, title: 'Save the pruned model as', saveLabel: 'Save pruned model' });
+		if (!target) {
+			await this.post({ type: 'prune/saved', requestId });
+			return;
+		}
+		if (target.fsPath === this.path) {
+			await this.post({ type: 'prune/saved', requestId, error: 'Choose a new file: the original model is never overwritten.' });
+			return;
+		}
+		try {
+			await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Crossbar: writing ${basename(target.fsPath)}` }, async () => {
+				const graph = await openModel(this.path, { inputSize: pending.profile.inputSize }, this.path);
+				try {
+					await engine.writePrunedModel(this.path, graph, pending.outcome.updates, target.fsPath);
+				} finally {
+					await graph.close();
+				}
+			});
+		} catch (ex) {
+			await this.post({ type: 'prune/saved', requestId, error: ex instanceof Error ? ex.message : String(ex) });
+			throw ex;
+		}
+		await this.post({ type: 'prune/saved', requestId, path: target.fsPath });
+		void vscode.window.showInformationMessage(`Pruned model saved: ${vscode.workspace.asRelativePath(target)}`, 'Analyze', 'Reveal').then((choice) => {
+			if (choice === 'Analyze') void vscode.commands.executeCommand(Commands.analyzeModel, target);
+			if (choice === 'Reveal') void vscode.commands.executeCommand('revealInExplorer', target);
+		});
+	}
+
+	private async onFileChanged(): Promise<void> {
+		this.pendingPrune = undefined;
+		try {
+			await this.analyze('fileChanged', 'window');
+		} catch (ex) {
+			// A checkpoint caught half written: one more try once the writer is done.
+			if (ModelFormatError.is(ex) && (ex.reason === 'truncated' || ex.reason === 'corrupt' || ex.reason === 'empty' || ex.reason === 'bad-magic')) {
+				await new Promise((resolve) => setTimeout(resolve, 1000));
+				await this.analyze('fileChanged', 'window').catch((again: unknown) => this.services.log.warn(`re-analysis of ${this.path} after a save failed: ${String(again)}`));
+			} else if (!isAbortError(ex)) {
+				this.services.log.warn(`re-analysis of ${this.path} after a save failed: ${ex instanceof Error ? ex.message : String(ex)}`);
+			}
+		}
+	}
+
+	private modelInfoFallback(): ModelInfoDto {
+		return this.entry?.model ?? { path: this.path, label: vscode.workspace.asRelativePath(vscode.Uri.file(this.path), false), sizeBytes: 0, mtimeMs: 0 };
+	}
+
+	override dispose(): void {
+		if (AnalysisPanel.panels.get(this.path) === this) {
+			AnalysisPanel.panels.delete(this.path);
+		}
+		if (AnalysisPanel.lastFocused === this) {
+			AnalysisPanel.lastFocused = undefined;
+		}
+		if (this.services.focus.path === this.path) {
+			this.services.focus.set(AnalysisPanel.lastFocused?.path);
+		}
+		this.inflight?.abort();
+		super.dispose();
+		this.panel.dispose();
+	}
+}

@@ -1,0 +1,62 @@
+/**
+ * Colours of crossbar sparsity levels, shared by the panel's heatmaps and the HTML report so a
+ * level looks the same everywhere. The ramp is viridis (perceptually uniform, colour-blind safe,
+ * monotone in lightness) trimmed at both ends so its darkest and lightest stops still stand out
+ * on dark, light and high-contrast backgrounds; an empty crossbar is a translucent grey that
+ * takes the background's tone.
+ */
+
+export type Rgba = readonly [number, number, number, number];
+
+// matplotlib's viridis at 0, 1/8, …, 1.
+const viridis: readonly (readonly [number, number, number])[] = [
+	[68, 1, 84], [71, 45, 123], [59, 82, 139], [44, 114, 142], [33, 145, 140],
+	[40, 174, 128], [94, 201, 98], [173, 220, 48], [253, 231, 37],
+];
+
+const rampStart = 0.12;
+const rampEnd = 0.95;
+
+/** Colour of an empty crossbar (no non-zero weight: no conversion at all). */
+export const emptyTileRgba: Rgba = [128, 128, 128, 90];
+
+/** ADC bits a crossbar at level k needs: log2 T − k, 0 from level log2 T on (dub-method.md §5.2). */
+export function bitsForLevel(level: number, denseBits: number): number {
+	return Math.max(denseBits - level, 0);
+}
+
+/** Colour of level k out of `bins` levels (bins = log2 T + 2; the last one is "empty"). */
+export function levelRgba(level: number, bins: number): Rgba {
+	const denseBits = bins - 2;
+	if (level >= bins - 1) {
+		return emptyTileRgba;
+	}
+	const t = rampStart + (rampEnd - rampStart) * (denseBits === 0 ? 1 : bitsForLevel(level, denseBits) / denseBits);
+	const x = t * (viridis.length - 1);
+	const i = Math.min(Math.floor(x), viridis.length - 2);
+	const f = x - i;
+	const a = viridis[i];
+	const b = viridis[i + 1];
+	return [Math.round(a[0] + (b[0] - a[0]) * f), Math.round(a[1] + (b[1] - a[1]) * f), Math.round(a[2] + (b[2] - a[2]) * f), 255];
+}
+
+/** CSS colour of level k. */
+export function levelCss(level: number, bins: number): string {
+	const [r, g, b, a] = levelRgba(level, bins);
+	return a === 255 ? `rgb(${r} ${g} ${b})` : `rgb(${r} ${g} ${b} / ${(a / 255).toFixed(2)})`;
+}
+
+/** A palette table for one tile size: index = level. */
+export function levelPalette(bins: number): Rgba[] {
+	return Array.from({ length: bins }, (_, k) => levelRgba(k, bins));
+}
+
+/** What a level means, for legends and hover text. */
+export function describeLevel(level: number, bins: number): string {
+	const denseBits = bins - 2;
+	if (level >= bins - 1) {
+		return `level ${level}: empty, no ADC`;
+	}
+	const bits = bitsForLevel(level, denseBits);
+	return `level ${level}: ${bits} ADC bit${bits === 1 ? '' : 's'}${level === 0 ? ' (dense)' : ''}`;
+}

@@ -1,0 +1,176 @@
+// Helpers of the e2e runner: tools, packaging, fixture workspace, code-server lifecycle.
+// See shared/docs/vscode-e2e.md for why each step is done the way it is.
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const codeServerBin = join(repo, '.cache', 'code-server', 'node_modules', '.bin', 'code-server');
+export const chromiumBin = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const pythonBin = process.env.CROSSBAR_E2E_PYTHON ?? '/usr/bin/python3';
+
+/** What is missing to run the suite, as messages that say how to get it. */
+export function missingTools() {
+	const missing = [];
+	if (!existsSync(chromiumBin)) missing.push(`chromium is missing (${chromiumBin}): apt-get install -y chromium`);
+	if (!existsSync(codeServerBin)) missing.push('code-server is missing (.cache/code-server): run scripts/setup-e2e.sh');
+	if (!existsSync(join(repo, 'node_modules', 'playwright-core'))) missing.push('playwright-core is missing: npm ci');
+	const torch = spawnSync(pythonBin, ['-c', 'import torch'], { stdio: 'ignore' });
+	if (torch.status !== 0) missing.push(`PyTorch is missing for ${pythonBin} (it writes the fixture checkpoints): apt-get install -y python3-torch`);
+	return missing;
+}
+
+export function run(command, args, options = {}) {
+	const result = spawnSync(command, args, { encoding: 'utf8', ...options });
+	if (result.status !== 0) {
+		throw new Error(`${command} ${args.join(' ')} failed (${result.status}):\n${result.stdout ?? ''}${result.stderr ?? ''}`);
+	}
+	return result.stdout;
+}
+
+/** Builds dist/ and packages the extension exactly as users get it. */
+export function buildAndPackage() {
+	run(process.execPath, ['esbuild.mjs'], { cwd: repo });
+	const vsix = join(repo, 'dist', 'crossbar-lens.vsix');
+	run(process.execPath, [join(repo, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '--ignoreFile', 'test/e2e/vscodeignore', '-o', vsix], { cwd: repo });
+	return vsix;
+}
+
+/** A fresh folder per run: HOME, TMPDIR, user data, extensions and the workspace. */
+export function makeWorkDir() {
+	const root = mkdtempSync(join(tmpdir(), 'crossbar-e2e-'));
+	const dirs = { root, home: join(root, 'home'), tmp: join(root, 'tmp'), userData: join(root, 'user-data'), extensions: join(root, 'extensions'), workspace: join(root, 'workspace'), spare: join(root, 'spare') };
+	for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
+	return dirs;
+}
+
+/**
+ * The fixture workspace: the training script, a real checkpoint it writes (cnn.pt), a second
+ * checkpoint in checkpoints/ for the palette, and a later save (spare/cnn-step2.pt) that the
+ * suite copies over cnn.pt to play a training run.
+ */
+export function makeWorkspace(dirs) {
+	const fixture = join(repo, 'test', 'e2e', 'fixture');
+	cpSync(join(fixture, 'train_cnn.py'), join(dirs.workspace, 'train_cnn.py'));
+	run(pythonBin, [join(dirs.workspace, 'train_cnn.py'), '--out', dirs.workspace], { env: { ...process.env, HOME: dirs.home } });
+	run(pythonBin, [join(dirs.workspace, 'train_cnn.py'), '--out', dirs.spare, '--step', '2'], { env: { ...process.env, HOME: dirs.home } });
+	run(pythonBin, [join(dirs.workspace, 'train_cnn.py'), '--out', join(dirs.workspace, 'checkpoints'), '--step', '3'], { env: { ...process.env, HOME: dirs.home } });
+	mkdirSync(join(dirs.workspace, '.vscode'), { recursive: true });
+	writeFileSync(join(dirs.workspace, '.vscode', 'settings.json'), JSON.stringify({ 'crossbarLens.hardware.tileSize': 16 }, null, 2));
+}
+
+export function writeUserSettings(dirs, theme) {
+	const user = join(dirs.userData, 'User');
+	mkdirSync(user, { recursive: true });
+	writeFileSync(join(user, 'settings.json'), JSON.stringify({
+		'workbench.colorTheme': theme,
+		'workbench.startupEditor': 'none',
+		'workbench.tips.enabled': false,
+		'workbench.enableExperiments': false,
+		'security.workspace.trust.enabled': false,
+		'telemetry.telemetryLevel': 'off',
+		'extensions.autoCheckUpdates': false,
+		'extensions.autoUpdate': false,
+		'extensions.ignoreRecommendations': true,
+		'update.mode': 'none',
+		'editor.minimap.enabled': false,
+		'chat.commandCenter.enabled': false,
+		'workbench.secondarySideBar.defaultVisibility': 'hidden',
+		'window.restoreWindows': 'all',
+		'files.simpleDialog.enable': true,
+	}, null, 2));
+}
+
+/** The CLI's JSON for a model (the numbers the panel must show). */
+export function cliAnalyze(path, args = []) {
+	return JSON.parse(run(process.execPath, [join(repo, 'dist', 'cli.js'), 'analyze', path, '--json', ...args]));
+}
+
+export function installExtension(dirs, vsix) {
+	run(codeServerBin, ['--user-data-dir', dirs.userData, '--extensions-dir', dirs.extensions, '--install-extension', vsix], { env: serverEnv(dirs) });
+}
+
+function serverEnv(dirs) {
+	return { ...process.env, HOME: dirs.home, TMPDIR: dirs.tmp, XDG_CONFIG_HOME: join(dirs.home, '.config'), XDG_CACHE_HOME: join(dirs.home, '.cache') };
+}
+
+export async function freePort() {
+	return new Promise((resolvePort, reject) => {
+		const server = createServer();
+		server.unref();
+		server.on('error', reject);
+		server.listen(0, '127.0.0.1', () => {
+			const { port } = server.address();
+			server.close(() => resolvePort(port));
+		});
+	});
+}
+
+/** Starts code-server in its own process group; `stop()` ends the whole group. */
+export async function startServer(dirs) {
+	const port = await freePort();
+	const config = join(dirs.root, 'config.yaml');
+	writeFileSync(config, `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
+	const child = spawn(codeServerBin, [
+		'--config', config, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none',
+		'--user-data-dir', dirs.userData, '--extensions-dir', dirs.extensions,
+		'--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
+		dirs.workspace,
+	], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: serverEnv(dirs) });
+	const log = [];
+	child.stdout.on('data', (d) => log.push(String(d)));
+	child.stderr.on('data', (d) => log.push(String(d)));
+	const url = `http://127.0.0.1:${port}`;
+	const deadline = Date.now() + 30_000;
+	while (Date.now() < deadline) {
+		if (child.exitCode !== null) throw new Error(`code-server exited (${child.exitCode}):\n${log.join('')}`);
+		try {
+			const response = await fetch(`${url}/healthz`);
+			if (response.ok) break;
+		} catch {
+			// not listening yet
+		}
+		await new Promise((r) => setTimeout(r, 150));
+	}
+	const stop = async () => {
+		if (child.exitCode !== null) return;
+		try {
+			process.kill(-child.pid, 'SIGTERM');
+		} catch {
+			return;
+		}
+		const until = Date.now() + 5000;
+		while (Date.now() < until) {
+			try {
+				process.kill(-child.pid, 0);
+			} catch {
+				return;
+			}
+			await new Promise((r) => setTimeout(r, 100));
+		}
+		try {
+			process.kill(-child.pid, 'SIGKILL');
+		} catch {
+			// gone
+		}
+	};
+	return { url, port, log, stop };
+}
+
+export function removeWorkDir(dirs) {
+	rmSync(dirs.root, { recursive: true, force: true });
+}
+
+/** The panel's improvement text for a result: the CLI's formatImprovement. */
+export function improvementText(value) {
+	return value === null ? '∞ (all crossbars empty)' : `${value.toFixed(value >= 100 ? 1 : value >= 10 ? 2 : 3)}×`;
+}
+
+/** The CodeLens ratio (src/extension/codelens/lensText.ts formatLensRatio). */
+export function lensRatio(value) {
+	if (value === null) return '∞';
+	return `${value >= 100 ? value.toFixed(0) : value >= 2 ? value.toFixed(1) : value.toFixed(2)}×`;
+}

@@ -1,0 +1,119 @@
+// Real torch.save checkpoints and ONNX exports of ResNet18 and CIFAR VGG11 (written by
+// make_checkpoints.py with Debian's PyTorch), analysed by the built CLI and compared with the
+// independent NumPy reference (reference_stats.py): every per-layer figure and every total.
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { analyzeJson, buildCliOnce, generate, readJson } from './cliHarness';
+import type { AnalysisJson, StatsJson } from './cliHarness';
+
+interface Expected {
+	layers: (StatsJson & { name: string; shape: number[]; matrix: number[] })[];
+	totals: StatsJson & { layers: number };
+}
+
+interface Variant {
+	file: string;
+	dtype: 'f32' | 'f16' | 'bf16';
+	wrapped: boolean;
+	expected: Record<string, Expected>;
+}
+
+interface ModelEntry {
+	layers: string[];
+	variants: Record<string, Variant>;
+	onnx: { file: string; inputSize: number[]; outputSizes: number[][]; expected: Record<string, Expected>; crossbarActivations: Record<string, number> };
+}
+
+interface Manifest {
+	models: Record<string, ModelEntry>;
+}
+
+const configs: Record<string, string[]> = {
+	'T64': ['--tile', '64'],
+	'T32': ['--tile', '32'],
+	'T64-tol1e-3-q2': ['--tile', '64', '--tol', '1e-3', '--slices', '2'],
+};
+
+const statFields = ['tiles', 'weights', 'zeros', 'levelHistogram', 'adcBitsDense', 'adcBits', 'adcEnergyImprovement'] as const;
+
+/** Per-layer and total equality with the NumPy reference (exact: the same integer sums, one division). */
+function assertMatches(actual: AnalysisJson, expected: Expected, label: string, options: { names?: boolean } = {}): void {
+	assert.equal(actual.layers.length, expected.layers.length,
+		`${label}: ${actual.layers.length} layers (${actual.layers.map((l) => l.name).join(', ')}), numpy has ${expected.layers.length}`);
+	expected.layers.forEach((want, i) => {
+		const got = actual.layers[i];
+		if (options.names !== false) assert.equal(got.name, want.name, `${label}: layer ${i} name`);
+		assert.equal(got.kind, 'conv', `${label}: ${want.name} kind`);
+		assert.deepEqual(got.matrix, want.matrix, `${label}: ${want.name} matrix`);
+		for (const field of statFields) {
+			assert.deepEqual(got[field], want[field], `${label}: ${want.name} ${field}`);
+		}
+	});
+	assert.equal(actual.totals.layers, expected.totals.layers, `${label}: totals.layers`);
+	for (const field of statFields) {
+		assert.deepEqual(actual.totals[field], expected.totals[field], `${label}: totals.${field}`);
+	}
+}
+
+void describe('interop: real PyTorch checkpoints and ONNX exports vs the NumPy reference', () => {
+	let dir = '';
+	let manifest: Manifest;
+
+	before(() => {
+		buildCliOnce();
+		dir = generate('models');
+		manifest = readJson<Manifest>(join(dir, 'manifest.json'));
+	});
+
+	after(() => {
+		if (dir) rmSync(dir, { recursive: true, force: true });
+	});
+
+	for (const model of ['resnet18', 'vgg11']) {
+		for (const variant of ['f32', 'f32-wrapped', 'f16', 'f16-wrapped', 'bf16', 'bf16-wrapped', 'noncontig']) {
+			void it(`${model} ${variant}: per-layer levels, tiles, zeros and improvement equal numpy's at T = 64 and T = 32`, () => {
+				const v = manifest.models[model].variants[variant];
+				for (const key of ['T64', 'T32']) {
+					const result = analyzeJson(join(dir, v.file), configs[key]);
+					assert.equal(result.format, 'pytorch');
+					assertMatches(result, v.expected[key], `${v.file} ${key}`);
+				}
+			});
+		}
+
+		void it(`${model} f32: --tol 1e-3 --slices 2 equals numpy's`, () => {
+			const v = manifest.models[model].variants.f32;
+			assertMatches(analyzeJson(join(dir, v.file), configs['T64-tol1e-3-q2']), v.expected['T64-tol1e-3-q2'], `${v.file} tol 1e-3 q 2`);
+		});
+
+		void it(`${model}: float16 / bfloat16 numbers are those of the stored half-precision values`, () => {
+			// The generator put 1e-44 and -1e-9 into float32 zeros: non-zero in f32, 0 in f16, 1e-44 also 0 in bf16.
+			const variants = manifest.models[model].variants;
+			const zeros = (v: string) => variants[v].expected.T64.totals.zeros;
+			assert.ok(zeros('f32') < zeros('bf16') && zeros('bf16') < zeros('f16'), 'the dtypes must differ for this test to mean anything');
+			for (const v of ['f16', 'bf16']) {
+				const result = analyzeJson(join(dir, variants[v].file));
+				assert.equal(result.totals.zeros, zeros(v), `${v}: zeros of the ${v} values`);
+				assert.notEqual(result.totals.zeros, zeros('f32'), `${v}: not the float32 count`);
+				assert.deepEqual(result.totals.levelHistogram, variants[v].expected.T64.totals.levelHistogram);
+			}
+		});
+
+		void it(`${model} ONNX export: same layers and histograms as the state_dict, and per-inference crossbar activations`, () => {
+			const entry = manifest.models[model];
+			const stateDict = entry.variants.f32.expected;
+			for (const key of ['T64', 'T32']) {
+				const result = analyzeJson(join(dir, entry.onnx.file), configs[key]);
+				assert.equal(result.format, 'onnx');
+				// ResNet's export folds BatchNorm into the convs and renames their weights; compare in module order.
+				assertMatches(result, stateDict[key], `${entry.onnx.file} ${key}`, { names: false });
+				const perInference = result.totals.perInference;
+				assert.ok(perInference, `${entry.onnx.file}: totals.perInference is missing (warnings: ${result.warnings.join(' | ')})`);
+				assert.equal(perInference.crossbarActivations, entry.onnx.crossbarActivations[key],
+					`${entry.onnx.file} ${key}: Σ tiles·Hout·Wout from the PyTorch model's hooks`);
+			}
+		});
+	}
+});

@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isHostToWebview, isProfileChoice, isPruneSpec, isViewState, isWebviewToHost, protocolVersion } from '../../../src/shared/protocol';
+
+void describe('protocol guards: webview → host', () => {
+	void it('accepts every well-formed message', () => {
+		const good: unknown[] = [
+			{ type: 'webview/ready', protocolVersion },
+			{ type: 'profile/change', profile: { tileRows: 32, slices: 2, adcLaw: 'walden', includeLinear: true } },
+			{ type: 'profile/reset' },
+			{ type: 'tile/select', requestId: 7, layer: 'layer1.0.conv1', row: 0, col: 3 },
+			{ type: 'prune/preview', requestId: 1, spec: { variant: 'fixed', preset: 'resnet18-imagenet' } },
+			{ type: 'prune/preview', requestId: 2, spec: { variant: 'fixed', ratioPercent: 62.5 } },
+			{ type: 'prune/preview', requestId: 3, spec: { variant: 'tol', tol: 0.001 } },
+			{ type: 'prune/save', requestId: 4 },
+			{ type: 'report/export', format: 'html' },
+			{ type: 'report/export', format: 'csv' },
+			{ type: 'model/refresh' },
+			{ type: 'log/error', message: 'boom' },
+		];
+		for (const message of good) {
+			assert.equal(isWebviewToHost(message), true, JSON.stringify(message));
+		}
+	});
+
+	void it('rejects unknown types, missing or mistyped fields, and non-objects', () => {
+		const bad: unknown[] = [
+			null, undefined, 42, 'webview/ready', [], {},
+			{ type: 'nope' },
+			{ type: 'toString' },
+			{ type: '__proto__' },
+			{ type: 'webview/ready' },
+			{ type: 'webview/ready', protocolVersion: '1' },
+			{ type: 'profile/change', profile: { tileRows: 64, slices: 1, adcLaw: 'linear', includeLinear: false } },
+			{ type: 'profile/change', profile: { tileRows: 64.5, slices: 1, adcLaw: 'paper', includeLinear: false } },
+			{ type: 'profile/change', profile: { tileRows: 64, slices: 1, adcLaw: 'paper' } },
+			{ type: 'tile/select', requestId: 1, layer: 'x', row: -1, col: 0 },
+			{ type: 'tile/select', requestId: 1, layer: 'x', row: 0 },
+			{ type: 'tile/select', requestId: '1', layer: 'x', row: 0, col: 0 },
+			{ type: 'tile/select', requestId: 1, layer: 5, row: 0, col: 0 },
+			{ type: 'prune/preview', requestId: 1, spec: { variant: 'fixed' } },
+			{ type: 'prune/preview', requestId: 1, spec: { variant: 'fixed', ratioPercent: 101 } },
+			{ type: 'prune/preview', requestId: 1, spec: { variant: 'magic', ratioPercent: 50 } },
+			{ type: 'prune/preview', requestId: 1, spec: { variant: 'tol', tol: -1 } },
+			{ type: 'report/export', format: 'pdf' },
+			{ type: 'log/error', message: 'x'.repeat(30_000) },
+		];
+		for (const message of bad) {
+			assert.equal(isWebviewToHost(message), false, JSON.stringify(message));
+		}
+	});
+
+	void it('checks profile choices and prune specs on their own', () => {
+		assert.equal(isProfileChoice({ tileRows: 16, slices: 1, adcLaw: 'thermal', includeLinear: false }), true);
+		assert.equal(isProfileChoice({ tileRows: 1, slices: 1, adcLaw: 'thermal', includeLinear: false }), false);
+		assert.equal(isPruneSpec({ variant: 'fixed', preset: 'vgg11-cifar10' }), true);
+		assert.equal(isPruneSpec({ variant: 'fixed', preset: 7 }), false);
+	});
+});
+
+void describe('protocol guards: view state and host → webview', () => {
+	void it('accepts a view state with a model path, rejects one without', () => {
+		assert.equal(isViewState({ modelPath: '/w/m.pt' }), true);
+		assert.equal(isViewState({ modelPath: '/w/m.pt', profile: { tileRows: 32, slices: 1, adcLaw: 'paper', includeLinear: false }, selectedTile: { layer: 'c', row: 1, col: 2 }, scrollY: 120 }), true);
+		assert.equal(isViewState({ modelPath: '' }), false);
+		assert.equal(isViewState({ selectedLayer: 'c' }), false);
+		assert.equal(isViewState({ modelPath: '/m.pt', selectedTile: { layer: 'c', row: 'x', col: 2 } }), false);
+	});
+
+	void it('checks what the host sends', () => {
+		const model = { path: '/w/m.pt', label: 'm.pt', sizeBytes: 10, mtimeMs: 1 };
+		const result = { tool: 'crossbar-lens', layers: [], totals: {}, profile: {} };
+		assert.equal(isHostToWebview({ type: 'analysis/result', model, reason: 'open', result, history: [], profileFromSettings: true, elapsedMs: 3 }), true);
+		assert.equal(isHostToWebview({ type: 'analysis/result', model, reason: 'because', result, history: [], profileFromSettings: true, elapsedMs: 3 }), false);
+		assert.equal(isHostToWebview({ type: 'analysis/pending', model, reason: 'fileChanged' }), true);
+		assert.equal(isHostToWebview({ type: 'tile/columns', requestId: 3, error: 'gone' }), true);
+		assert.equal(isHostToWebview({ type: 'tile/columns', requestId: 3 }), false);
+		assert.equal(isHostToWebview({ type: 'layer/reveal', layer: 'features.0' }), true);
+		assert.equal(isHostToWebview({ source: 'react-devtools' }), false);
+	});
+});

@@ -1,0 +1,193 @@
+// Shared by the safetensors/onnx/tfjs/numpy reader tests: the fixtures' expected.json (written by
+// test/fixtures/make_format_fixtures.py) and the comparison of a ModelGraph against it.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ModelGraph } from '../../../src/core/model';
+
+export const fixturesRoot = join(__dirname, '..', '..', 'fixtures');
+
+export interface ExpectedTensor {
+	name: string;
+	shape: number[];
+	dtype: string;
+	numel: number;
+	sum: number;
+	absSum: number;
+	zeros: number;
+	first: number[];
+}
+
+export interface ExpectedLayer {
+	name: string;
+	kind: string;
+	layout: string;
+	groups: number;
+	tensor: string;
+	shape: number[];
+	invocations: number | null;
+}
+
+export interface ExpectedFile {
+	file: string;
+	format: string;
+	inputSize?: number[];
+	/** Only the layers are checked (a second entry for the same file with other options). */
+	layersOnly?: boolean;
+	tensors?: ExpectedTensor[];
+	layers: ExpectedLayer[];
+	/** Exact number of warnings, when given. */
+	warnings?: number;
+}
+
+export interface Expected {
+	files: ExpectedFile[];
+	malformed: { file: string; reason: string }[];
+}
+
+export function fixturePath(format: string, file: string): string {
+	return join(fixturesRoot, format, file);
+}
+
+export function loadExpected(format: string): Expected {
+	return JSON.parse(readFileSync(fixturePath(format, 'expected.json'), 'utf8')) as Expected;
+}
+
+export interface Checksum {
+	numel: number;
+	sum: number;
+	absSum: number;
+	zeros: number;
+	first: number[];
+}
+
+export function checksum(values: Float32Array): Checksum {
+	let sum = 0;
+	let absSum = 0;
+	let zeros = 0;
+	for (const v of values) {
+		sum += v;
+		absSum += Math.abs(v);
+		if (v === 0) {
+			zeros++;
+		}
+	}
+	return { numel: values.length, sum, absSum, zeros, first: Array.from(values.subarray(0, 4)) };
+}
+
+export function assertChecksum(actual: Checksum, expected: Checksum, what: string): void {
+	assert.equal(actual.numel, expected.numel, `${what}: numel`);
+	assert.equal(actual.zeros, expected.zeros, `${what}: exact zeros`);
+	assert.deepEqual(actual.first, expected.first, `${what}: first values`);
+	// Python sums exactly (math.fsum); ours accumulates in float64 in order.
+	const tolerance = 1e-9 * (1 + expected.absSum);
+	assert.ok(Math.abs(actual.sum - expected.sum) <= tolerance, `${what}: sum ${actual.sum} vs ${expected.sum}`);
+	assert.ok(Math.abs(actual.absSum - expected.absSum) <= tolerance, `${what}: abs sum ${actual.absSum} vs ${expected.absSum}`);
+}
+
+/** Checks tensors (order, shape, dtype, values) and layers (order, kind, layout, groups, invocations). */
+export async function assertGraphMatches(graph: ModelGraph, expected: ExpectedFile): Promise<void> {
+	if (!expected.layersOnly && expected.tensors) {
+		assert.deepEqual(graph.tensors.map((t) => t.name), expected.tensors.map((t) => t.name), 'tensor names in order');
+		// One shared buffer, as the analysis streams tensors: `into` must be reused and honoured.
+		let shared = new Float32Array(4);
+		for (const [i, want] of expected.tensors.entries()) {
+			const tensor = graph.tensors[i];
+			assert.deepEqual([...tensor.shape], want.shape, `${want.name}: shape`);
+			assert.equal(tensor.dtype, want.dtype, `${want.name}: dtype`);
+			const values = await tensor.load(shared);
+			assert.equal(values.length, want.numel, `${want.name}: loaded length`);
+			if (shared.length >= want.numel) {
+				assert.equal(values.buffer, shared.buffer, `${want.name}: reuses the given buffer`);
+			} else {
+				shared = new Float32Array(want.numel * 2);
+			}
+			assertChecksum(checksum(values), want, want.name);
+			// And a fresh load gives the same values.
+			assertChecksum(checksum(await tensor.load()), want, `${want.name} (fresh)`);
+		}
+	}
+	const layers = graph.layers.map((l) => ({
+		name: l.name, kind: l.kind, layout: l.layout, groups: l.groups, tensor: l.tensor.name, shape: [...l.tensor.shape],
+		invocations: l.invocationsPerInference ?? null,
+	}));
+	assert.deepEqual(layers, expected.layers, 'layers');
+	if (expected.warnings !== undefined) {
+		assert.equal(graph.warnings.length, expected.warnings, `warnings: ${JSON.stringify(graph.warnings)}`);
+	}
+	for (const warning of graph.warnings) {
+		assert.ok(!warning.includes('\n'), 'warnings are one line');
+	}
+}
+
+const python = '/usr/bin/python3';
+const pythonChecked = new Map<string, boolean>();
+
+/** Whether Debian's python with the given modules is available (round-trip checks skip otherwise). */
+export function hasPython(...modules: string[]): boolean {
+	const key = modules.join(',');
+	if (!pythonChecked.has(key)) {
+		const result = spawnSync(python, ['-c', `import ${modules.join(', ')}`], { stdio: 'ignore', timeout: 60_000 });
+		pythonChecked.set(key, result.status === 0);
+	}
+	return pythonChecked.get(key)!;
+}
+
+/** Runs a python snippet with args; returns its stdout parsed as JSON. */
+export function runPython(code: string, ...args: string[]): unknown {
+	const result = spawnSync(python, ['-c', code, ...args], { encoding: 'utf8', timeout: 120_000 });
+	if (result.status !== 0) {
+		throw new Error(`python failed (${result.status}): ${result.stderr}`);
+	}
+	return JSON.parse(result.stdout);
+}
+
+/**
+ * Pruning-like updates for every layer weight of `graph`: each element whose index is a multiple
+ * of 3 becomes exactly 0, the rest keep their values.
+ */
+export async function zeroEveryThird(graph: ModelGraph): Promise<Map<string, Float32Array>> {
+	const updates = new Map<string, Float32Array>();
+	for (const layer of graph.layers) {
+		const values = (await layer.tensor.load()).slice();
+		for (let i = 0; i < values.length; i += 3) {
+			values[i] = 0;
+		}
+		updates.set(layer.tensor.name, values);
+	}
+	return updates;
+}
+
+/** Checksums of every tensor of a graph, by name. */
+export async function graphChecksums(graph: ModelGraph): Promise<Map<string, Checksum>> {
+	const out = new Map<string, Checksum>();
+	for (const tensor of graph.tensors) {
+		out.set(tensor.name, checksum(await tensor.load()));
+	}
+	return out;
+}
+
+/**
+ * After a write: updated tensors read back exactly as given, all others as before; `python`
+ * (name → {zeros, sum}) agrees with our reader on the written file.
+ */
+export async function assertRoundTrip(before: Map<string, Checksum>, after: ModelGraph, updates: ReadonlyMap<string, Float32Array>, python?: Record<string, { zeros: number; sum: number }>): Promise<void> {
+	assert.deepEqual(after.tensors.map((t) => t.name), [...before.keys()], 'same tensors in the same order');
+	for (const tensor of after.tensors) {
+		const values = await tensor.load();
+		const update = updates.get(tensor.name);
+		if (update) {
+			assert.deepEqual(values, update, `${tensor.name}: the written values`);
+		} else {
+			assert.deepEqual(checksum(values), before.get(tensor.name), `${tensor.name}: unchanged`);
+		}
+		if (python) {
+			const theirs = python[tensor.name];
+			assert.ok(theirs, `python sees ${tensor.name}`);
+			const ours = checksum(values);
+			assert.equal(theirs.zeros, ours.zeros, `${tensor.name}: zeros seen by python`);
+			assert.ok(Math.abs(theirs.sum - ours.sum) <= 1e-6 * (1 + ours.absSum), `${tensor.name}: sum seen by python ${theirs.sum} vs ${ours.sum}`);
+		}
+	}
+}

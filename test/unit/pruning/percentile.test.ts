@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Float32Scratch, numpyLerp, percentileLinear, percentileOfAbs, selectNth } from '../../../src/pruning/percentile';
+import { randomInt, randomNormal, seededRandom } from './random';
+
+/** numpy 'linear' percentile on a full sort (the slow, obvious way). */
+function sortedPercentile(values: Float32Array, p: number): number {
+	const sorted = Float32Array.from(values).sort();
+	const n = sorted.length;
+	const index = (n - 1) * (p / 100);
+	if (index >= n - 1) return sorted[n - 1];
+	const below = Math.floor(index);
+	return numpyLerp(sorted[below], sorted[below + 1], index - below, true);
+}
+
+void describe('percentileLinear (numpy.percentile, method linear)', () => {
+	void it('matches a full sort on random data, with duplicates, sorted and reversed input', () => {
+		const random = seededRandom(99);
+		const scratch = new Float32Scratch();
+		for (let trial = 0; trial < 300; trial++) {
+			const n = randomInt(random, 1, trial < 250 ? 300 : 20000);
+			let values = randomNormal(n, trial);
+			const shape = trial % 5;
+			if (shape === 1) values = values.map((v) => Math.round(v * 4) / 4); // many ties
+			if (shape === 2) values.sort();
+			if (shape === 3) values.sort().reverse();
+			if (shape === 4) values.fill(0, 0, Math.floor(n * 0.9)); // a pruned layer: mostly zeros
+			const p = [0, 100, 50, random() * 100, 2.37, 99.86][trial % 6];
+			const copy = Float32Array.from(values);
+			// + 0: a selection may return −0 where a sort returns 0 (equal for every comparison).
+			assert.equal(percentileLinear(values, p, scratch) + 0, sortedPercentile(values, p) + 0, `n=${n} p=${p} shape=${shape}`);
+			assert.deepEqual(values, copy, 'input left unchanged');
+		}
+	});
+
+	void it('large arrays (radix selection path) match a full sort, signed and absolute', () => {
+		const random = seededRandom(123);
+		for (let trial = 0; trial < 24; trial++) {
+			const n = randomInt(random, 1 << 14, 200000);
+			let values = randomNormal(n, 7000 + trial, 10 ** (random() * 6 - 4));
+			if (trial % 4 === 1) values = values.map((v) => Math.round(v * 1e3) / 1e3); // ties across buckets
+			if (trial % 4 === 2) values.fill(0, 0, Math.floor(n * 0.97)); // 97 % zeros: one huge bucket
+			if (trial % 4 === 3) values = values.map((v) => 1 + Math.abs(v) * 1e-6); // all in one or two buckets
+			const p = [0, 100, 50, 2.37, 99.86, 99.99, random() * 100][trial % 7];
+			assert.equal(percentileLinear(values, p) + 0, sortedPercentile(values, p) + 0, `signed n=${n} p=${p} trial=${trial}`);
+			assert.equal(percentileOfAbs(values, p), sortedPercentile(values.map(Math.abs), p), `abs n=${n} p=${p} trial=${trial}`);
+		}
+	});
+
+	void it('numbers and Float64Array use float64 interpolation', () => {
+		assert.equal(percentileLinear([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 70), 7.3);
+		assert.equal(percentileLinear(Float64Array.from([3, 1, 2]), 50), 2);
+		assert.equal(percentileLinear([5], 37), 5);
+	});
+
+	void it('percentileOfAbs is the percentile of |values|', () => {
+		const values = randomNormal(1001, 3);
+		assert.equal(percentileOfAbs(values, 70), sortedPercentile(values.map(Math.abs), 70));
+	});
+
+	void it('rejects empty input and p outside [0, 100]', () => {
+		assert.throws(() => percentileLinear(new Float32Array(0), 50), RangeError);
+		assert.throws(() => percentileLinear([1, 2], 101), RangeError);
+		assert.throws(() => percentileLinear([1, 2], Number.NaN), RangeError);
+	});
+
+	void it('selectNth places the k-th value like a sort and partitions around it', () => {
+		const random = seededRandom(8);
+		for (let trial = 0; trial < 100; trial++) {
+			const n = randomInt(random, 1, 5000);
+			const a = randomNormal(n, 1000 + trial).map((v) => (trial % 2 ? Math.round(v) : v));
+			const sorted = Float32Array.from(a).sort();
+			const k = randomInt(random, 0, n - 1);
+			selectNth(a, k);
+			assert.equal(a[k] + 0, sorted[k] + 0);
+			for (let i = 0; i < k; i++) assert.ok(a[i] <= a[k]);
+			for (let i = k + 1; i < n; i++) assert.ok(a[i] >= a[k]);
+		}
+	});
+});

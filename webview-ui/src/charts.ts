@@ -1,0 +1,122 @@
+/**
+ * Small SVG charts (no library: each has at most a few hundred marks). Colours come from the
+ * level palette or --vscode-* variables through CSS classes, so they follow the theme.
+ */
+import type { HistoryPointDto } from '../../src/shared/protocol';
+import { bitsForLevel, describeLevel, levelCss } from '../../src/shared/levelPalette';
+import { shortRatio, time } from './format';
+
+const svgNs = 'http://www.w3.org/2000/svg';
+
+export function svg<K extends keyof SVGElementTagNameMap>(tag: K, attributes: Record<string, string | number> = {}, text?: string): SVGElementTagNameMap[K] {
+	const element = document.createElementNS(svgNs, tag);
+	for (const [name, value] of Object.entries(attributes)) {
+		element.setAttribute(name, String(value));
+	}
+	if (text !== undefined) element.textContent = text;
+	return element;
+}
+
+function titled<T extends SVGElement>(element: T, title: string): T {
+	element.append(svg('title', {}, title));
+	return element;
+}
+
+/** Crossbars per level: one bar per level in its palette colour, count above, k and bits below. */
+export function levelHistogram(histogram: readonly number[], bins: number, options: { compact?: boolean; label: string }): SVGSVGElement {
+	const denseBits = bins - 2;
+	const barWidth = options.compact ? 18 : 34;
+	const gap = options.compact ? 4 : 8;
+	const plot = options.compact ? 48 : 110;
+	const top = 16;
+	const bottom = options.compact ? 14 : 32;
+	const width = histogram.length * (barWidth + gap) + gap;
+	const root = svg('svg', { class: 'histogram', viewBox: `0 0 ${width} ${top + plot + bottom}`, width, height: top + plot + bottom, role: 'img', 'aria-label': options.label });
+	const max = Math.max(1, ...histogram);
+	histogram.forEach((count, k) => {
+		const h = count === 0 ? 0 : Math.max(2, Math.round((plot * count) / max));
+		const x = gap + k * (barWidth + gap);
+		const group = titled(svg('g', { class: 'bar' }), `${describeLevel(k, bins)} — ${count} crossbar${count === 1 ? '' : 's'}`);
+		group.append(svg('rect', { x, y: top + plot - h, width: barWidth, height: h, fill: levelCss(k, bins), class: 'bar-fill' }));
+		group.append(svg('rect', { x, y: top, width: barWidth, height: plot, class: 'bar-hit' }));
+		if (count > 0 || !options.compact) {
+			group.append(svg('text', { x: x + barWidth / 2, y: top + plot - h - 4, 'text-anchor': 'middle', class: 'count' }, String(count)));
+		}
+		group.append(svg('text', { x: x + barWidth / 2, y: top + plot + 12, 'text-anchor': 'middle', class: 'axis' }, options.compact ? String(k) : `k=${k}`));
+		if (!options.compact) {
+			group.append(svg('text', { x: x + barWidth / 2, y: top + plot + 26, 'text-anchor': 'middle', class: 'axis muted' }, k >= bins - 1 ? 'empty' : `${bitsForLevel(k, denseBits)} b`));
+		}
+		root.append(group);
+	});
+	return root;
+}
+
+/** A legend for the level colours, with what each level costs. */
+export function levelLegend(bins: number): HTMLElement {
+	const list = document.createElement('ul');
+	list.className = 'legend';
+	list.setAttribute('aria-label', 'Level colours');
+	for (let k = 0; k < bins; k++) {
+		const item = document.createElement('li');
+		const swatch = document.createElement('span');
+		swatch.className = 'swatch';
+		swatch.style.background = levelCss(k, bins);
+		item.append(swatch, document.createTextNode(describeLevel(k, bins).replace(/^level /, 'k=')));
+		list.append(item);
+	}
+	return list;
+}
+
+/**
+ * Per-column non-zeros of one crossbar: a bar per output channel, the least-sparse column(s)
+ * marked, and the level thresholds (n/2, n/4, …) as dashed lines: equal bars = balanced.
+ */
+export function columnBars(nonZeros: readonly number[], columnLength: number, channelStart: number, bins: number): SVGSVGElement {
+	const n = nonZeros.length;
+	const barWidth = Math.max(2, Math.min(14, Math.floor(520 / Math.max(1, n))));
+	const gap = barWidth >= 6 ? 1 : 0;
+	const left = 30;
+	const top = 10;
+	const plot = 120;
+	const width = left + n * barWidth + 8;
+	const root = svg('svg', { class: 'columns', viewBox: `0 0 ${width} ${top + plot + 22}`, width, height: top + plot + 22, role: 'img', 'aria-label': `Non-zeros per column of the selected crossbar` });
+	const max = Math.max(...nonZeros, 0);
+	const y = (v: number): number => top + plot - (plot * v) / Math.max(1, columnLength);
+	// Level thresholds: a crossbar is at level ≥ k when its densest column has ≤ n/2^k non-zeros.
+	for (let k = 1; k < bins - 1 && columnLength / 2 ** k >= 1; k++) {
+		const v = columnLength / 2 ** k;
+		root.append(svg('line', { x1: left, x2: width - 4, y1: y(v), y2: y(v), class: 'threshold' }));
+		root.append(svg('text', { x: left - 4, y: y(v) + 3, 'text-anchor': 'end', class: 'axis muted' }, `k${k}`));
+	}
+	root.append(svg('line', { x1: left, x2: width - 4, y1: y(columnLength), y2: y(columnLength), class: 'threshold full' }));
+	root.append(svg('text', { x: left - 4, y: y(columnLength) + 3, 'text-anchor': 'end', class: 'axis muted' }, String(columnLength)));
+	nonZeros.forEach((count, i) => {
+		const h = top + plot - y(count);
+		const isLsc = count === max && max > 0;
+		const bar = titled(svg('rect', { x: left + i * barWidth, y: y(count), width: Math.max(1, barWidth - gap), height: Math.max(count > 0 ? 1 : 0, h), class: isLsc ? 'column lsc' : 'column' }), `output channel ${channelStart + i}: ${count} / ${columnLength} non-zeros${isLsc ? ' — least-sparse column (sets the ADC bits)' : ''}`);
+		root.append(bar);
+	});
+	root.append(svg('line', { x1: left, x2: width - 4, y1: top + plot + 0.5, y2: top + plot + 0.5, class: 'baseline' }));
+	root.append(svg('text', { x: left, y: top + plot + 16, class: 'axis muted' }, `ch ${channelStart}`));
+	root.append(svg('text', { x: width - 6, y: top + plot + 16, 'text-anchor': 'end', class: 'axis muted' }, `ch ${channelStart + n - 1}`));
+	return root;
+}
+
+/** The improvement across saves of the model file (one point per save). */
+export function sparkline(points: readonly HistoryPointDto[]): SVGSVGElement {
+	const width = 180;
+	const height = 40;
+	const values = points.map((p) => p.improvement ?? 0);
+	const min = Math.min(...values, 1);
+	const max = Math.max(...values, min + 0.01);
+	const x = (i: number): number => (points.length === 1 ? width / 2 : 4 + (i * (width - 8)) / (points.length - 1));
+	const y = (v: number): number => height - 4 - ((v - min) * (height - 8)) / (max - min);
+	const root = svg('svg', { class: 'sparkline', viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'aria-label': `Improvement across ${points.length} saves` });
+	if (points.length > 1) {
+		root.append(svg('polyline', { points: values.map((v, i) => `${x(i)},${y(v)}`).join(' '), class: 'line' }));
+	}
+	points.forEach((p, i) => {
+		root.append(titled(svg('circle', { cx: x(i), cy: y(values[i]), r: i === points.length - 1 ? 3.5 : 2.5, class: i === points.length - 1 ? 'dot last' : 'dot' }), `saved ${time(p.mtimeMs)}: ${shortRatio(p.improvement)}, ADC bits ${p.adcBitsDense} → ${p.adcBits}`));
+	});
+	return root;
+}

@@ -1,0 +1,174 @@
+import type { LayerAnalysisDto } from '../../src/shared/analysis';
+import { levelPalette } from '../../src/shared/levelPalette';
+
+export interface TileRef {
+	readonly row: number;
+	readonly col: number;
+}
+
+export interface HeatmapCallbacks {
+	hover(tile: TileRef | undefined, event: MouseEvent | undefined): void;
+	select(tile: TileRef): void;
+}
+
+const maxCell = 22;
+const minCell = 2;
+const maxHeight = 420;
+
+/** Little-endian RGBA packed as one Uint32 per pixel, for a one-pass ImageData fill. */
+function packedPalette(bins: number): Uint32Array {
+	const bytes = new Uint8ClampedArray(bins * 4);
+	levelPalette(bins).forEach((rgba, k) => bytes.set(rgba, k * 4));
+	return new Uint32Array(bytes.buffer);
+}
+
+/**
+ * A layer's crossbar grid on one <canvas>: rows = input blocks, columns = output-channel
+ * groups, colour = level. Drawing is one ImageData fill at one pixel per crossbar, one scaled
+ * drawImage, and (for big cells) one path of separators: no DOM per tile, so a 10,000-tile
+ * layer draws in a few milliseconds.
+ */
+export class Heatmap {
+	readonly canvas: HTMLCanvasElement;
+	private readonly source: HTMLCanvasElement;
+	private cellWidth = 8;
+	private cellHeight = 8;
+	private selected: TileRef | undefined;
+	private hovered: TileRef | undefined;
+	/** Milliseconds the last draw took (exposed as data-draw-ms for benchmarks and e2e logs). */
+	lastDrawMs = 0;
+
+	constructor(private readonly layer: LayerAnalysisDto, private readonly bins: number, private readonly callbacks: HeatmapCallbacks) {
+		this.canvas = document.createElement('canvas');
+		this.canvas.className = 'heatmap';
+		this.canvas.tabIndex = 0;
+		this.canvas.setAttribute('role', 'img');
+		this.canvas.setAttribute('aria-label', `${layer.name}: ${layer.grid.rows} by ${layer.grid.cols} crossbars; ${layer.levelHistogram.map((n, k) => (n ? `${n} at level ${k}` : '')).filter(Boolean).join(', ')}. Arrow keys move, Enter shows a crossbar's columns.`);
+		this.source = document.createElement('canvas');
+		this.source.width = layer.grid.cols;
+		this.source.height = layer.grid.rows;
+		this.canvas.addEventListener('mousemove', (event) => {
+			const tile = this.tileAt(event);
+			if (tile?.row !== this.hovered?.row || tile?.col !== this.hovered?.col) {
+				this.hovered = tile;
+			}
+			this.callbacks.hover(tile, event);
+		});
+		this.canvas.addEventListener('mouseleave', () => {
+			this.hovered = undefined;
+			this.callbacks.hover(undefined, undefined);
+		});
+		this.canvas.addEventListener('click', (event) => {
+			const tile = this.tileAt(event);
+			if (tile) this.callbacks.select(tile);
+		});
+		this.canvas.addEventListener('keydown', (event) => this.onKey(event));
+		this.fillSource();
+	}
+
+	/** Chooses cell sizes for the available width; tall grids get flatter cells, never below 2 px. */
+	layout(availableWidth: number): void {
+		const { rows, cols } = this.layer.grid;
+		this.cellWidth = Math.max(minCell, Math.min(maxCell, Math.floor(Math.max(availableWidth, 60) / cols)));
+		this.cellHeight = Math.max(minCell, Math.min(this.cellWidth, Math.floor(maxHeight / rows)));
+		const dpr = window.devicePixelRatio || 1;
+		const width = cols * this.cellWidth;
+		const height = rows * this.cellHeight;
+		this.canvas.style.width = `${width}px`;
+		this.canvas.style.height = `${height}px`;
+		this.canvas.width = Math.round(width * dpr);
+		this.canvas.height = Math.round(height * dpr);
+	}
+
+	setSelected(tile: TileRef | undefined): void {
+		this.selected = tile;
+		this.draw();
+	}
+
+	/** Redraws (also after a theme change: separators use the editor background). */
+	draw(): void {
+		const started = performance.now();
+		const ctx = this.canvas.getContext('2d');
+		if (!ctx) return;
+		const { rows, cols } = this.layer.grid;
+		ctx.setTransform(1, 0, 0, 1, 0, 0);
+		ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+		ctx.imageSmoothingEnabled = false;
+		ctx.drawImage(this.source, 0, 0, this.canvas.width, this.canvas.height);
+		const sx = this.canvas.width / cols;
+		const sy = this.canvas.height / rows;
+		const style = getComputedStyle(document.body);
+		if (this.cellWidth >= 6 && this.cellHeight >= 6) {
+			ctx.strokeStyle = style.getPropertyValue('--vscode-editor-background').trim() || '#1e1e1e';
+			ctx.lineWidth = Math.max(1, Math.round(window.devicePixelRatio || 1));
+			ctx.beginPath();
+			for (let c = 1; c < cols; c++) {
+				const x = Math.round(c * sx) + 0.5;
+				ctx.moveTo(x, 0);
+				ctx.lineTo(x, this.canvas.height);
+			}
+			for (let r = 1; r < rows; r++) {
+				const y = Math.round(r * sy) + 0.5;
+				ctx.moveTo(0, y);
+				ctx.lineTo(this.canvas.width, y);
+			}
+			ctx.stroke();
+		}
+		if (this.selected) {
+			const line = 2 * (window.devicePixelRatio || 1);
+			ctx.lineWidth = line;
+			ctx.strokeStyle = style.getPropertyValue('--vscode-focusBorder').trim() || '#0078d4';
+			ctx.strokeRect(this.selected.col * sx + line / 2, this.selected.row * sy + line / 2, Math.max(sx - line, line), Math.max(sy - line, line));
+			ctx.strokeStyle = style.getPropertyValue('--vscode-editor-foreground').trim() || '#ffffff';
+			ctx.lineWidth = 1;
+			ctx.strokeRect(this.selected.col * sx - 0.5, this.selected.row * sy - 0.5, sx + 1, sy + 1);
+		}
+		this.lastDrawMs = performance.now() - started;
+		this.canvas.dataset.drawMs = this.lastDrawMs.toFixed(2);
+	}
+
+	/** The crossbar under the mouse, if any. */
+	tileAt(event: MouseEvent): TileRef | undefined {
+		const rect = this.canvas.getBoundingClientRect();
+		const col = Math.floor(((event.clientX - rect.left) / rect.width) * this.layer.grid.cols);
+		const row = Math.floor(((event.clientY - rect.top) / rect.height) * this.layer.grid.rows);
+		return row >= 0 && col >= 0 && row < this.layer.grid.rows && col < this.layer.grid.cols ? { row, col } : undefined;
+	}
+
+	/** Client coordinates of a tile's centre (for keyboard-driven tooltips and tests). */
+	tileCentre(tile: TileRef): { x: number; y: number } {
+		const rect = this.canvas.getBoundingClientRect();
+		return { x: rect.left + ((tile.col + 0.5) / this.layer.grid.cols) * rect.width, y: rect.top + ((tile.row + 0.5) / this.layer.grid.rows) * rect.height };
+	}
+
+	/** One ImageData pass at one pixel per crossbar. */
+	private fillSource(): void {
+		const { rows, cols, levels } = this.layer.grid;
+		const ctx = this.source.getContext('2d');
+		if (!ctx) return;
+		const image = ctx.createImageData(cols, rows);
+		const pixels = new Uint32Array(image.data.buffer);
+		const palette = packedPalette(this.bins);
+		const last = this.bins - 1;
+		for (let i = 0; i < levels.length; i++) {
+			const level = levels[i];
+			pixels[i] = palette[level > last ? last : level];
+		}
+		ctx.putImageData(image, 0, 0);
+	}
+
+	private onKey(event: KeyboardEvent): void {
+		const { rows, cols } = this.layer.grid;
+		const current = this.selected ?? { row: 0, col: 0 };
+		const moves: Record<string, [number, number]> = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
+		const move = moves[event.key];
+		if (move) {
+			event.preventDefault();
+			const next = { row: Math.min(rows - 1, Math.max(0, current.row + move[0])), col: Math.min(cols - 1, Math.max(0, current.col + move[1])) };
+			this.callbacks.select(next);
+		} else if (event.key === 'Enter' || event.key === ' ') {
+			event.preventDefault();
+			this.callbacks.select(current);
+		}
+	}
+}
