@@ -217,7 +217,24 @@ function decodeNpyData(data: Uint8Array, header: NpyHeader, count: number, targe
 	}
 }
 
-/** The first `want` uncompressed bytes of an entry: stored ones read directly, deflated ones partially inflated. */
+/** Inflates a deflate prefix; 'too-large' when it would give more than `cap` bytes. */
+function inflatePrefix(compressed: Uint8Array, cap: number, source: ByteSource, entry: ZipEntry): Uint8Array | 'too-large' {
+	try {
+		// Z_SYNC_FLUSH: a cut stream yields what it decodes so far instead of failing.
+		return zlib.inflateRawSync(compressed, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: cap });
+	} catch (ex) {
+		if ((ex as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || ex instanceof RangeError) {
+			return 'too-large';
+		}
+		throw new ModelFormatError('corrupt', `${source.name}: zip entry '${entry.name}' does not inflate (${(ex as Error).message}).`);
+	}
+}
+
+/**
+ * The first `want` uncompressed bytes of an entry: stored ones read directly, deflated ones by
+ * inflating only a prefix. Work and memory stay bounded by the header cap whatever the stream
+ * holds: at most ~2 MB of compressed input is read and at most `want` + 64 KiB is produced.
+ */
 async function entryPrefix(source: ByteSource, entry: ZipEntry, dataOffset: number, want: number): Promise<Uint8Array> {
 	const length = Math.min(want, entry.size);
 	if (entry.method === 0) {
@@ -226,20 +243,32 @@ async function entryPrefix(source: ByteSource, entry: ZipEntry, dataOffset: numb
 	if (entry.method !== 8) {
 		throw new ModelFormatError('unsupported-format', `${source.name}: zip entry '${entry.name}' uses compression method ${entry.method}; only stored and deflate are supported.`);
 	}
-	// Inflate only a prefix: enough compressed bytes for `want` output in the usual case, and at
-	// most 1032x as much output as input (deflate's limit), so the work stays bounded.
-	for (let take = Math.min(entry.compressedSize, want + 4096); ; take = Math.min(entry.compressedSize, take * 4)) {
-		const compressed = await source.read(dataOffset, take);
-		let inflated: Uint8Array;
-		try {
-			inflated = zlib.inflateRawSync(compressed, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
-		} catch (ex) {
-			throw new ModelFormatError('corrupt', `${source.name}: zip entry '${entry.name}' does not inflate (${(ex as Error).message}).`);
+	// Deflate needs at most ~1% more input than output for the header's bytes (stored blocks).
+	const maxTake = Math.min(entry.compressedSize, 2 * maxHeaderBytes + 65536);
+	const cap = length + 65536;
+	// Output grows monotonically with the input prefix, by at most a few KB per input byte, so a
+	// bisection between "too little" (lo) and "too much" (hi) always finds a prefix in range.
+	let lo = 0;
+	let hi = Number.POSITIVE_INFINITY;
+	let take = Math.min(maxTake, length + 4096);
+	for (let round = 0; round < 64; round++) {
+		const result = inflatePrefix(await source.read(dataOffset, take), cap, source, entry);
+		if (result === 'too-large') {
+			hi = take;
+		} else if (result.length >= length || take >= entry.compressedSize) {
+			return result.subarray(0, length);
+		} else if (take >= maxTake) {
+			break;
+		} else {
+			lo = take;
 		}
-		if (inflated.length >= length || take >= entry.compressedSize) {
-			return inflated.subarray(0, length);
+		const next = hi === Number.POSITIVE_INFINITY ? Math.min(maxTake, take * 4) : Math.floor((lo + hi) / 2);
+		if (next <= lo || next >= hi) {
+			break;
 		}
+		take = next;
 	}
+	throw new ModelFormatError('corrupt', `${source.name}: zip entry '${entry.name}' does not inflate to an npy header.`);
 }
 
 async function readHeader(source: ByteSource, entry: ZipEntry, dataOffset: number, name: string): Promise<{ header?: NpyHeader; refusal?: NpyRefusal }> {

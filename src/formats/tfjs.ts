@@ -252,22 +252,26 @@ function pair(value: unknown, fallback: number): [number, number] {
 /** Names of the layers in a Keras inbound node (Keras 2 lists, Keras 3 keras_history). */
 function inboundNames(value: unknown): string[] {
 	const names: string[] = [];
-	const visit = (v: unknown): void => {
+	const visit = (v: unknown, depth: number): void => {
+		// Real inbound nodes nest 3 to 6 levels; a deeper structure is not one.
+		if (depth > 32) {
+			return;
+		}
 		if (Array.isArray(v)) {
 			if (typeof v[0] === 'string' && typeof v[1] === 'number') {
 				names.push(v[0]);
 				return;
 			}
-			v.forEach(visit);
+			v.forEach((item) => visit(item, depth + 1));
 		} else if (isObject(v)) {
 			if (isObject(v.config) && Array.isArray(v.config.keras_history)) {
-				visit(v.config.keras_history);
+				visit(v.config.keras_history, depth + 1);
 				return;
 			}
-			Object.values(v).forEach(visit);
+			Object.values(v).forEach((item) => visit(item, depth + 1));
 		}
 	};
-	visit(value);
+	visit(value, 0);
 	return names;
 }
 

@@ -2,6 +2,7 @@
 // a safety timeout, and runs the Python generator (Debian's /usr/bin/python3 with torch).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,15 +22,15 @@ function sleep(ms: number): void {
 
 /**
  * `node esbuild.mjs`, once per test run: the interop files run in parallel under one `node --test`
- * parent, so the first one to take the lock builds and stamps dist/ with the parent's pid; the
+ * parent, so the first one to take the lock builds and writes the parent's pid to a stamp; the
  * others wait for the lock and skip (a rebuild could truncate dist/cli.js under a running CLI).
  */
 export function buildCliOnce(): void {
 	if (process.env.CROSSBAR_LENS_TEST_CLI) return;
-	const dist = join(repoRoot, 'dist');
-	mkdirSync(dist, { recursive: true });
-	const lock = join(dist, '.interop-build.lock');
-	const stamp = join(dist, '.interop-build-stamp');
+	// Lock and stamp live in the temp folder (not dist/, which is packaged), keyed by this checkout.
+	const key = createHash('sha256').update(repoRoot).digest('hex').slice(0, 12);
+	const lock = join(tmpdir(), `crossbar-lens-interop-build-${key}.lock`);
+	const stamp = join(tmpdir(), `crossbar-lens-interop-build-${key}.stamp`);
 	const deadline = Date.now() + 120_000;
 	for (;;) {
 		try {

@@ -460,7 +460,7 @@ export class App {
 		const balance = max === 0 ? 1 : mean / max;
 		const chart = columnBars(columns.nonZeros, columns.columnLength, columns.channelStart, bins);
 		const summary = el('div', 'tile-summary',
-			el('div', undefined, `${describeLevel(columns.level, bins)} · ${columns.adcBits} ADC bit${columns.adcBits === 1 ? '' : 's'}`),
+			el('div', undefined, `${describeLevel(columns.level, bins)[0].toUpperCase()}${describeLevel(columns.level, bins).slice(1)} (dense ${this.analysis.result.profile.adcBitsDensePerCrossbar}).`),
 			el('div', 'lsc-text', max === 0 ? 'All columns empty.' : `Least-sparse column: output channel ${columns.channelStart + lsc} with ${max} / ${columns.columnLength} non-zeros (sets the ADC).`),
 			el('div', 'muted', `Balance (mean ÷ max non-zeros): ${(balance * 100).toFixed(0)}% — ${balance >= 0.9 ? 'balanced: every column is about as dense as the least-sparse one' : 'unbalanced: the ADC is sized for one dense column'}.`));
 		const detail = el('div', 'columns-detail', chart, summary);

@@ -83,10 +83,14 @@ export function columnBars(nonZeros: readonly number[], columnLength: number, ch
 	const max = Math.max(...nonZeros, 0);
 	const y = (v: number): number => top + plot - (plot * v) / Math.max(1, columnLength);
 	// Level thresholds: a crossbar is at level ≥ k when its densest column has ≤ n/2^k non-zeros.
+	let lastLabelY = y(columnLength);
 	for (let k = 1; k < bins - 1 && columnLength / 2 ** k >= 1; k++) {
 		const v = columnLength / 2 ** k;
-		root.append(svg('line', { x1: left, x2: width - 4, y1: y(v), y2: y(v), class: 'threshold' }));
-		root.append(svg('text', { x: left - 4, y: y(v) + 3, 'text-anchor': 'end', class: 'axis muted' }, `k${k}`));
+		root.append(titled(svg('line', { x1: left, x2: width - 4, y1: y(v), y2: y(v), class: 'threshold' }), `level ${k} and sparser: every column ≤ ${v} non-zeros`));
+		if (y(v) - lastLabelY >= 11) {
+			root.append(svg('text', { x: left - 4, y: y(v) + 3, 'text-anchor': 'end', class: 'axis muted' }, `k${k}`));
+			lastLabelY = y(v);
+		}
 	}
 	root.append(svg('line', { x1: left, x2: width - 4, y1: y(columnLength), y2: y(columnLength), class: 'threshold full' }));
 	root.append(svg('text', { x: left - 4, y: y(columnLength) + 3, 'text-anchor': 'end', class: 'axis muted' }, String(columnLength)));

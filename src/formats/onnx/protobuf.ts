@@ -40,7 +40,10 @@ export class ProtoReader {
 		throw new ModelFormatError(reason, `${this.fileName}: ${what} at byte ${this.base + this.pos} (not a valid ONNX protobuf).`);
 	}
 
-	/** Unsigned varint as a number; values over 2^53 lose precision (callers range-check). */
+	/**
+	 * A varint as a number: exact up to 2^49 (7 bytes); longer ones are read as signed 64-bit
+	 * (how int64/int32 fields encode negatives), losing precision past 2^53 (callers range-check).
+	 */
 	varint(): number {
 		let result = 0;
 		let scale = 1;
@@ -83,16 +86,25 @@ export class ProtoReader {
 		}
 	}
 
-	/** A varint read as signed 64-bit (int64/int32 fields encode negatives as 10-byte varints). */
+	/** An int64/int32 field's value (negatives are 10-byte varints). */
 	int64(): number {
 		return this.varint();
+	}
+
+	/** A LEN field's length prefix: a non-negative safe integer. */
+	length(): number {
+		const length = this.varint();
+		if (!Number.isSafeInteger(length) || length < 0) {
+			this.fail('corrupt', `length prefix ${length}`);
+		}
+		return length;
 	}
 
 	key(): { field: number; wire: number } {
 		const key = this.varint();
 		const wire = key % 8;
 		const field = Math.floor(key / 8);
-		if (field === 0 || field > 0x1fffffff) {
+		if (!(field >= 1 && field <= 0x1fffffff)) {
 			this.fail('corrupt', `field number ${field}`);
 		}
 		return { field, wire };
@@ -113,7 +125,7 @@ export class ProtoReader {
 				this.advance(4);
 				break;
 			case wireLen: {
-				const length = this.varint();
+				const length = this.length();
 				start = this.pos;
 				this.advance(length);
 				break;
@@ -243,7 +255,7 @@ export class WindowedSource {
 			const { field, wire } = reader.key();
 			let ref: FieldRef;
 			if (wire === wireLen) {
-				const length = reader.varint();
+				const length = reader.length();
 				const payloadStart = base + reader.pos;
 				if (length > end - payloadStart) {
 					const reason: ModelFormatReason = end >= this.source.length ? 'truncated' : 'corrupt';

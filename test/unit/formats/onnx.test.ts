@@ -96,6 +96,19 @@ void describe('onnx reader', () => {
 		}
 	});
 
+	void it('refuses negative or absurd length prefixes instead of looping', async () => {
+		const negative = new Uint8Array([0x08, 0x07, 0x3a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0, 0]);
+		await assert.rejects(onnxReader.open(bufferSource(negative, 'neg.onnx'), {}), (ex: unknown) => ModelFormatError.is(ex, 'corrupt'));
+		const huge = new Uint8Array([0x08, 0x07, 0x3a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0]);
+		await assert.rejects(onnxReader.open(bufferSource(huge, 'huge.onnx'), {}), (ex: unknown) => ModelFormatError.is(ex, 'truncated'));
+		// A node whose attribute has a negative length, inside a valid graph field.
+		const attribute = [0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+		const node = [0x2a, attribute.length, ...attribute];
+		const graph = [0x0a, node.length, ...node];
+		const model = new Uint8Array([0x08, 0x07, 0x3a, graph.length, ...graph]);
+		await assert.rejects(onnxReader.open(bufferSource(model, 'attr.onnx'), {}), (ex: unknown) => ModelFormatError.is(ex, 'corrupt'));
+	});
+
 	void it('refuses a bad input size', async () => {
 		const source = await openFileSource(fixturePath('onnx', 'tiny_cnn.onnx'));
 		await assert.rejects(onnxReader.open(source, { inputSize: [3, 0, 32] }), /input size/);

@@ -1,0 +1,157 @@
+"""Models: the user's own factory (`module:function` or `path/to/file.py:function`), a torchvision
+architecture, or the package's digits CNN; and starting weights from a checkpoint.
+
+Trust model: `--model` imports and runs the user's Python code in the user's own interpreter, as the
+user asked. Checkpoints are read with torch.load(weights_only=True) (tensors and plain containers
+only); `--trust-checkpoint` falls back to full unpickling of the user's own file when it holds other
+objects. (The TypeScript side never calls torch.load on anything.)
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import os
+import sys
+from typing import Any, Dict, Mapping, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ModelError(ValueError):
+    """A model or checkpoint problem, reported as one line."""
+
+
+class DigitsCNN(nn.Module):
+    """Three 3x3 convolutions (1 -> 16 -> 32 -> 32) and a linear classifier: examples/train_digits.py's model."""
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 3, padding=1)   # 8x8, matrix 16 x 9
+        self.conv2 = nn.Conv2d(16, 32, 3, padding=1)  # 8x8 -> 4x4 after pooling, matrix 32 x 144
+        self.conv3 = nn.Conv2d(32, 32, 3, padding=1)  # 4x4 -> 2x2 after pooling, matrix 32 x 288
+        self.fc = nn.Linear(32 * 2 * 2, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.conv1(x))
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv3(x)), 2)
+        return self.fc(torch.flatten(x, 1))
+
+
+def digits_cnn(num_classes: int = 10) -> nn.Module:
+    return DigitsCNN(num_classes)
+
+
+def _import_target(spec: str) -> Any:
+    if ":" not in spec:
+        raise ModelError(f"--model '{spec}': expected module:function or path/to/file.py:function")
+    target, func = spec.rsplit(":", 1)
+    if target.endswith(".py") or os.sep in target:
+        path = os.path.abspath(target)
+        if not os.path.isfile(path):
+            raise ModelError(f"--model: {target} does not exist")
+        name = "crossbar_lens_user_" + os.path.splitext(os.path.basename(path))[0]
+        loader_spec = importlib.util.spec_from_file_location(name, path)
+        if loader_spec is None or loader_spec.loader is None:
+            raise ModelError(f"--model: cannot import {target}")
+        module = importlib.util.module_from_spec(loader_spec)
+        sys.modules[name] = module
+        sys.path.insert(0, os.path.dirname(path))
+        try:
+            loader_spec.loader.exec_module(module)
+        finally:
+            sys.path.remove(os.path.dirname(path))
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ImportError as ex:
+            raise ModelError(f"--model: cannot import {target} ({ex})") from None
+    factory = getattr(module, func, None)
+    if factory is None or not callable(factory):
+        raise ModelError(f"--model: {target} has no callable '{func}'")
+    return factory
+
+
+def build_model(model_spec: Optional[str] = None, torchvision_name: Optional[str] = None,
+                num_classes: Optional[int] = None) -> nn.Module:
+    """The user's factory (called with num_classes= when it takes that argument), a torchvision model, or digits-cnn."""
+    if (model_spec is None) == (torchvision_name is None):
+        raise ModelError("give exactly one of --model module:function and --torchvision NAME")
+    if torchvision_name is not None:
+        if torchvision_name == "digits-cnn":
+            return DigitsCNN(num_classes or 10)
+        import torchvision.models as tvm
+        factory = getattr(tvm, torchvision_name, None)
+        if factory is None or not callable(factory) or torchvision_name.startswith("_"):
+            raise ModelError(f"--torchvision: torchvision has no model '{torchvision_name}'")
+        kwargs = {"num_classes": num_classes} if num_classes else {}
+        model = factory(**kwargs)
+    else:
+        assert model_spec is not None
+        factory = _import_target(model_spec)
+        try:
+            takes = "num_classes" in inspect.signature(factory).parameters
+        except (TypeError, ValueError):
+            takes = False
+        model = factory(num_classes=num_classes) if (takes and num_classes) else factory()
+    if not isinstance(model, nn.Module):
+        raise ModelError(f"the model factory returned {type(model).__name__}, not a torch.nn.Module")
+    return model
+
+
+_STATE_KEYS = ("model", "state_dict", "model_state_dict", "model_state", "net", "weights")
+
+
+def extract_state_dict(obj: Any, path: str) -> Dict[str, torch.Tensor]:
+    """A state dict from a checkpoint: the dict itself, or under model/state_dict/...; 'module.' prefixes dropped."""
+    if isinstance(obj, nn.Module):
+        obj = obj.state_dict()
+    if isinstance(obj, Mapping) and not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        for key in _STATE_KEYS:
+            if isinstance(obj.get(key), Mapping):
+                obj = obj[key]
+                break
+    if not isinstance(obj, Mapping) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ModelError(f"{path}: no state dict of tensors found (looked at the top level and {', '.join(_STATE_KEYS)})")
+    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
+
+
+def load_checkpoint(path: str, trust: bool = False) -> Any:
+    """torch.load with weights_only=True (torch >= 1.13); `trust` = plain torch.load of the user's own file."""
+    if not os.path.isfile(path):
+        raise ModelError(f"{path}: no such file")
+    has_weights_only = "weights_only" in inspect.signature(torch.load).parameters
+    if trust:
+        return torch.load(path, map_location="cpu")
+    if not has_weights_only:
+        raise ModelError(f"{path}: this torch cannot load checkpoints safely (no weights_only); "
+                         "pass --trust-checkpoint to unpickle your own file fully")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as ex:  # torch raises UnpicklingError / RuntimeError with long texts
+        first = str(ex).strip().splitlines()[0] if str(ex).strip() else type(ex).__name__
+        raise ModelError(f"{path}: cannot be read with weights_only=True ({first}); if it is your own file, "
+                         "--trust-checkpoint loads it with full unpickling") from None
+
+
+def load_weights(model: nn.Module, path: str, trust: bool = False) -> None:
+    """Loads a checkpoint's state dict into the model, strictly; mismatches are one line."""
+    state = extract_state_dict(load_checkpoint(path, trust), path)
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    wrong = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(missing[:3])}{' …' if len(missing) > 3 else ''}")
+        if unexpected:
+            parts.append(f"unexpected {', '.join(unexpected[:3])}{' …' if len(unexpected) > 3 else ''}")
+        if wrong:
+            k = wrong[0]
+            parts.append(f"{k} is {tuple(state[k].shape)}, the model has {tuple(own[k].shape)}")
+        raise ModelError(f"{path}: does not fit the model: {'; '.join(parts)}")
+    model.load_state_dict(state, strict=True)
