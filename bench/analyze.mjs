@@ -9,7 +9,7 @@
 // PyTorch (/usr/bin/python3, or $CROSSBAR_LENS_PYTHON). BENCH_CLI points at another CLI build.
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -214,11 +214,12 @@ async function main() {
 	const cpuModel = (/model name\s*:\s*(.*)/.exec(existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '') ?? [])[1] ?? cpus()[0]?.model ?? 'unknown';
 	const nproc = spawnSync('nproc', { encoding: 'utf8' }).stdout?.trim() || String(cpus().length);
 	const machine = `${nproc} CPUs (nproc), ${cpuModel}, Node ${process.version}, ${spawnSync(python, ['-c', 'import numpy, torch; print("NumPy", numpy.__version__, "· PyTorch", torch.__version__)'], { encoding: 'utf8' }).stdout.trim()}`;
+	const load = `load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`;
 	const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 	const profiles = results.filter((r) => r.prof).map((r) => `\n### CPU profile, ${r.name} (unminified CLI, self time)\n\n${table([['function', 'self ms', 'share'], ...r.prof.map((p) => [p.name, p.ms.toFixed(1), `${(100 * p.share).toFixed(1)}%`])])}\n`).join('');
 	const report = `# Benchmark: crossbar-lens analyze
 
-${date} · ${machine}
+${date} · ${machine} · ${load}
 
 \`npm run bench\` (bench/analyze.mjs). Wall times are medians of ${runs} warm runs (files in the
 page cache). "CLI end to end" is \`node dist/cli.js analyze FILE --json > /dev/null\`, Node's

@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import List, NoReturn, Optional, Sequence, Tuple
+from typing import NoReturn, Optional, Sequence, Tuple
 
-from .events import Emitter, log
+from .events import Emitter
 
 USAGE_EXIT = 2
 
@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--momentum", type=float, default=0.9)
     tr.add_argument("--lambda-var", type=float, default=1e-3, help="weight of the Hoyer-variance term (sum over tiles)")
     tr.add_argument("--lambda-l2", type=float, default=1e-3, help="SGD weight decay on all parameters")
-    tr.add_argument("--batch-size", type=int, default=128)
+    tr.add_argument("--batch-size", type=int, default=128, help="global batch, split evenly over torchrun processes")
     tr.add_argument("--no-gate", action="store_true", help="ungated variance gradient (the reference's unused compute_loss)")
     tr.add_argument("--exclude-padded", action="store_true", help="leave padded output channels out of the variance (A4)")
     tr.add_argument("--clip-grad", type=float, default=0.0, help="clip the gradient norm (0: off)")

@@ -14,7 +14,7 @@ import io
 import os
 import pickle
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -101,11 +101,13 @@ def random_crop_flip(x: torch.Tensor, padding: int, generator: Optional[torch.Ge
 
 
 def per_image_standardize(x: torch.Tensor) -> torch.Tensor:
-    """(x - mean) / max(std, 1/sqrt(N)), mean and std over all N = C*H*W values of each image (§4.4)."""
+    """(x - mean) / max(std, 1/sqrt(N)), mean and std over all N = C*H*W values of each image (§4.4).
+
+    The std is torch's default (unbiased), as REPO:custom_normalization_functions.py computes it."""
     n = x[0].numel()
     flat = x.reshape(x.shape[0], -1)
     mean = flat.mean(dim=1, keepdim=True)
-    std = flat.std(dim=1, unbiased=False, keepdim=True).clamp(min=1.0 / np.sqrt(n))
+    std = flat.std(dim=1, keepdim=True).clamp(min=1.0 / np.sqrt(n))
     return ((flat - mean) / std).view_as(x)
 
 

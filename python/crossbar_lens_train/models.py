@@ -2,9 +2,10 @@
 architecture, or the package's digits CNN; and starting weights from a checkpoint.
 
 Trust model: `--model` imports and runs the user's Python code in the user's own interpreter, as the
-user asked. Checkpoints are read with torch.load(weights_only=True) (tensors and plain containers
-only); `--trust-checkpoint` falls back to full unpickling of the user's own file when it holds other
-objects. (The TypeScript side never calls torch.load on anything.)
+user asked. Checkpoints are read with torch.load through a restricted unpickler (safe_pickle.py:
+tensors, plain containers, numbers, numpy arrays; torch 1.13's weights_only=True cannot read floats,
+so it refuses most real checkpoints); `--trust-checkpoint` falls back to full unpickling of the user's
+own file when it holds other objects. (The TypeScript side never calls torch.load on anything.)
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import importlib
 import importlib.util
 import inspect
 import os
+import pickle
 import sys
 from typing import Any, Dict, Mapping, Optional
 
@@ -119,22 +121,46 @@ def extract_state_dict(obj: Any, path: str) -> Dict[str, torch.Tensor]:
     return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
 
 
+def _restricted_torch_load(path: str) -> Any:
+    """torch.load's own zip/legacy readers driven by safe_pickle's restricted Unpickler.
+
+    torch.load(pickle_module=...) cannot be used: Debian's torch 1.13 replaces any pickle_module by
+    the stock `pickle` unless weights_only=True, and weights_only=True cannot read floats. So the
+    loader calls torch.serialization's internal readers directly (present from 1.6 to 2.x) and
+    falls back to weights_only=True on a torch without them.
+    """
+    from . import safe_pickle
+    ser = torch.serialization
+    zip_reader = getattr(ser, "_open_zipfile_reader", None)
+    load_zip = getattr(ser, "_load", None)
+    load_legacy = getattr(ser, "_legacy_load", None)
+    if zip_reader is None or load_zip is None or load_legacy is None or not hasattr(ser, "_is_zipfile"):
+        return torch.load(path, map_location="cpu", weights_only=True)
+    with open(path, "rb") as f:
+        if ser._is_zipfile(f):
+            with zip_reader(f) as zf:
+                if "constants.pkl" in zf.get_all_records():
+                    raise ModelError(f"{path}: a TorchScript archive, not a checkpoint with a state dict")
+                return load_zip(zf, "cpu", safe_pickle, encoding="utf-8")
+        return load_legacy(f, "cpu", safe_pickle, encoding="utf-8")
+
+
 def load_checkpoint(path: str, trust: bool = False) -> Any:
-    """torch.load with weights_only=True (torch >= 1.13); `trust` = plain torch.load of the user's own file."""
+    """A checkpoint read with a restricted unpickler (safe_pickle); `trust` = plain torch.load of the user's own file."""
     if not os.path.isfile(path):
         raise ModelError(f"{path}: no such file")
-    has_weights_only = "weights_only" in inspect.signature(torch.load).parameters
     if trust:
         return torch.load(path, map_location="cpu")
-    if not has_weights_only:
-        raise ModelError(f"{path}: this torch cannot load checkpoints safely (no weights_only); "
-                         "pass --trust-checkpoint to unpickle your own file fully")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as ex:  # torch raises UnpicklingError / RuntimeError with long texts
+        return _restricted_torch_load(path)
+    except ModelError:
+        raise
+    except pickle.UnpicklingError as ex:
+        raise ModelError(f"{path}: holds objects other than tensors and plain data ({str(ex).splitlines()[-1]}); "
+                         "if it is your own file, --trust-checkpoint loads it with full unpickling") from None
+    except Exception as ex:  # truncated / not a checkpoint: torch raises RuntimeError, EOFError, ...
         first = str(ex).strip().splitlines()[0] if str(ex).strip() else type(ex).__name__
-        raise ModelError(f"{path}: cannot be read with weights_only=True ({first}); if it is your own file, "
-                         "--trust-checkpoint loads it with full unpickling") from None
+        raise ModelError(f"{path}: cannot be read as a PyTorch checkpoint ({first})") from None
 
 
 def load_weights(model: nn.Module, path: str, trust: bool = False) -> None:

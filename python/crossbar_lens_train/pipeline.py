@@ -23,20 +23,19 @@ the result is broadcast. Only rank 0 prints JSON lines and writes files.
 from __future__ import annotations
 
 import copy
-import json
 import math
 import os
 import signal
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoint import FORMAT, atomic_save, load_own_checkpoint
+from .checkpoint import atomic_save, load_own_checkpoint, save_own_checkpoint
 from .data import ArrayDataset, Splits, Transform, batches
 from .events import Emitter, log
 from .prune import RatioSpec, apply_masks, prune_model, resolve_ratios
@@ -221,8 +220,7 @@ class Pipeline:
     # ---- checkpoint ------------------------------------------------------------------------------------
     def _blob(self, optimizer: Optional[torch.optim.Optimizer], scheduler: Any, partial: Optional[List[float]]) -> Dict[str, Any]:
         return {
-            "format": FORMAT,
-            "config": json.dumps(asdict(self.cfg)),
+            "config": asdict(self.cfg),
             "phase": self.state["phase"],
             "epoch": self.state["epoch"],
             "step": self.state["step"],
@@ -234,7 +232,7 @@ class Pipeline:
             "initial": self.initial_state,
             "phase1": self.phase1_state or {},
             "dub": self.dub_state or {},
-            "results": json.dumps(self.results),
+            "results": self.results,
             "rng": torch.get_rng_state(),
         }
 
@@ -242,14 +240,20 @@ class Pipeline:
                         partial: Optional[List[float]] = None) -> None:
         if not self.checkpoint_path or not self.ctx.main:
             return
-        atomic_save(self._blob(optimizer, scheduler, partial), self.checkpoint_path)
+        save_own_checkpoint(self._blob(optimizer, scheduler, partial), self.checkpoint_path)
         self.emit.emit("checkpoint", path=self.checkpoint_path, phase=self.state["phase"], epoch=self.state["epoch"],
                        step=self.state["step"])
 
     def resume(self, path: str) -> None:
         """Continues from our own checkpoint (every rank reads it; the saved config must match)."""
-        blob = load_own_checkpoint(path)
-        saved = json.loads(blob["config"])
+        try:
+            blob = load_own_checkpoint(path)
+        except ValueError as ex:
+            raise PipelineError(str(ex)) from None
+        try:
+            saved = blob["config"]
+        except KeyError:
+            raise PipelineError(f"{path}: not a resume checkpoint of this engine") from None
         now = asdict(self.cfg)
         differs = [k for k in saved if k in now and saved[k] != now[k] and k not in ("projection",)]
         if differs:
@@ -261,7 +265,7 @@ class Pipeline:
         self.initial_state = blob["initial"]
         self.phase1_state = blob["phase1"] or None
         self.dub_state = blob["dub"] or None
-        self.results = json.loads(blob["results"])
+        self.results = blob["results"]
         torch.set_rng_state(blob["rng"])
         self._resume_blob = blob
 
@@ -335,6 +339,9 @@ class Pipeline:
         if self.ctx.active:
             wrapped = nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.ctx.device.index] if self.ctx.device.type == "cuda" else None)
+        # --batch-size is the global batch: each of N processes takes 1/N of it, so a run's
+        # hyper-parameters (and its result, within noise) do not depend on the number of processes.
+        per_rank = max(1, self.cfg.batch_size // self.ctx.world)
         conv_weights = [m.weight for _, m in conv_layers(self.model)]
         reg_weights = [w for w in conv_weights if w.requires_grad]
         last: Dict[str, Any] = {}
@@ -346,7 +353,7 @@ class Pipeline:
             sums = partial if (skip and len(partial) == 4) else [0.0, 0.0, 0.0, 0.0]
             partial = []
             t0 = time.time()
-            for step, (x, y) in enumerate(batches(self.splits.train, self.cfg.batch_size, self.transform, train=True,
+            for step, (x, y) in enumerate(batches(self.splits.train, per_rank, self.transform, train=True,
                                                   seed=self.cfg.seed, epoch=epoch, rank=self.ctx.rank, world=self.ctx.world)):
                 if step < skip:
                     continue

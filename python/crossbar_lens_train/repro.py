@@ -22,15 +22,15 @@ from typing import Any, Dict
 import torch
 
 from .data import open_dataset
-from .events import Emitter, log
+from .events import Emitter
 from .models import DigitsCNN
 from .pipeline import Config, Pipeline, init_distributed
 
 # Tuned on seeds 0-2 (see the report in python/README.md): T = 16, ratios per conv layer.
 FULL: Dict[str, Any] = dict(pretrain_epochs=30, pretrain_lr=0.05, pretrain_wd=1e-4, pretrain_milestones=(0.5, 0.75),
-                            epochs=30, lr=0.01, lam_var=3e-3, lam_l2=1e-3, ratios=[0.0, 80.0, 85.0],
-                            ft_epochs=20, ft_lr=0.01, batch_size=64)
-QUICK: Dict[str, Any] = dict(FULL, pretrain_epochs=12, epochs=10, ft_epochs=8)
+                            epochs=40, lr=0.01, lam_var=1e-2, lam_l2=3e-3, ratios=[0.0, 88.0, 92.0],
+                            ft_epochs=40, ft_lr=0.1, batch_size=64)
+QUICK: Dict[str, Any] = dict(FULL, pretrain_epochs=20, epochs=15, ft_epochs=15)
 TILE = 16
 
 
@@ -46,7 +46,7 @@ def run_repro(quick: bool = False, seed: int = 0, threads: int = 0, verbose: boo
     model = DigitsCNN()
     cfg = Config(tile=TILE, lam_var=p["lam_var"], lam_l2=p["lam_l2"], lr=p["lr"], epochs=p["epochs"],
                  batch_size=p["batch_size"], ratios=p["ratios"], ft_epochs=p["ft_epochs"], ft_lr=p["ft_lr"],
-                 seed=seed, projection=verbose)
+                 ft_params=p.get("ft_params", "convs"), seed=seed, projection=verbose)
     emitter = Emitter(enabled=ctx.main and verbose, stream=sys.stderr)
     pipe = Pipeline(cfg, model, splits, ctx, emitter, out=None, checkpoint=None)
     # 1. the clean baseline, from scratch

@@ -1,5 +1,5 @@
-import { resolve } from 'node:path';
 import { UsageError } from '../core/errors';
+import { checkOutputPath } from '../formats/atomicWrite';
 import { openFileSource } from '../formats/byteSource';
 import { openModelSource } from '../formats/registry';
 import { writeModel } from '../formats/writers';
@@ -89,31 +89,33 @@ export async function runPrune(argv: readonly string[]): Promise<number> {
 	if (outPath === undefined) {
 		throw new UsageError('prune needs --out <file> (the input is never overwritten).');
 	}
-	if (resolve(outPath) === resolve(path)) {
-		throw new UsageError(`--out must differ from the input ${path}; the input is never overwritten.`);
-	}
 	const method = (args.values.get('method') ?? 'dub') as PruneMethod;
 	if (!pruneMethods.includes(method)) {
 		throw new UsageError(`--method must be one of ${pruneMethods.join(', ')} (got '${method}').`);
 	}
 	const ratios = ratioSpecFromArgs(args, method);
 	const profile = profileFromArgs(args);
-	// For dub-tol, --tol is the pruning threshold; the analysis then counts exact zeros.
-	const pruneTol = method === 'dub-tol' ? (profile.tol > 0 ? profile.tol : 1e-3) : undefined;
+	// For dub-tol, --tol is the pruning threshold (default 1e-3, the reference's); the analysis then counts exact zeros.
+	const pruneTol = method === 'dub-tol' ? (args.values.has('tol') ? profile.tol : 1e-3) : undefined;
 	const analysisProfile = method === 'dub-tol' ? { ...profile, tol: 0 } : profile;
+	const writeOptions = { force: args.flags.has('force'), inputPath: path };
+	// Refuse the output before the work, not after it.
+	await checkOutputPath(outPath, writeOptions).catch((ex: unknown) => {
+		throw new UsageError(ex instanceof Error ? ex.message : String(ex));
+	});
 	const source = await openFileSource(path);
 	const graph = await openModelSource(source, { inputSize: profile.inputSize });
 	try {
 		const outcome = await pruneGraph(graph, analysisProfile, { method, ratios, pruneTol, skipLevel0Loosening: args.flags.has('skip-level0-loosening') });
 		try {
-			await writeModel(source, graph, outcome.updates, outPath, { force: args.flags.has('force'), inputPath: path });
+			await writeModel(source, graph, outcome.updates, outPath, writeOptions);
 		} catch (ex) {
 			// Refusals (existing file, input path) are usage errors, not model errors.
 			throw new UsageError(ex instanceof Error ? ex.message : String(ex));
 		}
 		if (args.flags.has('json')) {
 			const { before, after, unstructured, layers } = outcome;
-			process.stdout.write(`${toJson({ tool: 'crossbar-lens', command: 'prune', method, out: outPath, pruneTol, layers, before, after, ...(unstructured ? { unstructured } : {}) })}\n`);
+			process.stdout.write(`${toJson({ tool: 'crossbar-lens', command: 'prune', method, out: outPath, pruneTol, layers, before, after: { ...after, file: outPath }, ...(unstructured ? { unstructured } : {}) })}\n`);
 		} else {
 			process.stdout.write(`${summaryTable(outcome, outPath)}\n`);
 		}

@@ -7,7 +7,6 @@ import { analysisForExport, exportReport, pickExportFormat } from './exportRepor
 import { activeModelFile, isModelFile, pickModelFile } from './modelFiles';
 import { AnalysisPanel } from './panels/analysisPanel';
 import { wrapCommand } from './reportError';
-import { analyzeWithProgress } from './services';
 import type { Services } from './services';
 import { choiceOf, profileFromSettings, profileKey } from './settings';
 
@@ -100,7 +99,16 @@ async function analyzeInPanel(services: Services, path: string, options: { showP
 		}
 		return;
 	}
-	const entry = await analyzeWithProgress(services, path, profileFromSettings(vscode.Uri.file(path)), { location: vscode.ProgressLocation.Notification });
-	AnalysisPanel.open(services, path, { reason: 'open', entry, showPrune: options.showPrune });
+	profileFromSettings(vscode.Uri.file(path)); // a bad setting fails here, before a panel opens
+	// The webview boots while the host reads the model; a file that is not a model closes it again.
+	const panel = AnalysisPanel.open(services, path, { reason: 'open', showPrune: options.showPrune, deferAnalysis: true });
+	try {
+		await panel.analyze('open', 'notification');
+	} catch (ex) {
+		if (!panel.current) {
+			panel.dispose();
+		}
+		throw ex;
+	}
 	services.focus.set(path);
 }

@@ -11,11 +11,10 @@ export interface AtomicWriteOptions {
 }
 
 /**
- * Writes a file atomically: `write` fills a temp file in the same folder (`.<name>.<random>.tmp`),
- * which is fsynced and then moved to `outPath`. Refuses `outPath` when it is the input file, or
- * an existing file unless `force`. On failure the temp file is removed and `outPath` is untouched.
+ * The refusals of writeFileAtomic, available before long work starts: the input file (also
+ * through another path or a link) and an existing file without `force`. Returns the resolved path.
  */
-export async function writeFileAtomic(outPath: string, write: (handle: FileHandle) => Promise<void>, options: AtomicWriteOptions = {}): Promise<void> {
+export async function checkOutputPath(outPath: string, options: AtomicWriteOptions = {}): Promise<string> {
 	const target = resolve(outPath);
 	const existing = await statOrUndefined(target);
 	if (options.inputPath !== undefined) {
@@ -32,6 +31,16 @@ export async function writeFileAtomic(outPath: string, write: (handle: FileHandl
 	if (existing && !options.force) {
 		throw new Error(`Refusing to overwrite ${outPath}, which already exists; choose another output path or allow overwriting.`);
 	}
+	return target;
+}
+
+/**
+ * Writes a file atomically: `write` fills a temp file in the same folder (`.<name>.<random>.tmp`),
+ * which is fsynced and then moved to `outPath`. Refuses `outPath` when it is the input file, or
+ * an existing file unless `force`. On failure the temp file is removed and `outPath` is untouched.
+ */
+export async function writeFileAtomic(outPath: string, write: (handle: FileHandle) => Promise<void>, options: AtomicWriteOptions = {}): Promise<void> {
+	const target = await checkOutputPath(outPath, options);
 	const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
 	let handle: FileHandle | undefined;
 	try {

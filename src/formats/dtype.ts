@@ -81,10 +81,24 @@ export function decodeToFloat32(bytes: Uint8Array, dtype: DType, count: number, 
 	}
 }
 
-/** Encodes float32 values back into `dtype` (writers). Round-to-nearest-even for halves. */
-export function encodeFromFloat32(values: Float32Array, dtype: DType): Uint8Array {
+/**
+ * Encodes float32 values back into `dtype` (writers). Round-to-nearest-even for halves. For
+ * float64, `original` (the element's old little-endian bytes, same order) keeps every old value
+ * whose float32 rounding is the new value, so pruning a float64 checkpoint does not round the
+ * weights it keeps.
+ */
+export function encodeFromFloat32(values: Float32Array, dtype: DType, original?: Uint8Array): Uint8Array {
 	const out = new Uint8Array(values.length * dtypeBytes[dtype]);
 	const view = new DataView(out.buffer);
+	if (dtype === 'float64' && original && original.length === out.length) {
+		const old = new DataView(original.buffer, original.byteOffset, original.byteLength);
+		for (let i = 0; i < values.length; i++) {
+			const before = old.getFloat64(i * 8, true);
+			const kept = Math.fround(before) === values[i] || (Number.isNaN(before) && Number.isNaN(values[i]));
+			view.setFloat64(i * 8, kept ? before : values[i], true);
+		}
+		return out;
+	}
 	const f = new Float32Array(1);
 	const u = new Uint32Array(f.buffer);
 	for (let i = 0; i < values.length; i++) {

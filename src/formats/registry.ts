@@ -28,6 +28,15 @@ export const modelFileExtensions: readonly string[] = ['.pt', '.pth', '.bin', '.
 
 const headBytes = 4096;
 
+const formatNames: Record<FormatId, string> = {
+	pytorch: 'PyTorch checkpoint (torch.save zip)',
+	safetensors: 'safetensors',
+	onnx: 'ONNX',
+	tfjs: 'TF.js layers model (model.json)',
+	numpy: 'NumPy .npz',
+	keras: 'Keras',
+};
+
 /**
  * Opens a model from a ByteSource: readers whose extension matches go first, then every other
  * reader whose sniff accepts the head. The failure of the most likely reader is the one reported.
@@ -55,7 +64,7 @@ export async function openModelSource(source: ByteSource, options: OpenOptions =
 	if (firstFailure !== undefined) {
 		throw firstFailure;
 	}
-	const expected = ordered.filter(({ extensions }) => extensions.some((e) => lower.endsWith(e))).map(({ reader }) => reader.id);
+	const expected = ordered.filter(({ extensions }) => extensions.some((e) => lower.endsWith(e))).map(({ reader }) => formatNames[reader.id]);
 	throw new ModelFormatError(expected.length > 0 ? 'bad-magic' : 'unknown-format', expected.length > 0
 		? `${source.name}: does not look like a ${expected.join(' or ')} file (first bytes ${hex(head.subarray(0, 8))}).`
 		: `${source.name}: not a model format Crossbar Lens reads (PyTorch, safetensors, ONNX, TF.js model.json, npz).`);

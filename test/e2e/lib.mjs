@@ -58,6 +58,8 @@ export function makeWorkspace(dirs) {
 	run(pythonBin, [join(dirs.workspace, 'train_cnn.py'), '--out', dirs.workspace], { env: { ...process.env, HOME: dirs.home } });
 	run(pythonBin, [join(dirs.workspace, 'train_cnn.py'), '--out', dirs.spare, '--step', '2'], { env: { ...process.env, HOME: dirs.home } });
 	run(pythonBin, [join(dirs.workspace, 'train_cnn.py'), '--out', join(dirs.workspace, 'checkpoints'), '--step', '3'], { env: { ...process.env, HOME: dirs.home } });
+	run(pythonBin, [join(repo, 'test', 'e2e', 'fixture', 'make_big_models.py'), '--out', join(dirs.workspace, 'bench')], { env: { ...process.env, HOME: dirs.home } });
+	writeFileSync(join(dirs.workspace, 'broken.pt'), 'this is not a PyTorch checkpoint\n');
 	mkdirSync(join(dirs.workspace, '.vscode'), { recursive: true });
 	writeFileSync(join(dirs.workspace, '.vscode', 'settings.json'), JSON.stringify({ 'crossbarLens.hardware.tileSize': 16 }, null, 2));
 }

@@ -7,9 +7,9 @@
 //   node test/e2e/run.mjs --keep     keep the temp workspace and server log
 //
 // Last line: `e2e: N passed, N failed`; exit 1 on any failure or missing tool.
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, utimesSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { buildAndPackage, chromiumBin, cliAnalyze, improvementText, installExtension, lensRatio, makeWorkDir, makeWorkspace, missingTools, removeWorkDir, repo, startServer, writeUserSettings } from './lib.mjs';
+import { buildAndPackage, chromiumBin, cliAnalyze, improvementText, installExtension, lensRatio, makeWorkDir, makeWorkspace, missingTools, removeWorkDir, repo, run, startServer, writeUserSettings } from './lib.mjs';
 
 const keep = process.argv.includes('--keep');
 const results = [];
@@ -47,6 +47,11 @@ const expected = {
 	t32: cliAnalyze(model, ['--tile', '32']),
 	step2t32: cliAnalyze(join(dirs.spare, 'cnn-step2.pt'), ['--tile', '32']),
 	other16: cliAnalyze(other, ['--tile', '16']),
+	wide16: cliAnalyze(join(dirs.workspace, 'bench', 'wide.pt'), ['--tile', '16']),
+	...(existsSync(join(dirs.workspace, 'bench', 'resnet18.pt')) ? {
+		resnet16: cliAnalyze(join(dirs.workspace, 'bench', 'resnet18.pt'), ['--tile', '16']),
+		resnet64: cliAnalyze(join(dirs.workspace, 'bench', 'resnet18.pt'), ['--tile', '64']),
+	} : {}),
 };
 writeUserSettings(dirs, 'Default Dark Modern');
 installExtension(dirs, vsix);
@@ -59,7 +64,8 @@ const page = await context.newPage();
 page.setDefaultTimeout(20_000);
 const consoleErrors = [];
 page.on('console', (message) => {
-	if (message.type() === 'error' && /crossbar|Content Security Policy|Refused to/i.test(message.text())) consoleErrors.push(message.text());
+	// CSP refusals anywhere, and errors thrown by the panel's own bundle.
+	if (message.type() === 'error' && (/Content Security Policy|Refused to (load|execute|apply|connect)/i.test(message.text()) || /\/dist\/webview\//.test(message.location()?.url ?? ''))) consoleErrors.push(message.text());
 });
 
 let shotIndex = 0;
@@ -117,6 +123,22 @@ async function explorerRow(name) {
 	return row.first();
 }
 
+/** Right-click an explorer row and choose a menu item (Enter when a click lands before the menu listens). */
+async function clickExplorerMenu(file, label, beforeClick) {
+	await (await explorerRow(file)).click({ button: 'right' });
+	const item = page.locator('.context-view .monaco-menu .action-item').filter({ hasText: label }).first();
+	await item.waitFor();
+	await page.waitForTimeout(150);
+	await beforeClick?.();
+	await item.click();
+	await page.waitForTimeout(300);
+	if (await item.isVisible()) {
+		await item.hover();
+		await page.keyboard.press('Enter');
+	}
+}
+
+/** F1, type the command's title, click its row (retried: contributed commands appear late). */
 async function runPaletteCommand(title) {
 	await poll(`the palette command "${title}"`, async () => {
 		await page.keyboard.press('Escape');
@@ -124,9 +146,9 @@ async function runPaletteCommand(title) {
 		const input = page.locator('.quick-input-widget input');
 		await input.waitFor({ timeout: 3000 });
 		await input.fill(`>${title}`);
-		const row = page.locator('.quick-input-widget .monaco-list-row').filter({ hasText: title }).first();
+		const row = page.locator('.quick-input-widget .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }) }).first();
 		await row.waitFor({ timeout: 2500 });
-		await page.keyboard.press('Enter');
+		await row.click();
 		return true;
 	}, 30_000);
 }
@@ -159,11 +181,7 @@ try {
 	});
 
 	await step('explorer context menu → Analyze crossbar sparsity opens the panel with the CLI totals', async () => {
-		await (await explorerRow('cnn.pt')).click({ button: 'right' });
-		const item = page.locator('.context-view .monaco-menu .action-item').filter({ hasText: 'Analyze crossbar sparsity' });
-		await item.first().waitFor();
-		await shot('explorer-context-menu');
-		await item.first().click();
+		await clickExplorerMenu('cnn.pt', 'Analyze crossbar sparsity', () => shot('explorer-context-menu'));
 		const want = improvementText(expected.t16.totals.adcEnergyImprovement);
 		await poll(`improvement ${want}`, async () => (await panelText('improvement')) === want, 30_000);
 		expect((await panelText('tiles')) === expected.t16.totals.tiles.toLocaleString('en-US'), `tiles ${await panelText('tiles')} ≠ ${expected.t16.totals.tiles}`);
@@ -189,6 +207,20 @@ try {
 		const wantFirst = lensExpected(expected.t16, 'features.0', 'conv 3→16 3×3');
 		expect((await lens.allTextContents()).some((t) => t.includes(wantFirst)), `no "${wantFirst}"`);
 		await shot('codelens-measured');
+		// Clicking a measured lens reveals its layer in the panel.
+		await lens.locator('a', { hasText: want }).first().click();
+		await poll('features.2 revealed in the panel', async () => /\bflash\b/.test((await panel().locator('article.layer[data-layer="features.2"]').getAttribute('class', { timeout: 2000 })) ?? ''), 10_000);
+	});
+
+	await step('CodeLens disappears when crossbarLens.codeLens.enabled is off, and comes back', async () => {
+		const settings = join(dirs.workspace, '.vscode', 'settings.json');
+		const original = readFileSync(settings, 'utf8');
+		const lens = page.locator('.contentWidgets .codelens-decoration').filter({ hasText: 'crossbars' });
+		writeFileSync(settings, JSON.stringify({ ...JSON.parse(original), 'crossbarLens.codeLens.enabled': false }, null, 2));
+		await poll('no crossbar CodeLens', async () => (await lens.count()) === 0, 15_000);
+		await shot('codelens-off');
+		writeFileSync(settings, original);
+		await poll('the CodeLens back', async () => (await lens.count()) > 0, 15_000);
 	});
 
 	await step('clicking a tile shows its per-column non-zeros with the least-sparse column marked', async () => {
@@ -255,6 +287,30 @@ try {
 		await shot('export-done');
 	});
 
+	await step('D.U.B. prune preview in the panel matches the CLI, and Save writes a new checkpoint', async () => {
+		const cli = JSON.parse(run(process.execPath, [join(repo, 'dist', 'cli.js'), 'prune', model, '--out', join(dirs.spare, 'expected.dub.pt'), '--ratio', '50', '--tile', '32', '--json']));
+		await panel().locator('[data-testid="prune-toggle"]').click();
+		const section = panel().locator('section.prune');
+		await section.waitFor();
+		await panel().locator('[data-testid="prune-run"]').click();
+		const after = section.locator('table.compare').first().locator('tbody tr').nth(1).locator('td.strong');
+		const want = improvementText(cli.after.totals.adcEnergyImprovement);
+		await poll(`D.U.B. preview ${want}`, async () => (await after.textContent({ timeout: 2000 }))?.trim() === want, 30_000);
+		const baseline = (await section.locator('table.compare').first().locator('tbody tr').nth(2).locator('td.strong').textContent())?.trim();
+		expect(baseline === improvementText(cli.unstructured.totals.adcEnergyImprovement), `unstructured baseline ${baseline}`);
+		await section.scrollIntoViewIfNeeded();
+		await shot('prune-preview');
+		await panel().locator('[data-testid="prune-save"]').click();
+		await page.locator('.quick-input-widget input').waitFor();
+		await page.keyboard.press('Enter');
+		const saved = join(dirs.workspace, 'cnn.dub.pt');
+		await poll('the pruned checkpoint', async () => existsSync(saved), 20_000);
+		await page.locator('.notification-toast').filter({ hasText: 'Pruned model saved' }).first().waitFor();
+		const reread = cliAnalyze(saved, ['--tile', '32']);
+		expect(improvementText(reread.totals.adcEnergyImprovement) === want, `the saved file analyses to ${improvementText(reread.totals.adcEnergyImprovement)}, the preview said ${want}`);
+		await shot('prune-saved');
+	});
+
 	await step('palette: Crossbar: Analyze crossbar sparsity picks a workspace model', async () => {
 		await runPaletteCommand('Crossbar: Analyze crossbar sparsity');
 		const pick = page.locator('.quick-input-widget .monaco-list-row').filter({ hasText: basename(other) });
@@ -264,6 +320,25 @@ try {
 		const want = improvementText(expected.other16.totals.adcEnergyImprovement);
 		await poll(`improvement ${want} for ${basename(other)}`, async () => (await panelText('improvement')) === want, 30_000);
 		await shot('palette-panel');
+	});
+
+	await step('a file that is not a model: one clear error with Show Log, no panel', async () => {
+		const panelsBefore = await page.locator('.tab').filter({ hasText: 'Crossbar ·' }).count();
+		await clickExplorerMenu('broken.pt', 'Analyze crossbar sparsity');
+		const toast = page.locator('.notification-toast').filter({ hasText: 'broken.pt' }).first();
+		await toast.waitFor();
+		const text = await toast.textContent();
+		expect(/broken\.pt/.test(text) && !/failed: .*See the log/.test(text), `message: ${text}`);
+		await shot('error-notification');
+		await toast.locator('.monaco-button', { hasText: 'Show Log' }).click();
+		await page.locator('.panel .monaco-editor .view-lines', { hasText: 'broken.pt' }).first().waitFor();
+		await shot('error-log');
+		await page.waitForTimeout(500);
+		const panelsAfter = await page.locator('.tab').filter({ hasText: 'Crossbar ·' }).count();
+		expect(panelsAfter === panelsBefore, `a panel was left open for the broken file (${panelsBefore} → ${panelsAfter})`);
+		// The panel that was under the closed one reloads its page and gets its analysis again.
+		await poll('the previous panel shown again', async () => Boolean(await panelText('improvement')), 15_000);
+		await runPaletteCommand('View: Hide Panel');
 	});
 
 	await step('the panel survives a window reload (WebviewPanelSerializer)', async () => {
@@ -279,14 +354,64 @@ try {
 	});
 
 	await step('light and high-contrast themes keep the heatmap and legend readable', async () => {
-		for (const [theme, label] of [['Default Light Modern', 'light'], ['Default High Contrast', 'high-contrast']]) {
-			writeUserSettings(dirs, theme);
+		for (const [theme, label] of [['Light Modern', 'light'], ['Dark High Contrast', 'high-contrast']]) {
+			await runPaletteCommand('Preferences: Color Theme');
+			const input = page.locator('.quick-input-widget input');
+			await input.fill(theme);
+			const row = page.locator('.quick-input-widget .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${theme}$`) }) }).first();
+			await row.click();
 			const want = label === 'light' ? 'vscode-light' : 'vscode-high-contrast';
 			await poll(`the ${label} theme in the webview`, async () => ((await panel().locator('body').getAttribute('class', { timeout: 3000 })) ?? '').includes(want), 20_000);
 			await page.waitForTimeout(500);
 			await shot(`panel-${label}`);
+			await panel().locator('article.layer').nth(1).scrollIntoViewIfNeeded();
+			await page.waitForTimeout(300);
+			await shot(`heatmaps-${label}`);
+			await panel().locator('header.header').scrollIntoViewIfNeeded();
 		}
-		writeUserSettings(dirs, 'Default Dark Modern');
+	});
+
+	await step('big models: ResNet-18 and a 10,000-crossbar layer render quickly (figures printed)', async () => {
+		const open = async (file, want) => {
+			await runPaletteCommand('Crossbar: Analyze crossbar sparsity');
+			const pick = page.locator('.quick-input-widget .monaco-list-row').filter({ hasText: file });
+			await pick.first().waitFor();
+			const t0 = Date.now();
+			await pick.first().click();
+			await poll(`improvement ${want} for ${file}`, async () => (await panelText('improvement')) === want, 40_000);
+			const wall = Date.now() - t0;
+			const renderMs = await panel().locator('#app').getAttribute('data-render-ms');
+			const boot = { ready: await panel().locator('#app').getAttribute('data-ready-ms'), paint: await panel().locator('#app').getAttribute('data-first-paint-ms') };
+			boot.resources = await panel().locator('body').evaluate(() => performance.getEntriesByType('resource').map((e) => `${e.name.split('/').pop()} ${e.startTime.toFixed(0)}+${e.duration.toFixed(0)}`).join(', '));
+			const meta = await panel().locator('.meta').textContent();
+			// Heatmaps draw as they scroll into view: bring the biggest layer's into view and read its time.
+			const biggest = await panel().locator('canvas.heatmap').evaluateAll((canvases) => canvases.reduce((best, c, i, all) => (c.width * c.height > all[best].width * all[best].height ? i : best), 0));
+			const canvas = panel().locator('canvas.heatmap').nth(biggest);
+			await canvas.scrollIntoViewIfNeeded();
+			// ImageData fill (once per analysis) + scaled draw (per resize/selection/theme).
+			const draw = await poll('the biggest heatmap drawn', async () => Number(await canvas.getAttribute('data-draw-ms')) + Number(await canvas.getAttribute('data-fill-ms')) || undefined);
+			return { wall, renderMs: Number(renderMs), boot, analyzed: /analyzed in (\d+) ms/.exec(meta)?.[1], maxDraw: draw };
+		};
+		if (expected.resnet16) {
+			const resnet = await open('resnet18.pt', improvementText(expected.resnet16.totals.adcEnergyImprovement));
+			console.log(`      ResNet-18 at 16×16 (${expected.resnet16.totals.tiles} crossbars): command → numbers on screen ${resnet.wall} ms (host analysis ${resnet.analyzed} ms; webview: script ready at ${resnet.boot.ready} ms, first paint at ${resnet.boot.paint} ms after its load started, render ${resnet.renderMs} ms; biggest heatmap filled and drawn in ${resnet.maxDraw.toFixed(1)} ms)`);
+			console.log(`      webview resources (start+duration ms): ${resnet.boot.resources}`);
+			await shot('resnet18');
+			const select = panel().locator('[data-testid="tile-size"]');
+			await select.scrollIntoViewIfNeeded();
+			await select.click();
+			const t0 = Date.now();
+			await select.locator('li[role="option"]').filter({ hasText: '64×64' }).first().click();
+			const want64 = improvementText(expected.resnet64.totals.adcEnergyImprovement);
+			await poll(`improvement ${want64} at 64×64`, async () => (await panelText('improvement')) === want64, 30_000);
+			const renderMs = await panel().locator('#app').getAttribute('data-render-ms');
+			console.log(`      ResNet-18 at 64×64 (${expected.resnet64.totals.tiles} crossbars): switch → numbers on screen ${Date.now() - t0} ms (webview render ${renderMs} ms)`);
+			expect((await panelText('tiles')) === expected.resnet64.totals.tiles.toLocaleString('en-US'), 'ResNet-18 crossbars at 64×64');
+		}
+		const wide = await open('wide.pt', improvementText(expected.wide16.totals.adcEnergyImprovement));
+		console.log(`      one 10,000-crossbar layer: heatmap filled and drawn in ${wide.maxDraw.toFixed(1)} ms (webview render ${wide.renderMs} ms, host analysis ${wide.analyzed} ms)`);
+		expect(Number.isFinite(wide.maxDraw), 'the 10,000-crossbar heatmap was not drawn');
+		await shot('wide-layer');
 	});
 
 	await step('no CSP violations or webview errors', async () => {

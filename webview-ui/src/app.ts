@@ -1,6 +1,6 @@
 import type { AdcLaw, AnalysisResultDto, LayerAnalysisDto } from '../../src/shared/analysis';
 import { adcLaws } from '../../src/shared/analysis';
-import { bitsForLevel, describeLevel } from '../../src/shared/levelPalette';
+import { describeLevel } from '../../src/shared/levelPalette';
 import { isHostToWebview, isViewState, protocolVersion } from '../../src/shared/protocol';
 import type { AnalysisReason, ExportFormat, HistoryPointDto, HostToWebview, ModelInfoDto, ProfileChoiceDto, PruneCapabilityDto, PrunePreviewDto, PruneSpecDto, TileColumnsDto, ViewStateDto } from '../../src/shared/protocol';
 import { columnBars, levelHistogram, levelLegend, sparkline } from './charts';
@@ -62,6 +62,7 @@ export class App {
 	private readonly tooltip = el('div', 'tooltip');
 	private observer: IntersectionObserver | undefined;
 	private scrollTimer: ReturnType<typeof setTimeout> | undefined;
+	private pendingTimer: ReturnType<typeof setTimeout> | undefined;
 	private firstResult = true;
 
 	constructor(private readonly root: HTMLElement) {
@@ -78,6 +79,7 @@ export class App {
 		window.addEventListener('error', (event) => vscode.postMessage({ type: 'log/error', message: `${event.message} at ${event.filename}:${event.lineno}` }));
 		window.addEventListener('unhandledrejection', (event) => vscode.postMessage({ type: 'log/error', message: String(event.reason) }));
 		vscode.postMessage({ type: 'webview/ready', protocolVersion });
+		this.root.dataset.readyMs = performance.now().toFixed(0);
 	}
 
 	private receive(data: unknown): void {
@@ -86,10 +88,16 @@ export class App {
 		}
 		const message: HostToWebview = data;
 		switch (message.type) {
-			case 'analysis/pending':
-				this.pending = { model: message.model, reason: message.reason };
-				this.renderStatus();
+			case 'analysis/pending': {
+				// Most analyses take a few ms: show "busy" only if this one is still running after 250 ms.
+				const pending = { model: message.model, reason: message.reason };
+				this.pending = pending;
+				clearTimeout(this.pendingTimer);
+				this.pendingTimer = setTimeout(() => {
+					if (this.pending === pending) this.renderStatus();
+				}, 250);
 				break;
+			}
 			case 'analysis/result':
 				this.pending = undefined;
 				this.error = undefined;
@@ -159,6 +167,7 @@ export class App {
 	// Rendering
 
 	private render(): void {
+		const started = performance.now();
 		this.observer?.disconnect();
 		this.heatmaps.clear();
 		this.root.replaceChildren();
@@ -181,6 +190,9 @@ export class App {
 		this.renderStatus();
 		this.renderPrune();
 		this.layoutHeatmaps();
+		// Exposed for the e2e suite's responsiveness figures (printed, never asserted).
+		this.root.dataset.renderMs = (performance.now() - started).toFixed(1);
+		this.root.dataset.firstPaintMs ??= performance.now().toFixed(0);
 	}
 
 	private renderHeader(analysis: Analysis): HTMLElement {
@@ -403,11 +415,10 @@ export class App {
 		const inputsEnd = Math.min(layer.matrix[1], inputsStart + profile.tileRows) - 1;
 		const channelStart = tile.col * profile.outputChannelsPerCrossbar;
 		const channelEnd = Math.min(layer.matrix[0], channelStart + profile.outputChannelsPerCrossbar) - 1;
-		const bits = level >= profile.sparsityBins - 1 ? 0 : bitsForLevel(level, profile.adcBitsDensePerCrossbar);
 		this.tooltip.replaceChildren(
 			el('div', 'tt-title', `${layer.name} · crossbar row ${tile.row}, column ${tile.col}`),
 			el('div', undefined, `inputs ${inputsStart}–${inputsEnd} · output channels ${channelStart}–${channelEnd}`),
-			el('div', undefined, `${describeLevel(level, profile.sparsityBins)} · ${bits} ADC bit${bits === 1 ? '' : 's'} (dense ${profile.adcBitsDensePerCrossbar})`),
+			el('div', undefined, `${describeLevel(level, profile.sparsityBins)} (dense ${profile.adcBitsDensePerCrossbar})`),
 			el('div', undefined, `least-sparse column: ${layer.grid.lscNonZeros[i]} / ${inputsEnd - inputsStart + 1} non-zeros`),
 			el('div', 'muted', 'click for per-column counts'));
 		const x = Math.min(event.clientX + 14, window.innerWidth - 300);

@@ -25,7 +25,9 @@ function titled<T extends SVGElement>(element: T, title: string): T {
 /** Crossbars per level: one bar per level in its palette colour, count above, k and bits below. */
 export function levelHistogram(histogram: readonly number[], bins: number, options: { compact?: boolean; label: string }): SVGSVGElement {
 	const denseBits = bins - 2;
-	const barWidth = options.compact ? 18 : 34;
+	// Wide enough for the longest count above its bar.
+	const digits = Math.max(...histogram.map((n) => String(n).length), 1);
+	const barWidth = Math.max(options.compact ? 18 : 34, digits * 7 + 4);
 	const gap = options.compact ? 4 : 8;
 	const plot = options.compact ? 48 : 110;
 	const top = 16;

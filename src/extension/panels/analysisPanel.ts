@@ -28,6 +28,8 @@ export interface OpenOptions {
 	readonly showPrune?: boolean;
 	/** Profile switcher values to start from (a CodeLens of an analysis with this profile). */
 	readonly choice?: ProfileChoiceDto;
+	/** The caller runs the first analysis itself (with a notification) while the webview boots. */
+	readonly deferAnalysis?: boolean;
 }
 
 interface PendingPrune {
@@ -53,8 +55,10 @@ export class AnalysisPanel extends Disposable {
 			existing.apply(options);
 			return existing;
 		}
-		// Beside the training script (or whatever editor is active); in column one when none is.
-		const column = vscode.window.activeTextEditor || vscode.window.tabGroups.activeTabGroup.activeTab ? vscode.ViewColumn.Beside : vscode.ViewColumn.Active;
+		// Next to the other crossbar panels if there are any; else beside the training script (or
+		// whatever editor is active); in column one when nothing is open.
+		const sibling = [...AnalysisPanel.panels.values()].find((p) => p.panel.viewColumn !== undefined);
+		const column = sibling?.panel.viewColumn ?? (vscode.window.activeTextEditor || vscode.window.tabGroups.activeTabGroup.activeTab ? vscode.ViewColumn.Beside : vscode.ViewColumn.Active);
 		const panel = vscode.window.createWebviewPanel(analysisViewType, AnalysisPanel.title(path), { viewColumn: column, preserveFocus: options.preserveFocus ?? false }, webviewOptions(services.extensionUri));
 		const created = new AnalysisPanel(panel, services, path, options.choice);
 		created.apply(options);
@@ -89,6 +93,8 @@ export class AnalysisPanel extends Disposable {
 	private entry: AnalysisEntry | undefined;
 	private inflight: AbortController | undefined;
 	private pendingPrune: PendingPrune | undefined;
+	private readyOnce = false;
+	private lastError: Extract<HostToWebview, { type: 'analysis/error' }> | undefined;
 
 	private constructor(readonly panel: vscode.WebviewPanel, private readonly services: Services, readonly path: string, private choice: ProfileChoiceDto | undefined) {
 		super();
@@ -125,7 +131,7 @@ export class AnalysisPanel extends Disposable {
 		}
 		if (options.entry) {
 			this.showEntry(options.entry, options.reason);
-		} else if (!this.entry || options.reason === 'open') {
+		} else if (!options.deferAnalysis && (!this.entry || options.reason === 'open')) {
 			void this.analyze(options.reason, 'window').catch(() => undefined);
 		}
 		if (options.revealLayer) {
@@ -181,7 +187,8 @@ export class AnalysisPanel extends Disposable {
 				throw ex;
 			}
 			const message = ex instanceof Error ? ex.message : String(ex);
-			void this.post({ type: 'analysis/error', model, reason, message });
+			this.lastError = { type: 'analysis/error', model, reason, message };
+			void this.post(this.lastError);
 			throw ex;
 		} finally {
 			if (this.inflight === controller) {
@@ -190,9 +197,27 @@ export class AnalysisPanel extends Disposable {
 		}
 	}
 
+	/** Sends the current analysis (and any running one) to a webview that was reloaded. */
+	private replay(): void {
+		if (this.entry) {
+			this.postResult(this.entry, 'restore');
+		}
+		if (this.inflight && this.entry) {
+			void this.post({ type: 'analysis/pending', model: this.entry.model, reason: 'refresh' });
+		}
+		if (this.lastError) {
+			void this.post(this.lastError);
+		}
+	}
+
 	private showEntry(entry: AnalysisEntry, reason: AnalysisReason): void {
 		this.entry = entry;
 		this.pendingPrune = undefined;
+		this.lastError = undefined;
+		this.postResult(entry, reason);
+	}
+
+	private postResult(entry: AnalysisEntry, reason: AnalysisReason): void {
 		const settingsProfile = (() => {
 			try {
 				return choiceOf(profileFromSettings(vscode.Uri.file(this.path)));
@@ -234,8 +259,15 @@ export class AnalysisPanel extends Disposable {
 			if (message.protocolVersion !== protocolVersion) {
 				this.services.log.warn(`panel: webview speaks protocol ${message.protocolVersion}, host ${protocolVersion}`);
 			}
+			// A hidden webview loses its page (no retainContextWhenHidden): when it comes back it
+			// says ready again, and gets the current state again; its view state it kept itself.
+			const again = this.readyOnce;
+			this.readyOnce = true;
 			this.markReady();
 			void pruneCapability().then((capability) => this.post({ type: 'prune/capability', capability }));
+			if (again) {
+				this.replay();
+			}
 			return;
 		}
 		this.handle(message).catch((ex: unknown) => reportError(ex, this.services.log, 'Crossbar panel'));
@@ -329,11 +361,14 @@ export class AnalysisPanel extends Disposable {
 		const model = await describeModel(this.path);
 		const started = performance.now();
 		try {
-			const outcome = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Crossbar: D.U.B. prune preview of ${basename(this.path)}`, cancellable: true }, async (_progress, token) => {
+			const outcome = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Crossbar: D.U.B. prune preview of ${basename(this.path)}`, cancellable: true }, async (progress, token) => {
 				const abort = abortSignalFor(token);
 				const graph = await openModel(this.path, { inputSize: profile.inputSize, signal: abort.signal }, this.path);
 				try {
-					return await engine.pruneGraph(graph, profile, spec, { signal: abort.signal });
+					return await engine.pruneGraph(graph, profile, spec, {
+						signal: abort.signal,
+						onProgress: (done, total, layer) => progress.report({ message: `${layer} (${done}/${total})`, increment: 100 / total }),
+					});
 				} finally {
 					abort.dispose();
 					await graph.close();
@@ -371,14 +406,8 @@ export class AnalysisPanel extends Disposable {
 			return;
 		}
 		try {
-			await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Crossbar: writing ${basename(target.fsPath)}` }, async () => {
-				const graph = await openModel(this.path, { inputSize: pending.profile.inputSize }, this.path);
-				try {
-					await engine.writePrunedModel(this.path, graph, pending.outcome.updates, target.fsPath);
-				} finally {
-					await graph.close();
-				}
-			});
+			await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Crossbar: writing ${basename(target.fsPath)}` }, () =>
+				engine.writePrunedModel(this.path, pending.outcome.updates, target.fsPath, { inputSize: pending.profile.inputSize }));
 		} catch (ex) {
 			await this.post({ type: 'prune/saved', requestId, error: ex instanceof Error ? ex.message : String(ex) });
 			throw ex;

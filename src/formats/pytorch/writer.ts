@@ -89,13 +89,26 @@ function scatter(storage: Uint8Array, info: PytorchTensorInfo, values: Float32Ar
 	const itemBytes = dtypeBytes[info.dtype];
 	const encoded = info.dtype === 'float32' && endianness() === 'LE'
 		? new Uint8Array(values.buffer, values.byteOffset, values.byteLength)
-		: encodeFromFloat32(values, info.dtype);
+		: encodeFromFloat32(values, info.dtype, info.dtype === 'float64' && !info.bigEndian ? gatherBytes(storage, info, values.length, itemBytes) : undefined);
 	if (info.bigEndian) {
 		const own = encoded.slice();
 		swapElementBytes(own, itemBytes);
 		return scatterBytes(storage, info, own, itemBytes);
 	}
 	scatterBytes(storage, info, encoded, itemBytes);
+}
+
+/** The view's current element bytes, in logical order (so float64 updates can keep old values exactly). */
+function gatherBytes(storage: Uint8Array, info: PytorchTensorInfo, count: number, itemBytes: number): Uint8Array {
+	if (isRowMajorContiguous(info.shape, info.stride)) {
+		return storage.subarray(info.offset * itemBytes, (info.offset + count) * itemBytes);
+	}
+	const out = new Uint8Array(count * itemBytes);
+	const indices = viewStorageIndices(info.offset, info.shape, info.stride, count);
+	for (let i = 0; i < count; i++) {
+		out.set(storage.subarray(indices[i] * itemBytes, (indices[i] + 1) * itemBytes), i * itemBytes);
+	}
+	return out;
 }
 
 function scatterBytes(storage: Uint8Array, info: PytorchTensorInfo, encoded: Uint8Array, itemBytes: number): void {

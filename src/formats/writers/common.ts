@@ -40,12 +40,15 @@ export function checkUpdates(source: ByteSource, graph: ModelGraph, updates: Rea
 	return found;
 }
 
-/** Little-endian bytes of `values` in `dtype` (float32 on a little-endian host: a view, no copy). */
-export function encodeValues(values: Float32Array, dtype: DType): Uint8Array {
+/**
+ * Little-endian bytes of `values` in `dtype` (float32 on a little-endian host: a view, no copy).
+ * `original` (the old bytes, same order) lets float64 tensors keep their unchanged values exactly.
+ */
+export function encodeValues(values: Float32Array, dtype: DType, original?: Uint8Array): Uint8Array {
 	if (dtype === 'float32' && endianness() === 'LE') {
 		return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
 	}
-	return encodeFromFloat32(values, dtype);
+	return encodeFromFloat32(values, dtype, original);
 }
 
 const copyChunkBytes = 8 * 1024 * 1024;

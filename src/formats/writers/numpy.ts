@@ -44,7 +44,7 @@ function npyBytes(original: Uint8Array, header: NpyHeader, values: Float32Array)
 		ordered = new Float32Array(values.length);
 		cToFortran(values, header.shape, ordered);
 	}
-	const data = encodeValues(ordered, header.dtype);
+	const data = encodeValues(ordered, header.dtype, header.bigEndian ? undefined : original.subarray(header.dataStart));
 	const out = new Uint8Array(header.dataStart + data.length);
 	out.set(original.subarray(0, header.dataStart));
 	out.set(data, header.dataStart);

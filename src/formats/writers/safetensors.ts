@@ -16,10 +16,12 @@ export async function writeSafetensors(source: ByteSource, graph: ModelGraph, up
 	checkUpdates(source, graph, updates);
 	const { entries } = await readSafetensorsHeader(source);
 	const byName = new Map(entries.map((e) => [e.name, e]));
-	const patches = [...updates].map(([name, values]) => {
+	const patches = await Promise.all([...updates].map(async ([name, values]) => {
 		const entry = byName.get(name)!;
-		return { offset: entry.offset, bytes: encodeValues(values, entry.dtype) };
-	}).sort((a, b) => a.offset - b.offset);
+		const original = entry.dtype === 'float64' ? await source.read(entry.offset, values.length * 8) : undefined;
+		return { offset: entry.offset, bytes: encodeValues(values, entry.dtype, original) };
+	}));
+	patches.sort((a, b) => a.offset - b.offset);
 	await writeFileAtomic(outPath, async (handle) => {
 		const out = new SequentialWriter(handle);
 		let position = 0;

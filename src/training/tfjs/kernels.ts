@@ -177,21 +177,21 @@ export function registerTrainingKernels(backendName = 'wasm'): string[] {
 		{
 			kernelName: 'Conv2DBackpropFilter',
 			backendName,
-			kernelFunc: ({ inputs, backend, attrs }) => conv2dBackpropFilter(caller(backend as KernelBackend), inputs.x, inputs.dy, attrs as unknown as Parameters<typeof conv2dBackpropFilter>[3]),
+			kernelFunc: ({ inputs, backend, attrs }) => conv2dBackpropFilter(caller(backend as KernelBackend), inputs.x!, inputs.dy!, attrs as unknown as Parameters<typeof conv2dBackpropFilter>[3]),
 		},
 		{
 			kernelName: 'Conv2DBackpropInput',
 			backendName,
 			kernelFunc: (args) => {
 				const { inputs, backend, attrs } = args;
-				return conv2dBackpropInput(caller(backend as KernelBackend), inputs.dy, inputs.filter, attrs as unknown as Parameters<typeof conv2dBackpropInput>[3])
+				return conv2dBackpropInput(caller(backend as KernelBackend), inputs.dy!, inputs.filter!, attrs as unknown as Parameters<typeof conv2dBackpropInput>[3])
 					?? originals.get('Conv2DBackpropInput')!(args);
 			},
 		},
 		{
 			kernelName: 'Tile',
 			backendName,
-			kernelFunc: (args) => broadcastTile(caller(args.backend as KernelBackend), args.inputs.x, (args.attrs as unknown as { reps: number[] }).reps) ?? originals.get('Tile')!(args),
+			kernelFunc: (args) => broadcastTile(caller(args.backend as KernelBackend), args.inputs.x!, (args.attrs as unknown as { reps: number[] }).reps) ?? originals.get('Tile')!(args),
 		},
 	];
 	const changed: string[] = [];

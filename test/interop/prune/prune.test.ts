@@ -57,6 +57,7 @@ interface RefLayer {
 	zerosOut: number;
 	prunedRef: number;
 	patternMismatch: number;
+	keptValuesChanged: number;
 	bytesEqual: boolean;
 	hist: number[];
 	levels: number[];
@@ -145,9 +146,9 @@ interface Job {
 	ref: Record<string, unknown>;
 }
 
-describe('crossbar-lens prune against the NumPy reference (dub-method.md §6, §8.2)', () => {
+void describe('crossbar-lens prune against the NumPy reference (dub-method.md §6, §8.2)', () => {
 	let dir = '';
-	const files: Record<'resnet' | 'vgg' | 'vgg16' | 'big', string> = { resnet: '', vgg: '', vgg16: '', big: '' };
+	const files: Record<'resnet' | 'vgg' | 'vgg16' | 'big' | 'f64', string> = { resnet: '', vgg: '', vgg16: '', big: '', f64: '' };
 	const jobs: Record<string, Job> = {};
 	const pruned: Record<string, PruneJson> = {};
 	const reanalysed: Record<string, Analysis> = {};
@@ -158,7 +159,7 @@ describe('crossbar-lens prune against the NumPy reference (dub-method.md §6, §
 		buildCliOnce();
 		dir = mkdtempSync(join(tmpdir(), 'crossbar-lens-prune-'));
 		const made = JSON.parse(py(['make', dir])) as string[];
-		[files.resnet, files.vgg, files.vgg16, files.big] = made;
+		[files.resnet, files.vgg, files.vgg16, files.big, files.f64] = made;
 		const t64 = ['--tile', '64'];
 		const t32 = ['--tile', '32'];
 		Object.assign(jobs, {
@@ -170,6 +171,7 @@ describe('crossbar-lens prune against the NumPy reference (dub-method.md §6, §
 			'vgg-tol': { input: files.vgg, args: ['--method', 'dub-tol', '--tol', '1e-3', ...t32], analyzeArgs: t32, ref: { method: 'dub-tol', tol: 1e-3, tile: 32 } },
 			'resnet-tol': { input: files.resnet, args: ['--method', 'dub-tol', '--tol', '1e-3', ...t64], analyzeArgs: t64, ref: { method: 'dub-tol', tol: 1e-3, tile: 64 } },
 			'vgg-skip-q0': { input: files.vgg, args: ['--preset', 'vgg11-cifar10', '--skip-level0-loosening', ...t32], analyzeArgs: t32, ref: { method: 'dub', preset: 'vgg11-cifar10', tile: 32, skipQ0: true } },
+			'f64-dub': { input: files.f64, args: ['--ratio', '70', '--tile', '32'], analyzeArgs: ['--tile', '32'], ref: { method: 'dub', ratios: [70], tile: 32 } },
 			'vgg-slices2': { input: files.vgg, args: ['--ratio', '80', '--tile', '64', '--slices', '2'], analyzeArgs: ['--tile', '64', '--slices', '2'], ref: { method: 'dub', ratios: Array(8).fill(80), tile: 64, slices: 2 } },
 		} satisfies Record<string, Job>);
 		const run = (name: string) => {
@@ -199,7 +201,7 @@ describe('crossbar-lens prune against the NumPy reference (dub-method.md §6, §
 		if (dir) rmSync(dir, { recursive: true, force: true });
 	});
 
-	it('the NumPy reference passes the §11 test vectors TV2, TV5, TV11–TV16', () => {
+	void it('the NumPy reference passes the §11 test vectors TV2, TV5, TV11–TV16', () => {
 		assert.deepEqual(JSON.parse(py(['selftest'])), { selftest: 'ok' });
 	});
 
@@ -216,6 +218,7 @@ describe('crossbar-lens prune against the NumPy reference (dub-method.md §6, §
 		assert.equal(json.layers.length, report.layers.length, `${name}: pruned layer count`);
 		for (const [i, ref] of report.layers.entries()) {
 			assert.equal(ref.patternMismatch, 0, `${name} ${ref.name}: ${ref.patternMismatch} weights differ in zero/non-zero (reference ${ref.zerosRef} zeros, CLI ${ref.zerosOut})`);
+			assert.equal(ref.keptValuesChanged, 0, `${name} ${ref.name}: ${ref.keptValuesChanged} kept weights changed value`);
 			assert.ok(ref.bytesEqual, `${name} ${ref.name}: stored values differ from the reference (kept values changed, −0, or dtype)`);
 			const layer = json.layers[i];
 			assert.equal(`${layer.name}.weight`, ref.name);
@@ -245,15 +248,15 @@ describe('crossbar-lens prune against the NumPy reference (dub-method.md §6, §
 		}
 	}
 
-	describe('ResNet-18 (torchvision, {epoch, model, optimizer}), --preset resnet18-imagenet --tile 64', () => {
-		it('conv weights equal the reference; BN, fc, optimizer state and epoch untouched; re-analysis = reference = JSON after', () => {
+	void describe('ResNet-18 (torchvision, {epoch, model, optimizer}), --preset resnet18-imagenet --tile 64', () => {
+		void it('conv weights equal the reference; BN, fc, optimizer state and epoch untouched; re-analysis = reference = JSON after', () => {
 			checkJob('resnet-dub');
 			assert.equal(reports['resnet-dub'].layers.length, 20);
 			// 20 conv weights + 20×5 BN + fc(2) in 'model', 20+BN+fc momentum buffers in 'optimizer', param_groups, epoch
 			assert.ok(reports['resnet-dub'].others.compared > 200, `compared only ${reports['resnet-dub'].others.compared}`);
 		});
 
-		it('the output loads with weights_only=True exactly when the input does (torch 1.13)', () => {
+		void it('the output loads with weights_only=True exactly when the input does (torch 1.13)', () => {
 			const wo = reports['resnet-dub'].weightsOnly!;
 			assert.equal(wo.output, wo.input);
 			// torch 1.13's weights_only unpickler has no BINFLOAT: the optimizer's lr/momentum floats
@@ -261,17 +264,17 @@ describe('crossbar-lens prune against the NumPy reference (dub-method.md §6, §
 			if (wo.input !== 'ok') assert.match(wo.input, /Unsupported operand 71|weights_only|Weights only/i);
 		});
 
-		it('--method unstructured --ratios equals NumPy magnitude pruning per layer', () => {
+		void it('--method unstructured --ratios equals NumPy magnitude pruning per layer', () => {
 			checkJob('resnet-unstructured');
 			assert.equal(pruned['resnet-unstructured'].unstructured, undefined);
 			assert.deepEqual(pruned['resnet-unstructured'].after.totals.levelHistogram, pruned['resnet-dub'].unstructured!.totals.levelHistogram);
 		});
 
-		it('--method dub-tol --tol 1e-3 equals the reference tol variant', () => checkJob('resnet-tol'));
+		void it('--method dub-tol --tol 1e-3 equals the reference tol variant', () => checkJob('resnet-tol'));
 
-		it('pruning an already pruned model (exact zeros, θ = 0 ties) equals the reference', () => checkJob('resnet-dub-again'));
+		void it('pruning an already pruned model (exact zeros, θ = 0 ties) equals the reference', () => checkJob('resnet-dub-again'));
 
-		it('D.U.B. beats unstructured pruning at the same ratios', () => {
+		void it('D.U.B. beats unstructured pruning at the same ratios', () => {
 			const { after: a, unstructured: u } = pruned['resnet-dub'];
 			assert.ok(u, 'no unstructured comparison in --json');
 			assert.ok(a.totals.adcEnergyImprovement! > u.totals.adcEnergyImprovement!, `dub ${a.totals.adcEnergyImprovement} vs unstructured ${u.totals.adcEnergyImprovement}`);
@@ -279,26 +282,26 @@ describe('crossbar-lens prune against the NumPy reference (dub-method.md §6, §
 		});
 	});
 
-	describe('VGG11 / CIFAR-10 (§2.7: 8 convs with bias, no BN, 512-512-10), --preset vgg11-cifar10 --tile 32', () => {
-		it('float32: conv weights equal the reference; biases and classifier untouched; re-analysis = reference = JSON after', () => {
+	void describe('VGG11 / CIFAR-10 (§2.7: 8 convs with bias, no BN, 512-512-10), --preset vgg11-cifar10 --tile 32', () => {
+		void it('float32: conv weights equal the reference; biases and classifier untouched; re-analysis = reference = JSON after', () => {
 			checkJob('vgg-dub');
 			assert.equal(reports['vgg-dub'].layers.length, 8);
 			assert.equal(reports['vgg-dub'].weightsOnly!.input, 'ok');
 			assert.equal(reports['vgg-dub'].weightsOnly!.output, 'ok');
 		});
 
-		it('float16: zeros equal the reference on the fp16 values as float32; kept fp16 values bit-identical', () => {
+		void it('float16: zeros equal the reference on the fp16 values as float32; kept fp16 values bit-identical', () => {
 			checkJob('vgg16-dub');
 		});
 
-		it('--method unstructured --ratios equals NumPy magnitude pruning per layer', () => {
+		void it('--method unstructured --ratios equals NumPy magnitude pruning per layer', () => {
 			checkJob('vgg-unstructured');
 			assert.deepEqual(pruned['vgg-unstructured'].after.totals.levelHistogram, pruned['vgg-dub'].unstructured!.totals.levelHistogram);
 		});
 
-		it('--method dub-tol --tol 1e-3 equals the reference tol variant', () => checkJob('vgg-tol'));
+		void it('--method dub-tol --tol 1e-3 equals the reference tol variant', () => checkJob('vgg-tol'));
 
-		it('dub-tol on the D.U.B.-pruned VGG zeroes every single-non-zero crossbar (k = B−2), as the reference', () => {
+		void it('dub-tol on the D.U.B.-pruned VGG zeroes every single-non-zero crossbar (k = B−2), as the reference', () => {
 			checkJob('vgg-dub-then-tol');
 			const before = pruned['vgg-dub-then-tol'].before.totals.levelHistogram;
 			const afterTol = pruned['vgg-dub-then-tol'].after.totals.levelHistogram;
@@ -306,16 +309,16 @@ describe('crossbar-lens prune against the NumPy reference (dub-method.md §6, §
 			assert.equal(afterTol[5], 0);
 		});
 
-		it('--skip-level0-loosening equals the reference with q* = 0 tiles skipped', () => {
+		void it('--skip-level0-loosening equals the reference with q* = 0 tiles skipped', () => {
 			checkJob('vgg-skip-q0');
 			// The quirk's only effect at 2.37 % on layer 0: one weight per column; skipped, none.
 			assert.equal(pruned['vgg-dub'].layers[0].zerosAfter, 64);
 			assert.equal(pruned['vgg-skip-q0'].layers[0].zerosAfter, 0);
 		});
 
-		it('--ratio 80 --tile 64 --slices 2 (R = 32 channels per crossbar) equals the reference', () => checkJob('vgg-slices2'));
+		void it('--ratio 80 --tile 64 --slices 2 (R = 32 channels per crossbar) equals the reference', () => checkJob('vgg-slices2'));
 
-		it('D.U.B. beats unstructured pruning at the same ratios', () => {
+		void it('D.U.B. beats unstructured pruning at the same ratios', () => {
 			const { after: a, unstructured: u } = pruned['vgg-dub'];
 			assert.ok(u, 'no unstructured comparison in --json');
 			assert.ok(a.totals.adcEnergyImprovement! > u.totals.adcEnergyImprovement!, `dub ${a.totals.adcEnergyImprovement} vs unstructured ${u.totals.adcEnergyImprovement}`);
@@ -323,8 +326,17 @@ describe('crossbar-lens prune against the NumPy reference (dub-method.md §6, §
 		});
 	});
 
-	describe('nothing is lost', () => {
-		it('--out equal to the input (also spelled differently) → exit 2, input unchanged', () => {
+	void describe('float64 checkpoints', () => {
+		// Pruning runs on float32; the writer keeps every float64 weight whose float32 rounding is unchanged.
+		void it('a float64 conv keeps its surviving weights bit-identical', () => {
+			const layer = reports['f64-dub'].layers[0];
+			assert.ok(layer.zerosOut > 0 && layer.zerosOut < layer.weights);
+			assert.equal(layer.keptValuesChanged, 0, `${layer.keptValuesChanged} of ${layer.weights - layer.zerosOut} kept float64 weights changed value`);
+		});
+	});
+
+	void describe('nothing is lost', () => {
+		void it('--out equal to the input (also spelled differently) → exit 2, input unchanged', () => {
 			const input = join(dir, 'same.pth');
 			copyFileSync(files.vgg, input);
 			const hash = sha256(input);
@@ -339,7 +351,7 @@ describe('crossbar-lens prune against the NumPy reference (dub-method.md §6, §
 			assert.deepEqual(readdirSync(dir).filter((f) => f.includes('same.pth') && f !== 'same.pth'), [], 'no stray temp files');
 		});
 
-		it('--out a symlink or hard link to the input, even with --force → exit 2, input unchanged', () => {
+		void it('--out a symlink or hard link to the input, even with --force → exit 2, input unchanged', () => {
 			const input = join(dir, 'linked.pth');
 			copyFileSync(files.vgg, input);
 			const hash = sha256(input);
@@ -351,7 +363,7 @@ describe('crossbar-lens prune against the NumPy reference (dub-method.md §6, §
 			}
 		});
 
-		it('an existing output without --force → exit 2 and unchanged; with --force it is replaced', () => {
+		void it('an existing output without --force → exit 2 and unchanged; with --force it is replaced', () => {
 			const out = join(dir, 'existing.pth');
 			writeFileSync(out, 'precious bytes\n');
 			const hash = sha256(out);
@@ -364,7 +376,7 @@ describe('crossbar-lens prune against the NumPy reference (dub-method.md §6, §
 			assert.equal(sha256(out), sha256(outputs['vgg-dub']));
 		});
 
-		it('a process killed while writing leaves no file at the output path and the input intact', async () => {
+		void it('a process killed while writing leaves no file at the output path and the input intact', async () => {
 			const input = files.big;
 			const hash = sha256(input);
 			const folder = join(dir, 'killed');
@@ -395,8 +407,8 @@ describe('crossbar-lens prune against the NumPy reference (dub-method.md §6, §
 		});
 	});
 
-	describe('presets that do not fit', () => {
-		it('vgg11-cifar10 on ResNet-18 → exit 2, one line naming the layer, nothing written', () => {
+	void describe('presets that do not fit', () => {
+		void it('vgg11-cifar10 on ResNet-18 → exit 2, one line naming the layer, nothing written', () => {
 			const out = join(dir, 'misfit.pth');
 			const line = refusal(cli(['prune', files.resnet, '--out', out, '--preset', 'vgg11-cifar10', '--tile', '64']));
 			assert.match(line, /'conv1'/);
@@ -404,7 +416,7 @@ describe('crossbar-lens prune against the NumPy reference (dub-method.md §6, §
 			assert.equal(existsSync(out), false);
 		});
 
-		it('resnet18-imagenet on VGG11 → exit 2, one line naming the layer, nothing written', () => {
+		void it('resnet18-imagenet on VGG11 → exit 2, one line naming the layer, nothing written', () => {
 			const out = join(dir, 'misfit2.pth');
 			const line = refusal(cli(['prune', files.vgg, '--out', out, '--preset', 'resnet18-imagenet']));
 			assert.match(line, /'features\.0'/);

@@ -157,7 +157,6 @@ def prune_dub(W32, theta, T, q=1, variant='fixed', skip_q0=False):
         sub = out[rows, cols]
         sub[G <= tau.astype(np.float32)[:, None]] = 0
         out[rows, cols] = sub
-    out = out + np.float32(0)  # masked_fill writes +0; no −0 in the result
     return out.reshape(W32.shape)
 
 
@@ -218,6 +217,11 @@ def make(folder):
     g = torch.Generator().manual_seed(7)
     path = os.path.join(folder, 'big.pth')
     torch.save({'conv.weight': torch.randn(64, 64, 3, 3, generator=g), 'blob': torch.ones(big_mb * 1024 * 1024 // 4)}, path)
+    made.append(path)
+
+    # float64 conv weights that float32 cannot represent exactly.
+    path = os.path.join(folder, 'f64.pth')
+    torch.save({'conv.weight': torch.randn(64, 32, 3, 3, generator=g, dtype=torch.float64), 'conv.bias': torch.zeros(64, dtype=torch.float64)}, path)
     made.append(path)
     print(json.dumps(made))
 
@@ -323,6 +327,8 @@ def check(job):
             'zerosRef': int(ref_mask.sum()), 'zerosOut': int(got_mask.sum()),
             'prunedRef': int((ref_mask & (W32 != 0)).sum()),
             'patternMismatch': int((ref_mask != got_mask).sum()),
+            # Non-zero outputs whose value differs from the input's (in the stored dtype).
+            'keptValuesChanged': int((w_out[w_out != 0] != w_in[w_out != 0]).sum()) if w_out.shape == w_in.shape else -1,
             'bytesEqual': w_out.dtype == w_in.dtype and w_out.shape == w_in.shape and tensor_bytes(w_out) == tensor_bytes(expected),
             'hist': hist, 'levels': levels,
         }

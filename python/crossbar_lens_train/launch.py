@@ -1,0 +1,41 @@
+"""`python3 -m crossbar_lens_train.launch ARGS` = `torchrun ARGS`, with a fix for torch < 2.0 on Python 3.11.
+
+Debian's torch 1.13 `torchrun` dies in its own argument parsing on Python 3.11
+(`AttributeError: 'NoneType' object has no attribute 'get'`): Std.from_str looks the value up by
+iterating the IntFlag, and Python 3.11 no longer yields the zero (NONE) and multi-bit (ALL) members,
+so "--redirects 0" (the default) becomes None. This wrapper makes the lookup `Std(int(v))` and then
+runs torchrun's own main(); on a torch without the bug it changes nothing.
+"""
+from __future__ import annotations
+
+import re
+import sys
+from typing import Dict, Union
+
+
+def _patch() -> None:
+    from torch.distributed.elastic.multiprocessing import api
+
+    std = api.Std
+    if std.from_str("0") is not None:
+        return
+
+    def from_str(vm: str) -> Union["api.Std", Dict[int, "api.Std"]]:
+        if re.match(api._VALUE_REGEX, vm):
+            return std(int(vm))
+        if re.match(api._MAPPING_REGEX, vm):
+            return {int(i): std(int(v)) for i, v in (m.split(":") for m in vm.split(","))}
+        raise ValueError(f"{vm} does not match: <{api._VALUE_REGEX}> or <{api._MAPPING_REGEX}>")
+
+    std.from_str = staticmethod(from_str)  # type: ignore[method-assign]
+
+
+def main() -> None:
+    _patch()
+    from torch.distributed.run import main as torchrun_main
+    sys.argv[0] = "torchrun"
+    torchrun_main()
+
+
+if __name__ == "__main__":
+    main()

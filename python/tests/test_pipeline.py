@@ -1,0 +1,147 @@
+"""The finetune command end to end on digits (tiny budgets): JSON-lines protocol, masks kept through
+fine-tuning, atomic output that never replaces a file without --force, clean stop on SIGTERM and an
+exact resume, one-line errors, and one torchrun run with 2 processes (gloo)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+
+PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = dict(os.environ, PYTHONPATH=PYTHON_DIR, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+
+TINY = ["finetune", "--torchvision", "digits-cnn", "--data", "digits", "--tile", "16", "--ratios", "0,80,85",
+        "--epochs", "2", "--finetune-epochs", "2", "--batch-size", "64", "--lr", "0.05", "--threads", "1"]
+
+
+def run(args, **kw):
+    return subprocess.run([sys.executable, "-m", "crossbar_lens_train", *args], env=ENV, capture_output=True,
+                          text=True, timeout=300, **kw)
+
+
+def events(stdout):
+    lines = [l for l in stdout.splitlines() if l.strip()]
+    return [json.loads(l) for l in lines]  # every stdout line is JSON
+
+
+def test_finetune_protocol_and_output(tmp_path):
+    out = tmp_path / "pruned.pt"
+    r = run(TINY + ["--out", str(out), "--baseline-out", str(tmp_path / "baseline.pt")])
+    assert r.returncode == 0, r.stderr
+    ev = events(r.stdout)
+    kinds = [e["event"] for e in ev]
+    assert kinds[0] == "start" and kinds[-1] == "done"
+    phases = [(e["phase"], e["epoch"]) for e in ev if e["event"] == "epoch"]
+    assert phases == [("train", 1), ("train", 2), ("finetune", 1), ("finetune", 2), ("baseline", 1), ("baseline", 2)]
+    assert [e["phase"] for e in ev if e["event"] == "prune"] == ["dub", "unstructured"]
+    assert kinds.count("checkpoint") >= 6
+    for e in ev:
+        if e["event"] == "epoch":
+            for key in ("loss", "trainAccuracy", "testAccuracy", "adcEnergyImprovement", "levelHistogram", "epochs"):
+                assert key in e
+            assert len(e["levelHistogram"]) == 6 and sum(e["levelHistogram"]) == 55  # T=16: B=6; 1+18+36 tiles
+            assert 0 <= e["testAccuracy"] <= 100
+    train = [e for e in ev if e["event"] == "epoch" and e["phase"] == "train"]
+    assert "regularizerLoss" in train[0] and "projectedAdcEnergyImprovement" in train[0]
+    start = ev[0]
+    assert start["engine"] == "pytorch" and start["convLayers"] == ["conv1", "conv2", "conv3"] and start["ratios"] == [0, 80, 85]
+    dub_prune = next(e for e in ev if e["event"] == "prune" and e["phase"] == "dub")
+    done = ev[-1]
+    assert done["dub"]["adcEnergyImprovement"] == pytest.approx(dub_prune["adcEnergyImprovement"])
+    assert done["baselineStart"] == "phase1"
+    # The output: a plain state_dict; fine-tuning kept every pruned weight at zero.
+    sd = torch.load(out, weights_only=True)
+    zeros = sum(int((sd[k] == 0).sum()) for k in ("conv1.weight", "conv2.weight", "conv3.weight"))
+    assert zeros == dub_prune["zeros"]
+    assert (tmp_path / "baseline.pt").exists()
+    assert not (tmp_path / "pruned.pt.resume.pt").exists()  # removed once the run is complete
+    # Never over an existing file without --force.
+    r2 = run(TINY + ["--out", str(out)])
+    assert r2.returncode == 2
+    err = events(r2.stdout)
+    assert err[-1]["event"] == "error" and "--force" in err[-1]["message"]
+    assert len(r2.stderr.strip().splitlines()) == 1
+
+
+def test_sigterm_then_resume_is_exact(tmp_path):
+    args = TINY[:]
+    args[args.index("--epochs") + 1] = "3"
+    ref = tmp_path / "ref.pt"
+    r = run(args + ["--out", str(ref), "--no-baseline", "--no-projection"])
+    assert r.returncode == 0, r.stderr
+
+    out = tmp_path / "out.pt"
+    ckpt = tmp_path / "run.ckpt"
+    proc = subprocess.Popen([sys.executable, "-m", "crossbar_lens_train", *args, "--out", str(out), "--no-baseline",
+                             "--no-projection", "--checkpoint", str(ckpt)],
+                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(json.loads(line))
+        if lines[-1]["event"] == "checkpoint":
+            proc.send_signal(signal.SIGTERM)
+            break
+    rest, _err = proc.communicate(timeout=120)
+    lines += [json.loads(l) for l in rest.splitlines() if l.strip()]
+    assert proc.returncode == 0
+    stopped = [e for e in lines if e["event"] == "stopped"]
+    assert stopped, [e["event"] for e in lines]
+    assert ckpt.exists() and not out.exists()
+    r = run(args + ["--out", str(out), "--no-baseline", "--no-projection", "--checkpoint", str(ckpt), "--resume"])
+    assert r.returncode == 0, r.stderr
+    ev = events(r.stdout)
+    assert ev[0]["resumeFrom"]["phase"] == stopped[0]["phase"]
+    a, b = torch.load(ref, weights_only=True), torch.load(out, weights_only=True)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_dataset_that_does_not_fit_is_one_line(tmp_path):
+    r = run(["finetune", "--torchvision", "resnet18", "--data", "digits", "--ratios", "50", "--epochs", "1",
+             "--out", str(tmp_path / "x.pt")])
+    assert r.returncode == 1
+    ev = events(r.stdout)
+    assert [e["event"] for e in ev] == ["error"]
+    assert "do not fit" in ev[0]["message"]
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_usage_errors(tmp_path):
+    r = run(["finetune", "--torchvision", "digits-cnn", "--data", "digits", "--tile", "48", "--out", str(tmp_path / "x.pt")])
+    assert r.returncode == 2 and events(r.stdout)[-1]["usage"] is True
+    r = run(["finetune", "--torchvision", "digits-cnn", "--data", "digits", "--ratios", "1,2", "--out", str(tmp_path / "x.pt")])
+    assert r.returncode == 1 and "3 conv layers" in events(r.stdout)[-1]["message"]
+
+
+def test_user_model_factory_and_weights(tmp_path):
+    (tmp_path / "mymodel.py").write_text(
+        "import torch.nn as nn\n"
+        "def make(num_classes=10):\n"
+        "    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 64, num_classes))\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import mymodel  # noqa: F401
+        torch.save({"model": mymodel.make().state_dict(), "epoch": 3}, tmp_path / "start.pt")
+    finally:
+        sys.path.remove(str(tmp_path))
+    r = run(["finetune", "--model", f"{tmp_path}/mymodel.py:make", "--weights", str(tmp_path / "start.pt"),
+             "--data", "digits", "--tile", "16", "--ratios", "50", "--epochs", "1", "--finetune-epochs", "1",
+             "--no-baseline", "--out", str(tmp_path / "o.pt"), "--threads", "1"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert events(r.stdout)[-1]["event"] == "done"
+
+
+def test_torchrun_two_processes(tmp_path):
+    out = tmp_path / "ddp.pt"
+    cmd = [sys.executable, "-m", "crossbar_lens_train.launch", "--nproc_per_node", "2", "-m", "crossbar_lens_train",
+           *TINY, "--out", str(out), "--no-projection"]
+    r = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    ev = events(r.stdout)  # only rank 0 prints
+    assert ev[0]["event"] == "start" and ev[0]["world"] == 2
+    assert len([e for e in ev if e["event"] == "start"]) == 1
+    assert ev[-1]["event"] == "done" and out.exists()
