@@ -7,7 +7,7 @@ const pureFolders = ['src/shared/**', 'src/core/**', 'src/formats/**', 'src/hard
 const notVscode = { name: 'vscode', message: 'Pure layer: take data in as parameters; only src/extension may import vscode.' };
 
 export default tseslint.config(
-	{ ignores: ['dist/**', 'node_modules/**', '.cache/**', 'out/**', 'test-results/**', '**/*.mjs', '**/*.js', 'python/**'] },
+	{ ignores: ['dist/**', 'node_modules/**', '.cache/**', 'out/**', 'test-results/**', '**/*.mjs', '**/*.js', '**/*.cjs', 'python/**', 'bench/.data/**'] },
 	js.configs.recommended,
 	...tseslint.configs.recommended,
 	{

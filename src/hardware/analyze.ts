@@ -30,8 +30,8 @@ export function layerStatistics(layer: Pick<LayerWeight, 'name' | 'kind' | 'layo
 	const denseBits = log2Int(tileRows);
 	const gridRows = counts.blocks;
 	const gridCols = Math.ceil(rows / channelsPerTile);
-	const levels: number[] = new Array(gridRows * gridCols);
-	const lscNonZeros: number[] = new Array(gridRows * gridCols);
+	const levels: number[] = new Array<number>(gridRows * gridCols).fill(0);
+	const lscNonZeros: number[] = new Array<number>(gridRows * gridCols).fill(0);
 	const levelHistogram: number[] = new Array(bins).fill(0);
 	let nonZeros = 0;
 	let adcBits = 0;
@@ -113,22 +113,32 @@ export interface LayerMatrix {
  * Streams `layers` one at a time through reused buffers (so memory stays at the size of the
  * largest layer), turning each into its matrix M, and refuses NaN weights.
  */
-export async function forEachLayerMatrix(graph: ModelGraph, layers: readonly LayerWeight[], visit: (m: LayerMatrix) => void | Promise<void>, signal?: AbortSignal): Promise<void> {
-	let buffer: Float32Array | undefined;
+export async function forEachLayerMatrix(layers: readonly LayerWeight[], visit: (m: LayerMatrix) => void | Promise<void>, signal?: AbortSignal): Promise<void> {
+	// Two buffers in turn: the next tensor is read from disk while this one is counted.
+	const buffers: (Float32Array | undefined)[] = [undefined, undefined];
 	let scratch: Float32Array | undefined;
-	for (const layer of layers) {
-		throwIfAborted(signal);
-		const loaded = await layer.tensor.load(buffer);
-		// Keep the largest buffer a reader allocated for us, to reuse it for the next layers.
-		if (loaded.buffer !== buffer?.buffer && loaded.byteOffset === 0 && loaded.buffer.byteLength === loaded.byteLength) {
-			buffer = loaded;
+	const load = (index: number) => layers[index].tensor.load(buffers[index % 2]);
+	let pending = layers.length > 0 ? load(0) : undefined;
+	try {
+		for (let index = 0; index < layers.length; index++) {
+			throwIfAborted(signal);
+			const layer = layers[index];
+			const loaded = await (pending as Promise<Float32Array>);
+			// Keep a buffer a reader allocated for us (not a view into something else) for reuse.
+			if (loaded.byteOffset === 0 && loaded.buffer.byteLength === loaded.byteLength) {
+				buffers[index % 2] = loaded;
+			}
+			pending = index + 1 < layers.length ? load(index + 1) : undefined;
+			const [rows, cols] = matrixDims(layer.tensor.shape, layer.layout);
+			const values = toMatrix(loaded, layer.tensor.shape, layer.layout, scratch);
+			if (values !== loaded) {
+				scratch = values;
+			}
+			await visit({ layer, values, rows, cols });
 		}
-		const [rows, cols] = matrixDims(layer.tensor.shape, layer.layout);
-		const values = toMatrix(loaded, layer.tensor.shape, layer.layout, scratch);
-		if (values !== loaded) {
-			scratch = values;
-		}
-		await visit({ layer, values, rows, cols });
+	} finally {
+		// A read still in flight when a visit throws (or the user cancels) must not reject unobserved.
+		await pending?.catch(() => undefined);
 	}
 }
 
@@ -151,7 +161,7 @@ export async function analyzeGraph(graph: ModelGraph, profile: HardwareProfile, 
 	const keep = options.keepColumnCounts ? new Map<string, ColumnCounts>() : undefined;
 	const layers: LayerAnalysisDto[] = [];
 	let countsBuffer: Int32Array | undefined;
-	await forEachLayerMatrix(graph, counted, (m) => {
+	await forEachLayerMatrix(counted, (m) => {
 		const counts = countLayerColumns(graph.file, m, profile, keep ? undefined : countsBuffer);
 		if (!keep && counts.counts.length >= (countsBuffer?.length ?? 0)) {
 			countsBuffer = counts.counts;

@@ -94,7 +94,7 @@ export async function pruneGraph(graph: ModelGraph, profile: HardwareProfile, sp
 	let baselineOut: Float32Array | undefined;
 	const stats = (m: LayerMatrix, values: Float32Array) =>
 		layerStatistics({ ...m.layer, shape: m.layer.tensor.shape }, countLayerColumns(graph.file, { ...m, values }, profile), profile);
-	await forEachLayerMatrix(graph, layers, (m) => {
+	await forEachLayerMatrix(layers, (m) => {
 		before.push(stats(m, m.values));
 		if (m.layer.kind !== 'conv') {
 			after.push(before[before.length - 1]);
