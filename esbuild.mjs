@@ -4,7 +4,7 @@
 // Entries are added here as their folders come: the extension host, the CLI, the webview app
 // and the training worker each get one bundle.
 import * as esbuild from 'esbuild';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 
 const watch = process.argv.includes('--watch');
 
@@ -25,6 +25,14 @@ const builds = [
 		external: ['vscode'],
 	},
 	{
+		// The tfjs training engine runs here, in worker threads, never on the extension host thread.
+		entryPoints: { trainingWorker: 'src/training/tfjs/worker.ts' },
+		platform: 'node',
+		format: 'cjs',
+		target: 'node20',
+		external: ['@tensorflow/tfjs-node'],
+	},
+	{
 		entryPoints: { 'webview/main': 'webview-ui/src/main.ts' },
 		platform: 'browser',
 		format: 'esm',
@@ -33,6 +41,15 @@ const builds = [
 ].filter((b) => Object.values(b.entryPoints).every((p) => existsSync(p)));
 
 const common = { bundle: true, outdir: 'dist', sourcemap: true, logLevel: 'warning', minify: !watch };
+
+// The wasm backend's binaries sit next to the training worker, which loads them from there.
+mkdirSync('dist', { recursive: true });
+for (const file of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm']) {
+	const from = `node_modules/@tensorflow/tfjs-backend-wasm/dist/${file}`;
+	if (existsSync(from)) {
+		copyFileSync(from, `dist/${file}`);
+	}
+}
 
 if (watch) {
 	for (const b of builds) {

@@ -33,7 +33,7 @@ interface Settings {
 
 const full: Settings = {
 	pretrainEpochs: 30,
-	hyperParameters: { regularizeEpochs: 30, finetuneEpochs: 20, lambdaVar: 2e-3, lambda2: 1e-4, lr: 0.02, finetuneLr: 0.01, batchSize: 32 },
+	hyperParameters: { regularizeEpochs: 30, finetuneEpochs: 20, lambdaVar: 5e-2, lambda2: 1e-4, lr: 0.02, finetuneLr: 0.05, batchSize: 32 },
 	ratios: [50, 87.5, 93.75],
 };
 const quick: Settings = {

@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--model", help="the user's factory: package.module:function or path/to/file.py:function (runs that code)")
     src.add_argument("--torchvision", help="a torchvision architecture, e.g. resnet18, vgg11_bn (or digits-cnn)")
     src.add_argument("--num-classes", type=int, default=None, help="passed to the factory / torchvision as num_classes")
-    src.add_argument("--weights", help="checkpoint to start from (read with torch.load(weights_only=True))")
+    src.add_argument("--weights", help="checkpoint to start from (a state dict, or one under model/state_dict/...; read with a restricted unpickler)")
     src.add_argument("--trust-checkpoint", action="store_true",
                      help="read --weights with full unpickling (only for your own files; runs code in the pickle)")
     data = ft.add_argument_group("data")
@@ -116,13 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="skip projectedAdcEnergyImprovement (a trial prune each phase-1 epoch)")
 
     pp = sub.add_parser("prune", help="prune a checkpoint's conv weights (no training)")
-    pp.add_argument("weights", help="checkpoint (state dict, or a dict holding one under model/state_dict)")
-    pp.add_argument("--out", required=True)
-    pp.add_argument("--force", action="store_true")
+    pp.add_argument("weights", help="checkpoint (state dict, or a dict holding one under model/state_dict); "
+                                    "its conv weights are its 4-D floating-point tensors, in order")
+    pp.add_argument("--out", required=True, help="the pruned state dict (torch.save, atomic)")
+    pp.add_argument("--force", action="store_true", help="replace an existing --out")
     pp.add_argument("--method", choices=("dub", "dub-tol", "unstructured"), default="dub")
     _add_geometry(pp)
     _add_prune_options(pp)
-    pp.add_argument("--trust-checkpoint", action="store_true")
+    pp.add_argument("--trust-checkpoint", action="store_true", help="full unpickling (only for your own files)")
     pp.add_argument("--json", action="store_true", help="print a JSON summary")
 
     rd = sub.add_parser("repro-digits", help="reproduction on scikit-learn digits at T=16 (see repro.py)")

@@ -229,7 +229,8 @@ class Pipeline:
             "optimizer": optimizer.state_dict() if optimizer is not None else {},
             "scheduler": scheduler.state_dict() if scheduler is not None else {},
             "masks": self.masks,
-            "initial": self.initial_state,
+            # The starting weights are needed again only by --baseline-start initial.
+            "initial": self.initial_state if self.cfg.baseline_start == "initial" else {},
             "phase1": self.phase1_state or {},
             "dub": self.dub_state or {},
             "results": self.results,
@@ -262,7 +263,7 @@ class Pipeline:
         self.model.load_state_dict(blob["model"])
         self.state = {"phase": blob["phase"], "epoch": int(blob["epoch"]), "step": int(blob["step"])}
         self.masks = {k: v.to(self.ctx.device) for k, v in blob["masks"].items()}
-        self.initial_state = blob["initial"]
+        self.initial_state = blob["initial"] or self.initial_state
         self.phase1_state = blob["phase1"] or None
         self.dub_state = blob["dub"] or None
         self.results = blob["results"]

@@ -137,7 +137,7 @@ def test_user_model_factory_and_weights(tmp_path):
 
 def test_torchrun_two_processes(tmp_path):
     out = tmp_path / "ddp.pt"
-    cmd = [sys.executable, "-m", "crossbar_lens_train.launch", "--nproc_per_node", "2", "-m", "crossbar_lens_train",
+    cmd = [sys.executable, "-m", "crossbar_lens_train.launch", "--standalone", "--nproc_per_node", "2", "-m", "crossbar_lens_train",
            *TINY, "--out", str(out), "--no-projection"]
     r = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]

@@ -1,7 +1,7 @@
 import type { ImageSet, LabelledImages } from './types';
 import { Rng } from './rng';
 
-/** Indices of a seeded stratified split: `round(n_c · testFraction)` of each class go to test. */
+/** Indices of a seeded stratified split: `round(n_c · testFraction)` of each class go to test, leaving every class at least one training image. */
 export function stratifiedSplit(labels: Int32Array, testFraction: number, seed: number): { train: Int32Array; test: Int32Array } {
 	if (!(testFraction > 0 && testFraction < 1)) {
 		throw new Error(`The held-out fraction must be between 0 and 1 (got ${testFraction}).`);
@@ -13,7 +13,7 @@ export function stratifiedSplit(labels: Int32Array, testFraction: number, seed: 
 	for (const indices of byClass) {
 		if (!indices) continue;
 		rng.shuffle(indices);
-		const nTest = Math.round(indices.length * testFraction);
+		const nTest = Math.min(Math.round(indices.length * testFraction), indices.length - 1);
 		for (let i = 0; i < indices.length; i++) (i < nTest ? test : train).push(indices[i]);
 	}
 	train.sort((a, b) => a - b);

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's node entry registers no gradients; the ESM gradient modules share its global registry.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
-import '@tensorflow/tfjs-backend-cpu';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerTrainingKernels } from './kernels';
 
@@ -89,6 +89,10 @@ export async function initTrainingBackend(preference: BackendPreference = 'auto'
 		if (preference === 'wasm') {
 			throw new Error(`The wasm backend was asked for but ${notes.join('; ')}.`);
 		}
+	}
+	// A named import, so bundlers keep the package (its sideEffects list would let them drop a bare import).
+	if (!tf.findBackendFactory('cpu')) {
+		tf.registerBackend('cpu', () => new MathBackendCPU(), 1);
 	}
 	await tf.setBackend('cpu');
 	await tf.ready();

@@ -177,8 +177,10 @@ export async function runPipeline(job: TrainingJob, ctx: PipelineContext): Promi
 			emit({ event: 'log', message: `Wrote ${outputPath}`, path: outputPath });
 			if (state.stage === 'baseline') {
 				startBaseline(model, spec, ratios, masks, profile, trainer, state, measure, emit);
+				await save('baseline', 0);
+			} else {
+				await save('finetune', hp.finetuneEpochs);
 			}
-			await save('finetune', hp.finetuneEpochs);
 		}
 		// Baseline (§8.2): unstructured prune of the starting weights + the same fine-tune.
 		if (state.stage === 'baseline') {

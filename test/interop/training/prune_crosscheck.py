@@ -19,7 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, os.path.join(REPO, "python"))
 
-from crossbar_lens_train.models import extract_state_dict  # noqa: E402
+from crossbar_lens_train.models import extract_state_dict, load_checkpoint  # noqa: E402
 
 
 def vgg11_cifar():
@@ -49,7 +49,7 @@ def make(out):
 
 
 def convs(path):
-    sd = extract_state_dict(torch.load(path, map_location="cpu", weights_only=True), path)
+    sd = extract_state_dict(load_checkpoint(path), path)  # restricted unpickler
     return {k: v for k, v in sd.items() if v.dim() == 4 and v.is_floating_point()}, sd
 
 

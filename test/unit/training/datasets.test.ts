@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -92,7 +92,6 @@ void describe('training datasets', () => {
 		assert.equal(images.x[1024], Math.fround(0.2));
 		assert.throws(() => parseCifar10([new Uint8Array(100)]), /not a multiple of the 3073-byte/);
 		const cifar = join(dir, 'cifar');
-		const { mkdirSync } = await import('node:fs');
 		mkdirSync(cifar);
 		writeFileSync(join(cifar, 'data_batch_1.bin'), Buffer.concat([record, record, record]));
 		writeFileSync(join(cifar, 'test_batch.bin'), record);
