@@ -382,6 +382,7 @@ class Pipeline:
                     self.state["epoch"] = epoch
                     self.save_checkpoint(optimizer, scheduler, sums)
                     raise StopRequested()
+            epoch_lr = optimizer.param_groups[0]["lr"]  # the rate this epoch ran at
             scheduler.step()
             loss_sum, reg_sum, correct, count = self.ctx.sum(sums)
             test_acc, test_loss = self.evaluate(self.splits.test)
@@ -392,7 +393,7 @@ class Pipeline:
                 "loss": loss_sum / max(count, 1), "trainAccuracy": 100.0 * correct / max(count, 1),
                 "testAccuracy": test_acc, "testLoss": test_loss,
                 "adcEnergyImprovement": imp, "levelHistogram": hist,
-                "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.time() - t0, 3),
+                "lr": epoch_lr, "seconds": round(time.time() - t0, 3),
             }
             if regularize:
                 event["regularizerLoss"] = reg_sum / max(count, 1)

@@ -71,7 +71,7 @@ def run_repro(quick: bool = False, seed: int = 0, threads: int = 0, verbose: boo
           f"{'quick' if quick else 'full'} ({time.time() - t0:.1f} s); held-out {len(splits.test)} images")
     print(f"{'model':28s} {'accuracy %':>10s} {'best %':>8s} {'ADC energy improvement':>23s}")
     for name, acc, best, imp in rows:
-        print(f"{name:28s} {acc:10.2f} {best if best is not None else float('nan'):8.2f} "
+        print(f"{name:28s} {acc:10.2f} {(f'{best:.2f}' if best is not None else '-'):>8s} "
               f"{(f'{imp:.3f}x' if imp else 'inf'):>23s}")
     print(f"D.U.B. levels {dub['levelHistogram']}  unstructured levels {base['levelHistogram']}")
     result = {"engine": "pytorch", "seed": seed, "world": ctx.world, "tile": TILE, "ratios": p["ratios"],

@@ -1,0 +1,56 @@
+// `npm run repro:digits [-- --quick]`: the D.U.B. reproduction on scikit-learn's digits with
+// both engines (TensorFlow.js in worker threads, then PyTorch), each in its own process.
+// Prints each engine's own report, a side-by-side table, and as the last lines one JSON object
+// per engine: engine, baselineAccuracy, dubAccuracy, dubImprovement, unstructuredAccuracy,
+// unstructuredImprovement (accuracies in percent on the held-out split, improvements under the
+// paper law at T = 16).
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const passThrough = process.argv.slice(2);
+const python = process.env.CROSSBAR_LENS_PYTHON ?? '/usr/bin/python3';
+const runs = [
+	{ engine: 'tfjs', command: process.execPath, args: ['--import', 'tsx', 'bench/train/tfjs-repro-digits.ts', ...passThrough], env: {} },
+	{ engine: 'pytorch', command: python, args: ['-m', 'crossbar_lens_train', 'repro-digits', ...passThrough], env: { PYTHONPATH: 'python' } },
+];
+
+const results = [];
+let failed = false;
+for (const run of runs) {
+	if (run.engine === 'pytorch' && !existsSync(python)) {
+		console.log(`repro:digits: ${python} not found; skipping the PyTorch engine (set CROSSBAR_LENS_PYTHON).`);
+		failed = true;
+		continue;
+	}
+	console.log(`\n=== ${run.engine} engine ===`);
+	const child = spawnSync(run.command, run.args, { env: { ...process.env, ...run.env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 });
+	const lines = (child.stdout ?? '').trimEnd().split('\n');
+	console.log(lines.slice(0, -1).join('\n'));
+	let result;
+	try {
+		result = JSON.parse(lines[lines.length - 1]);
+	} catch {
+		console.log(`repro:digits: the ${run.engine} engine ended without its result line (exit ${child.status}).`);
+		failed = true;
+		continue;
+	}
+	if (child.status !== 0) {
+		failed = true;
+	}
+	results.push(result);
+}
+
+const pct = (v) => (typeof v === 'number' ? `${v.toFixed(2)} %` : '–');
+const x = (v) => (typeof v === 'number' ? `${v.toFixed(2)}×` : '–');
+console.log('\nengine   baseline   D.U.B. (drop)         D.U.B. ADC   unstructured   unstr. ADC   targets');
+for (const r of results) {
+	const drop = r.baselineAccuracy - r.dubAccuracy;
+	const met = r.baselineAccuracy >= 95 && r.dubImprovement >= 2 && drop <= 1 && r.dubImprovement > r.unstructuredImprovement;
+	console.log(`${r.engine.padEnd(8)} ${pct(r.baselineAccuracy).padStart(8)}   ${pct(r.dubAccuracy).padStart(8)} (${drop >= 0 ? '−' : '+'}${Math.abs(drop).toFixed(2)})   ${x(r.dubImprovement).padStart(10)}   ${pct(r.unstructuredAccuracy).padStart(12)}   ${x(r.unstructuredImprovement).padStart(10)}   ${met ? 'met' : 'MISSED'}`);
+	failed ||= !met;
+}
+for (const r of results) {
+	const { engine, baselineAccuracy, dubAccuracy, dubImprovement, unstructuredAccuracy, unstructuredImprovement } = r;
+	console.log(JSON.stringify({ engine, baselineAccuracy, dubAccuracy, dubImprovement, unstructuredAccuracy, unstructuredImprovement }));
+}
+process.exitCode = failed ? 1 : 0;
