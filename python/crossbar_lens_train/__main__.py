@@ -15,7 +15,7 @@ import os
 import sys
 from typing import NoReturn, Optional, Sequence, Tuple
 
-from .events import Emitter
+from .events import Emitter, close_events_file, open_events_file
 
 USAGE_EXIT = 2
 
@@ -114,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     io.add_argument("--no-projection", action="store_true",
                     help="skip projectedAdcEnergyImprovement (a trial prune each phase-1 epoch)")
+    io.add_argument("--events-file", metavar="PATH",
+                    help="also append every JSON line to PATH, flushed per line (for a reader tailing it while stdout goes to a terminal)")
 
     pp = sub.add_parser("prune", help="prune a checkpoint's conv weights (no training)")
     pp.add_argument("weights", help="checkpoint (state dict, or a dict holding one under model/state_dict); "
@@ -188,6 +190,9 @@ def cmd_finetune(args: argparse.Namespace) -> int:
             pipe.resume(checkpoint)
         pipe.install_signal_handlers()
         hist, imp = pipe.histogram()
+        # Held-out accuracy of the weights the run starts from (or resumes at): epoch 0 of the curves.
+        # Every rank takes part in the count; evaluation draws no random numbers, so a resume stays exact.
+        start_acc = pipe.evaluate(splits.test)[0]
         emitter.emit("start", engine="pytorch", torch=torch.__version__, device=str(ctx.device), world=ctx.world,
                      model=args.model or f"torchvision:{args.torchvision}", weights=args.weights, data=args.data,
                      split=splits.split, train=len(splits.train), test=len(splits.test), classes=classes,
@@ -195,8 +200,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
                      convLayers=[n for n, _ in conv_layers(pipe.model)],
                      ratios=pipe.layer_ratios, phases=["train", "prune", "finetune"] + (["baseline"] if cfg.baseline else []),
                      resumeFrom={"phase": pipe.state["phase"], "epoch": pipe.state["epoch"], "step": pipe.state["step"]} if args.resume else None,
-                     adcEnergyImprovement=imp, levelHistogram=hist, checkpoint=checkpoint, out=args.out,
-                     accuracyUnit="percent")
+                     adcEnergyImprovement=imp, levelHistogram=hist, testAccuracy=start_acc, checkpoint=checkpoint,
+                     out=args.out, accuracyUnit="percent")
         try:
             summary = pipe.run()
         except StopRequested:
@@ -256,14 +261,34 @@ def cmd_prune(args: argparse.Namespace) -> int:
         return _fail(str(ex))
 
 
+def _events_file_argument(argv: Sequence[str]) -> Optional[str]:
+    """--events-file from the raw arguments, so that a usage error of the parser lands in the file too."""
+    for i, arg in enumerate(argv):
+        if arg == "--events-file" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--events-file="):
+            return arg.split("=", 1)[1]
+    return None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "finetune":
-        return cmd_finetune(args)
-    if args.command == "prune":
-        return cmd_prune(args)
-    from .repro import run_repro
-    return run_repro(quick=args.quick, seed=args.seed, threads=args.threads, verbose=args.verbose)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    events_file = _events_file_argument(raw) if raw[:1] == ["finetune"] else None
+    if events_file and int(os.environ.get("RANK", "0")) == 0:
+        try:
+            open_events_file(events_file)
+        except OSError as ex:
+            return _fail(f"--events-file: cannot open {events_file} ({ex.strerror})", USAGE_EXIT)
+    try:
+        args = build_parser().parse_args(raw)
+        if args.command == "finetune":
+            return cmd_finetune(args)
+        if args.command == "prune":
+            return cmd_prune(args)
+        from .repro import run_repro
+        return run_repro(quick=args.quick, seed=args.seed, threads=args.threads, verbose=args.verbose)
+    finally:
+        close_events_file()
 
 
 if __name__ == "__main__":

@@ -66,6 +66,26 @@ def test_finetune_protocol_and_output(tmp_path):
     assert len(r2.stderr.strip().splitlines()) == 1
 
 
+def test_events_file_gets_the_same_lines(tmp_path):
+    """--events-file: every stdout line is appended to the file too (the extension tails it under a VS Code task)."""
+    log = tmp_path / "events.jsonl"
+    log.write_text("")  # the reader creates it before the run starts; lines are appended
+    args = TINY[:]
+    args[args.index("--epochs") + 1] = "1"
+    args[args.index("--finetune-epochs") + 1] = "1"
+    r = run(args + ["--out", str(tmp_path / "o.pt"), "--no-projection", "--events-file", str(log)])
+    assert r.returncode == 0, r.stderr
+    assert log.read_text() == r.stdout
+    start = events(r.stdout)[0]
+    assert 0 <= start["testAccuracy"] <= 100  # the starting point of the accuracy curve
+    # A usage error lands in the file as well.
+    bad = tmp_path / "bad.jsonl"
+    r = run(["finetune", "--events-file", str(bad), "--torchvision", "digits-cnn", "--data", "digits", "--tile", "48",
+             "--out", str(tmp_path / "x.pt")])
+    assert r.returncode == 2
+    assert json.loads(bad.read_text())["usage"] is True
+
+
 def test_sigterm_then_resume_is_exact(tmp_path):
     args = TINY[:]
     args[args.index("--epochs") + 1] = "3"

@@ -9,7 +9,7 @@ import type { PruneResult } from './dub';
 import { Float32Scratch } from './percentile';
 import { resolveRatios } from './ratios';
 import type { RatioSpec } from './ratios';
-import { pruneUnstructured } from './unstructured';
+import { pruneBelowThreshold, pruneUnstructured } from './unstructured';
 
 /**
  * dub: fixed-ratio D.U.B. (§6, the paper's headline runs); dub-tol: the tol variant;
@@ -120,7 +120,11 @@ export async function pruneGraph(graph: ModelGraph, profile: HardwareProfile, sp
 			// (the paper's LBL baseline, §8.2); dub-tol has no ratio, so it matches the sparsity reached.
 			const baselineRatio = ratio ?? Math.min(100, (100 * result.zeroCount) / m.values.length);
 			baselineOut = baselineOut && baselineOut.length >= m.values.length ? baselineOut : new Float32Array(m.values.length);
-			const base = pruneUnstructured(m.values, baselineRatio, { out: baselineOut.subarray(0, m.values.length), scratch });
+			const out = baselineOut.subarray(0, m.values.length);
+			// Fixed-ratio D.U.B. and whole-tile pruning already computed θ = percentile(|W|, ratio).
+			const base = spec.method === 'dub' || spec.method === 'tiles'
+				? pruneBelowThreshold(m.values, result.threshold, { out })
+				: pruneUnstructured(m.values, baselineRatio, { out, scratch });
 			baseline.push(stats(m, base.values));
 		}
 		options.onProgress?.(summaries.length, convs.length, m.layer.name);

@@ -17,7 +17,14 @@ export function pruneUnstructured(values: Float32Array, ratio: number, options: 
 	if (values.length === 0) {
 		throw new RangeError('Cannot prune an empty tensor.');
 	}
-	const threshold = percentileOfAbs(values, ratio, options.scratch ?? defaultScratch);
+	return pruneBelowThreshold(values, percentileOfAbs(values, ratio, options.scratch ?? defaultScratch), options);
+}
+
+/**
+ * Zero |w| ≤ threshold (compared in float32). pruneUnstructured with a known θ: the baseline
+ * next to a fixed-ratio D.U.B. prune reuses that prune's layer threshold (same ratio, same θ).
+ */
+export function pruneBelowThreshold(values: Float32Array, threshold: number, options: PruneOutputOptions = {}): PruneResult {
 	const out = prepareOutput(values, options.out);
 	const theta = Math.fround(threshold);
 	let pruned = 0;

@@ -114,7 +114,7 @@ export interface TrainingJob {
 	/** Run the unstructured baseline after D.U.B. (default true). */
 	readonly baseline?: boolean;
 	/** Engine-specific knobs; engines ignore the ones they do not know. */
-	readonly engineOptions?: TfjsEngineOptions;
+	readonly engineOptions?: TfjsEngineOptions & PytorchEngineOptions;
 }
 
 /** Options only the tfjs engine reads. */
@@ -127,6 +127,27 @@ export interface TfjsEngineOptions {
 	readonly maxStepsPerEpoch?: number;
 	/** Folder with the tfjs-backend-wasm .wasm binaries when they are not next to the worker bundle. */
 	readonly wasmDir?: string;
+}
+
+/** Options only the PyTorch engine reads (python/crossbar_lens_train; see python/README.md). */
+export interface PytorchEngineOptions {
+	/**
+	 * The architecture the checkpoint's state dict belongs to: `package.module:function` or
+	 * `path/to/file.py:function` (a class works too). This imports and runs the user's code.
+	 */
+	readonly modelFactory?: string;
+	/** Or a torchvision architecture (`resnet18`, `vgg11_bn`, …; `digits-cnn` is the package's own). */
+	readonly torchvision?: string;
+	/** Passed to the factory as num_classes= when it takes it. */
+	readonly numClasses?: number;
+	/** Read the starting checkpoint with full unpickling (only for the user's own files; runs code in the pickle). */
+	readonly trustCheckpoint?: boolean;
+	/** Data-parallel processes on this machine; more than 1 runs under torchrun (crossbar_lens_train.launch). */
+	readonly processes?: number;
+	/** 'auto' (default), 'cpu', 'cuda' or 'cuda:N'. */
+	readonly device?: string;
+	/** torch CPU threads per process (default: torch's own choice). */
+	readonly threads?: number;
 }
 
 /** Accuracy (percent) and ADC figures of one model state. */
@@ -198,6 +219,10 @@ export interface TrainingEvent {
 	readonly workers?: number;
 	/** epoch (regularize phase): the D.U.B. term's share of `loss`. */
 	readonly regularizerLoss?: number;
+	/** epoch (regularize phase, PyTorch engine): the improvement a D.U.B. prune of the current weights would give. */
+	readonly projectedAdcEnergyImprovement?: number | null;
+	/** epoch: the learning rate the epoch ran at (PyTorch engine). */
+	readonly lr?: number;
 }
 
 /** A training engine; `start` rejects with an AbortError when `signal` fires (the last checkpoint is kept). */

@@ -1,0 +1,218 @@
+/**
+ * The PyTorch training engine: runs python/crossbar_lens_train in the user's interpreter (one
+ * process, or several under torchrun) and turns its JSON lines into TrainingEvents. How the
+ * process is started is pluggable: a child process with piped stdout (the default; the CLI and
+ * tests), or a VS Code task whose output the user watches in a terminal, in which case the
+ * engine asks for `--events-file` and follows that file instead of stdout.
+ */
+
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { UsageError } from '../../core/errors';
+import type { TrainingEngine, TrainingEvent, TrainingJob, TrainingResult } from '../engine';
+import { FileTail, LineSplitter, TailBuffer } from './lines';
+import { buildPytorchInvocation, PytorchProtocol } from './protocol';
+
+/** One interpreter run. */
+export interface PythonCommand {
+	readonly executable: string;
+	readonly args: readonly string[];
+	/** The full environment of the process. */
+	readonly env: Readonly<Record<string, string>>;
+	readonly cwd: string;
+	/** A short title (a task or terminal name). */
+	readonly title: string;
+}
+
+/** A started process. */
+export interface PythonProcess {
+	/** SIGTERM: the engine stops after the current step and writes its checkpoint; SIGKILL: at once (the whole process group). */
+	kill(signal: 'SIGTERM' | 'SIGKILL'): void;
+	/** Settles when the process has exited (code null: killed by a signal, or the exit code is unknown). */
+	readonly exited: Promise<{ readonly code: number | null }>;
+}
+
+/** Starts interpreter processes; `pipesOutput: false` means stdout is not readable (a terminal) and the engine follows an events file. */
+export interface PythonLauncher {
+	readonly pipesOutput: boolean;
+	/** `output` receives stdout and stderr chunks when `pipesOutput` is true. */
+	launch(command: PythonCommand, output: { stdout(chunk: Buffer): void; stderr(chunk: Buffer): void }): PythonProcess;
+}
+
+/** The default launcher: a child process in its own process group, stdout and stderr piped. */
+export const childProcessLauncher: PythonLauncher = {
+	pipesOutput: true,
+	launch(command, output) {
+		const child = spawn(command.executable, [...command.args], { cwd: command.cwd, env: command.env, stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32' });
+		child.stdout.on('data', (chunk: Buffer) => output.stdout(chunk));
+		child.stderr.on('data', (chunk: Buffer) => output.stderr(chunk));
+		const exited = new Promise<{ code: number | null }>((resolve) => {
+			child.on('error', (ex) => {
+				output.stderr(Buffer.from(`${command.executable}: ${ex.message}\n`));
+				resolve({ code: null });
+			});
+			// 'close': the process ended and its stdout/stderr were read to the end.
+			child.on('close', (code) => resolve({ code }));
+		});
+		return {
+			kill(signal) {
+				if (child.pid === undefined || child.exitCode !== null) return;
+				try {
+					// SIGKILL goes to the group: torchrun's workers must not outlive it.
+					if (signal === 'SIGKILL' && process.platform !== 'win32') process.kill(-child.pid, signal);
+					else child.kill(signal);
+				} catch {
+					// already gone
+				}
+			},
+			exited,
+		};
+	},
+};
+
+export interface PytorchEngineSettings {
+	/** The interpreter with torch (default: `defaultPythonPath()`). */
+	readonly pythonPath?: string;
+	/** The folder that holds crossbar_lens_train (default: `findPythonDir()`). */
+	readonly pythonDir?: string;
+	/** Working directory; a `package.module:function` factory is imported from here (default: the process's). */
+	readonly cwd?: string;
+	/** Environment (default: this process's), with PYTHONPATH put in front. */
+	readonly env?: Readonly<Record<string, string | undefined>>;
+	readonly launcher?: PythonLauncher;
+	/** After a cancel, a process that has not stopped within this time is killed (default 60 s). */
+	readonly cancelGraceMs?: number;
+}
+
+/** Debian's /usr/bin/python3 when it exists (the pyenv python3 first on PATH may lack torch), else python3 (python on Windows). */
+export function defaultPythonPath(): string {
+	if (process.platform === 'win32') return 'python';
+	return existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+}
+
+/** python/ of the extension: next to dist/ in the bundle, or the repository's from source. */
+export function findPythonDir(): string {
+	const candidates = [join(__dirname, '..', 'python'), join(__dirname, '..', '..', '..', 'python')];
+	const found = candidates.find((dir) => existsSync(join(dir, 'crossbar_lens_train', '__main__.py')));
+	if (!found) {
+		throw new Error(`The PyTorch engine's Python package (crossbar_lens_train) is missing; looked in ${candidates.join(' and ')}.`);
+	}
+	return found;
+}
+
+/** The interpreter command of a job (exported for the tests and for a "show the command" action). */
+export function pytorchCommand(job: TrainingJob, settings: PytorchEngineSettings = {}, eventsFile?: string): PythonCommand & { notes: string[] } {
+	const invocation = buildPytorchInvocation(job, { eventsFile });
+	const pythonDir = settings.pythonDir ?? findPythonDir();
+	const base = settings.env ?? process.env;
+	const env: Record<string, string> = {};
+	for (const [key, value] of Object.entries(base)) {
+		if (value !== undefined) env[key] = value;
+	}
+	env.PYTHONPATH = env.PYTHONPATH ? `${pythonDir}${delimiter}${env.PYTHONPATH}` : pythonDir;
+	// The JSON lines must reach the reader as they are printed.
+	env.PYTHONUNBUFFERED = '1';
+	return {
+		executable: settings.pythonPath ?? defaultPythonPath(),
+		args: invocation.args,
+		env,
+		cwd: settings.cwd ?? process.cwd(),
+		title: invocation.processes > 1 ? `D.U.B. fine-tune (${invocation.processes} processes)` : 'D.U.B. fine-tune',
+		notes: invocation.notes,
+	};
+}
+
+const abortError = (message: string): DOMException => new DOMException(message, 'AbortError');
+
+export class PytorchTrainingEngine implements TrainingEngine {
+	readonly id = 'pytorch' as const;
+
+	constructor(private readonly settings: PytorchEngineSettings = {}) {}
+
+	start(job: TrainingJob, onProgress: (e: TrainingEvent) => void, signal: AbortSignal): Promise<TrainingResult> {
+		if (signal.aborted) {
+			return Promise.reject(abortError('Training was cancelled before it started.'));
+		}
+		return this.run(job, onProgress, signal).catch((ex: unknown) => {
+			const error = ex instanceof Error ? ex : new Error(String(ex));
+			if (error.name !== 'AbortError') onProgress({ event: 'error', message: error.message });
+			throw error;
+		});
+	}
+
+	private async run(job: TrainingJob, onProgress: (e: TrainingEvent) => void, signal: AbortSignal): Promise<TrainingResult> {
+		const launcher = this.settings.launcher ?? childProcessLauncher;
+		const eventsDir = launcher.pipesOutput ? undefined : await mkdtemp(join(tmpdir(), 'crossbar-lens-events-'));
+		const eventsFile = eventsDir ? join(eventsDir, 'events.jsonl') : undefined;
+		try {
+			const command = pytorchCommand(job, this.settings, eventsFile);
+			const protocol = new PytorchProtocol(job);
+			const deliver = (line: string): void => {
+				for (const event of protocol.line(line)) onProgress(event);
+			};
+			for (const note of command.notes) onProgress({ event: 'log', message: note });
+			const stderr = new TailBuffer();
+			const stdout = new LineSplitter();
+			let tail: FileTail | undefined;
+			if (eventsFile) {
+				await writeFile(eventsFile, '');
+				tail = await FileTail.start(eventsFile, deliver);
+			}
+			if (signal.aborted) throw abortError('Training was cancelled before it started.');
+			const child = launcher.launch(command, {
+				stdout: (chunk) => stdout.push(chunk).forEach(deliver),
+				stderr: (chunk) => stderr.push(chunk),
+			});
+			let killTimer: NodeJS.Timeout | undefined;
+			let killed = false;
+			const onAbort = (): void => {
+				child.kill('SIGTERM');
+				killTimer = setTimeout(() => {
+					killed = true;
+					child.kill('SIGKILL');
+				}, this.settings.cancelGraceMs ?? 60_000);
+				killTimer.unref?.();
+			};
+			signal.addEventListener('abort', onAbort, { once: true });
+			let exit: { code: number | null };
+			try {
+				exit = await child.exited;
+			} finally {
+				signal.removeEventListener('abort', onAbort);
+				clearTimeout(killTimer);
+			}
+			stdout.flush().forEach(deliver);
+			await tail?.close();
+			if (protocol.result) {
+				return protocol.result;
+			}
+			if (protocol.stopped) {
+				const where = protocol.stopped.phase ? ` (${protocol.stopped.phase} epoch ${protocol.stopped.epoch ?? '?'})` : '';
+				throw abortError(`Training was cancelled; the checkpoint ${protocol.stopped.checkpoint}${where} keeps the run (resume to continue).`);
+			}
+			if (signal.aborted) {
+				throw abortError(killed
+					? 'Training was cancelled; the engine did not stop in time and was ended (the last complete epoch is in the checkpoint).'
+					: 'Training was cancelled.');
+			}
+			if (protocol.error) {
+				throw protocol.error.usage ? new UsageError(protocol.error.message) : new Error(protocol.error.message);
+			}
+			const last = stderr.lastLine();
+			const where = launcher.pipesOutput ? '' : ' (see the terminal for its output)';
+			if (last) {
+				throw new Error(/No module named '?torch'?/.test(last)
+					? `${command.executable} has no PyTorch (${last}); choose an interpreter with torch installed.`
+					: `The PyTorch engine failed: ${last}`);
+			}
+			throw new Error(exit.code === 0
+				? `The PyTorch engine (${command.executable}) ended without a result${where}.`
+				: `The PyTorch engine (${command.executable}) exited with code ${exit.code ?? 'unknown'}${where}.`);
+		} finally {
+			if (eventsDir) await rm(eventsDir, { recursive: true, force: true }).catch(() => undefined);
+		}
+	}
+}
