@@ -7,6 +7,9 @@ import type { ByteSource } from '../byteSource';
 import { dtypeBytes, encodeFromFloat32 } from '../dtype';
 import { crc32, readZipDirectory, readZipEntry, zipDataDescriptorCrcOffset, zipEntryDataOffset } from '../zip';
 import type { ZipEntryDetail } from '../zip';
+import { rewriteZip } from '../zipWriter';
+import type { ZipReplacement } from '../zipWriter';
+import { SequentialWriter } from '../writers/common';
 import { pytorchTensorInfo } from './reader';
 import type { PytorchTensorInfo } from './reader';
 import { isRowMajorContiguous, swapElementBytes, viewStorageIndices } from './view';
@@ -28,6 +31,9 @@ export interface WritePytorchOptions {
 }
 
 const floatTypes: ReadonlySet<DType> = new Set(['float32', 'float64', 'float16', 'bfloat16']);
+
+/** torch aligns every entry's data to 64 bytes (caffe2/serialize/inline_container.cc, kFieldAlignment). */
+const alignment = 64;
 
 /**
  * Writes `graph` (opened by the PyTorch reader from `source`, not yet closed) to `outPath` with
@@ -66,7 +72,7 @@ export async function writePytorchCheckpoint(source: ByteSource, graph: ModelGra
 	}
 
 	// New bytes of every touched storage (shared storages get all their tensors' writes, in order).
-	const replaced = new Map<ZipEntryDetail, { bytes: Uint8Array; crc: number }>();
+	const replaced = new Map<ZipEntryDetail, ZipReplacement>();
 	for (const { entry, writes } of byEntry.values()) {
 		const bytes = (await readZipEntry(source, entry)).slice();
 		for (const { info, values } of writes) {
@@ -80,7 +86,11 @@ export async function writePytorchCheckpoint(source: ByteSource, graph: ModelGra
 		const patches = await crcAndDataPatches(source, replaced);
 		await writeFileAtomic(outPath, (handle) => copyWithPatches(source, handle, patches), { force: options.force, inputPath });
 	} else {
-		await writeFileAtomic(outPath, (handle) => rebuildArchive(source, entries, replaced, handle), { force: options.force, inputPath });
+		// A fresh archive: every entry keeps its name, order, method and data bytes, except the
+		// replaced storages, written stored; local headers carry sizes (no data descriptors),
+		// ZIP64 fields where needed, and torch's 'FB' padding field.
+		const rewrite = (handle: FileHandle): Promise<void> => rewriteZip(source, entries, new SequentialWriter(handle), async (entry) => replaced.get(entry), { alignment, alwaysZip64: true });
+		await writeFileAtomic(outPath, rewrite, { force: options.force, inputPath });
 	}
 }
 
@@ -139,7 +149,7 @@ function u32le(value: number): Uint8Array {
 }
 
 /** Where the new data and CRC-32 go: the data itself, the local header, the data descriptor and the central directory. */
-async function crcAndDataPatches(source: ByteSource, replaced: Map<ZipEntryDetail, { bytes: Uint8Array; crc: number }>): Promise<Patch[]> {
+async function crcAndDataPatches(source: ByteSource, replaced: Map<ZipEntryDetail, ZipReplacement>): Promise<Patch[]> {
 	const patches: Patch[] = [];
 	for (const [entry, { bytes, crc }] of replaced) {
 		const dataOffset = await zipEntryDataOffset(source, entry);
@@ -164,6 +174,7 @@ const copyChunkBytes = 8 * 1024 * 1024;
 
 /** Copies the whole source to `handle`, with `patches` laid over the copied bytes. */
 async function copyWithPatches(source: ByteSource, handle: FileHandle, patches: readonly Patch[]): Promise<void> {
+	const out = new SequentialWriter(handle);
 	const buffer = new Uint8Array(Math.min(copyChunkBytes, Math.max(1, source.length)));
 	for (let position = 0; position < source.length; position += buffer.length) {
 		const chunk = buffer.subarray(0, Math.min(buffer.length, source.length - position));
@@ -176,143 +187,6 @@ async function copyWithPatches(source: ByteSource, handle: FileHandle, patches: 
 				chunk.set(patch.bytes.subarray(start - patch.offset, end - patch.offset), start - position);
 			}
 		}
-		await writeAll(handle, chunk, position);
+		await out.bytes(chunk);
 	}
-}
-
-async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
-	let done = 0;
-	while (done < bytes.length) {
-		const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, position + done);
-		done += bytesWritten;
-	}
-}
-
-/** torch aligns every entry's data to 64 bytes (caffe2/serialize/inline_container.cc, kFieldAlignment). */
-const alignment = 64;
-const u32Max = 0xffffffff;
-
-/**
- * Writes a fresh archive: every entry in its original order with its original name, method and
- * data bytes, except the replaced storages, which are written stored. Local headers carry sizes
- * (no data descriptors), ZIP64 fields where needed, and torch's 'FB' padding field.
- */
-async function rebuildArchive(source: ByteSource, entries: readonly ZipEntryDetail[], replaced: Map<ZipEntryDetail, { bytes: Uint8Array; crc: number }>, handle: FileHandle): Promise<void> {
-	let position = 0;
-	const emit = async (bytes: Uint8Array): Promise<void> => {
-		await writeAll(handle, bytes, position);
-		position += bytes.length;
-	};
-	const ordered = [...entries].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
-	const central: Uint8Array[] = [];
-	for (const entry of ordered) {
-		const header = await source.read(entry.localHeaderOffset, 30);
-		const view = new DataView(header.buffer, header.byteOffset, 30);
-		const nameBytes = await source.read(entry.localHeaderOffset + 30, view.getUint16(26, true));
-		const time = view.getUint16(10, true);
-		const date = view.getUint16(12, true);
-		const update = replaced.get(entry);
-		const method = update ? 0 : entry.method;
-		const crc = update ? update.crc : entry.crc32;
-		const size = update ? update.bytes.length : entry.size;
-		const compressedSize = update ? update.bytes.length : entry.compressedSize;
-		const zip64 = size >= u32Max || compressedSize >= u32Max || position >= u32Max;
-		const localZip64 = size >= u32Max || compressedSize >= u32Max ? 20 : 0;
-		const unpadded = position + 30 + nameBytes.length + localZip64 + 4;
-		const pad = (alignment - (unpadded % alignment)) % alignment;
-		const local = new Uint8Array(30 + nameBytes.length + localZip64 + 4 + pad);
-		const lv = new DataView(local.buffer);
-		lv.setUint32(0, 0x04034b50, true);
-		lv.setUint16(4, zip64 ? 45 : 20, true);
-		lv.setUint16(6, entry.flags & 0x0800, true);
-		lv.setUint16(8, method, true);
-		lv.setUint16(10, time, true);
-		lv.setUint16(12, date, true);
-		lv.setUint32(14, crc, true);
-		lv.setUint32(18, localZip64 ? u32Max : compressedSize, true);
-		lv.setUint32(22, localZip64 ? u32Max : size, true);
-		lv.setUint16(26, nameBytes.length, true);
-		lv.setUint16(28, localZip64 + 4 + pad, true);
-		local.set(nameBytes, 30);
-		let e = 30 + nameBytes.length;
-		if (localZip64) {
-			lv.setUint16(e, 0x0001, true);
-			lv.setUint16(e + 2, 16, true);
-			lv.setBigUint64(e + 4, BigInt(size), true);
-			lv.setBigUint64(e + 12, BigInt(compressedSize), true);
-			e += 20;
-		}
-		lv.setUint16(e, 0x4246, true); // 'FB'
-		lv.setUint16(e + 2, pad, true);
-		local.fill(0x5a, e + 4); // 'Z'
-		const localOffset = position;
-		await emit(local);
-		if (update) {
-			await emit(update.bytes);
-		} else {
-			const dataOffset = await zipEntryDataOffset(source, entry);
-			const chunk = new Uint8Array(Math.min(copyChunkBytes, Math.max(1, entry.compressedSize)));
-			for (let done = 0; done < entry.compressedSize; done += chunk.length) {
-				const part = chunk.subarray(0, Math.min(chunk.length, entry.compressedSize - done));
-				await source.readInto(dataOffset + done, part);
-				await emit(part);
-			}
-		}
-		central.push(centralHeader(nameBytes, entry.flags & 0x0800, method, time, date, crc, size, compressedSize, localOffset));
-	}
-	const directoryOffset = position;
-	for (const header of central) {
-		await emit(header);
-	}
-	const directorySize = position - directoryOffset;
-	const zip64EndOffset = position;
-	const end = new Uint8Array(56 + 20 + 22);
-	const ev = new DataView(end.buffer);
-	ev.setUint32(0, 0x06064b50, true);
-	ev.setBigUint64(4, 44n, true);
-	ev.setUint16(12, 45, true);
-	ev.setUint16(14, 45, true);
-	ev.setBigUint64(24, BigInt(central.length), true);
-	ev.setBigUint64(32, BigInt(central.length), true);
-	ev.setBigUint64(40, BigInt(directorySize), true);
-	ev.setBigUint64(48, BigInt(directoryOffset), true);
-	ev.setUint32(56, 0x07064b50, true);
-	ev.setBigUint64(64, BigInt(zip64EndOffset), true);
-	ev.setUint32(72, 1, true);
-	ev.setUint32(76, 0x06054b50, true);
-	ev.setUint16(84, Math.min(central.length, 0xffff), true);
-	ev.setUint16(86, Math.min(central.length, 0xffff), true);
-	ev.setUint32(88, Math.min(directorySize, u32Max), true);
-	ev.setUint32(92, Math.min(directoryOffset, u32Max), true);
-	await emit(end);
-}
-
-function centralHeader(nameBytes: Uint8Array, flags: number, method: number, time: number, date: number, crc: number, size: number, compressedSize: number, localOffset: number): Uint8Array {
-	const zip64 = size >= u32Max || compressedSize >= u32Max || localOffset >= u32Max;
-	const extra = zip64 ? 28 : 0;
-	const out = new Uint8Array(46 + nameBytes.length + extra);
-	const v = new DataView(out.buffer);
-	v.setUint32(0, 0x02014b50, true);
-	v.setUint16(4, 45, true);
-	v.setUint16(6, zip64 ? 45 : 20, true);
-	v.setUint16(8, flags, true);
-	v.setUint16(10, method, true);
-	v.setUint16(12, time, true);
-	v.setUint16(14, date, true);
-	v.setUint32(16, crc, true);
-	v.setUint32(20, zip64 ? u32Max : compressedSize, true);
-	v.setUint32(24, zip64 ? u32Max : size, true);
-	v.setUint16(28, nameBytes.length, true);
-	v.setUint16(30, extra, true);
-	v.setUint32(42, zip64 ? u32Max : localOffset, true);
-	out.set(nameBytes, 46);
-	if (zip64) {
-		const e = 46 + nameBytes.length;
-		v.setUint16(e, 0x0001, true);
-		v.setUint16(e + 2, 24, true);
-		v.setBigUint64(e + 4, BigInt(size), true);
-		v.setBigUint64(e + 12, BigInt(compressedSize), true);
-		v.setBigUint64(e + 20, BigInt(localOffset), true);
-	}
-	return out;
 }

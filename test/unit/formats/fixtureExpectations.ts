@@ -4,7 +4,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { it } from 'node:test';
+import { ModelFormatError } from '../../../src/core/errors';
 import type { ModelGraph } from '../../../src/core/model';
+import { openFileSource } from '../../../src/formats/byteSource';
+import type { FormatReader } from '../../../src/formats/types';
 
 export const fixturesRoot = join(__dirname, '..', '..', 'fixtures');
 
@@ -118,6 +122,46 @@ export async function assertGraphMatches(graph: ModelGraph, expected: ExpectedFi
 	}
 	for (const warning of graph.warnings) {
 		assert.ok(!warning.includes('\n'), 'warnings are one line');
+	}
+}
+
+/**
+ * Registers, in the current describe, a test per fixture of `format`'s expected.json (sniffed by
+ * content, read as a `format` graph that matches it) and one per malformed fixture (refused with
+ * its ModelFormatError reason, in one line that starts with the file name).
+ */
+export function itReadsFixtures(format: string, reader: FormatReader): void {
+	const expected = loadExpected(format);
+	for (const file of expected.files) {
+		const label = file.inputSize ? `${file.file} with input size ${file.inputSize.join('x')}` : file.file;
+		void it(`reads ${label}`, async () => {
+			const source = await openFileSource(fixturePath(format, file.file), file.file);
+			assert.ok(reader.sniff(file.file, await source.read(0, Math.min(4096, source.length))));
+			const graph = await reader.open(source, { inputSize: file.inputSize });
+			try {
+				assert.equal(graph.format, format);
+				await assertGraphMatches(graph, file);
+			} finally {
+				await graph.close();
+			}
+		});
+	}
+
+	for (const bad of expected.malformed) {
+		void it(`fails on ${bad.file} with '${bad.reason}'`, async () => {
+			const source = await openFileSource(fixturePath(format, bad.file), bad.file);
+			try {
+				await assert.rejects(reader.open(source, {}), (ex: unknown) => {
+					assert.ok(ModelFormatError.is(ex), String(ex));
+					assert.equal(ex.reason, bad.reason, ex.message);
+					assert.ok(ex.message.startsWith(`${bad.file}:`), ex.message);
+					assert.ok(!ex.message.includes('\n'));
+					return true;
+				});
+			} finally {
+				await source.close();
+			}
+		});
 	}
 }
 

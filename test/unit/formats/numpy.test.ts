@@ -2,44 +2,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ModelFormatError } from '../../../src/core/errors';
-import { bufferSource, openFileSource } from '../../../src/formats/byteSource';
+import { bufferSource } from '../../../src/formats/byteSource';
 import { fortranToC, numpyReader, parseNpyDict } from '../../../src/formats/numpy';
 import { openModel } from '../../../src/formats/registry';
-import { assertGraphMatches, fixturePath, loadExpected } from './fixtureExpectations';
-
-const expected = loadExpected('numpy');
+import { fixturePath, itReadsFixtures } from './fixtureExpectations';
 
 void describe('numpy npz reader', () => {
-	for (const file of expected.files) {
-		void it(`reads ${file.file}`, async () => {
-			const source = await openFileSource(fixturePath('numpy', file.file), file.file);
-			assert.ok(numpyReader.sniff(file.file, await source.read(0, Math.min(4096, source.length))));
-			const graph = await numpyReader.open(source, {});
-			try {
-				assert.equal(graph.format, 'numpy');
-				await assertGraphMatches(graph, file);
-			} finally {
-				await graph.close();
-			}
-		});
-	}
-
-	for (const bad of expected.malformed) {
-		void it(`fails on ${bad.file} with '${bad.reason}'`, async () => {
-			const source = await openFileSource(fixturePath('numpy', bad.file), bad.file);
-			try {
-				await assert.rejects(numpyReader.open(source, {}), (ex: unknown) => {
-					assert.ok(ModelFormatError.is(ex), String(ex));
-					assert.equal(ex.reason, bad.reason, ex.message);
-					assert.ok(ex.message.startsWith(`${bad.file}:`), ex.message);
-					assert.ok(!ex.message.includes('\n'));
-					return true;
-				});
-			} finally {
-				await source.close();
-			}
-		});
-	}
+	itReadsFixtures('numpy', numpyReader);
 
 	void it('sniffs an npz by its first entry without the extension', () => {
 		const head = readFileSync(fixturePath('numpy', 'weights.npz')).subarray(0, 4096);

@@ -5,42 +5,10 @@ import { ModelFormatError } from '../../../src/core/errors';
 import { bufferSource, openFileSource } from '../../../src/formats/byteSource';
 import { onnxReader, torchScopePath } from '../../../src/formats/onnx/reader';
 import { openModel } from '../../../src/formats/registry';
-import { assertGraphMatches, fixturePath, loadExpected } from './fixtureExpectations';
-
-const expected = loadExpected('onnx');
+import { fixturePath, itReadsFixtures } from './fixtureExpectations';
 
 void describe('onnx reader', () => {
-	for (const file of expected.files) {
-		const label = file.inputSize ? `${file.file} with input size ${file.inputSize.join('x')}` : file.file;
-		void it(`reads ${label}`, async () => {
-			const source = await openFileSource(fixturePath('onnx', file.file), file.file);
-			assert.ok(onnxReader.sniff(file.file, await source.read(0, Math.min(4096, source.length))));
-			const graph = await onnxReader.open(source, { inputSize: file.inputSize });
-			try {
-				assert.equal(graph.format, 'onnx');
-				await assertGraphMatches(graph, file);
-			} finally {
-				await graph.close();
-			}
-		});
-	}
-
-	for (const bad of expected.malformed) {
-		void it(`fails on ${bad.file} with '${bad.reason}'`, async () => {
-			const source = await openFileSource(fixturePath('onnx', bad.file), bad.file);
-			try {
-				await assert.rejects(onnxReader.open(source, {}), (ex: unknown) => {
-					assert.ok(ModelFormatError.is(ex), String(ex));
-					assert.equal(ex.reason, bad.reason, ex.message);
-					assert.ok(ex.message.startsWith(`${bad.file}:`), ex.message);
-					assert.ok(!ex.message.includes('\n'));
-					return true;
-				});
-			} finally {
-				await source.close();
-			}
-		});
-	}
+	itReadsFixtures('onnx', onnxReader);
 
 	void it('sniffs ONNX content without the extension', () => {
 		const head = readFileSync(fixturePath('onnx', 'tiny_cnn.onnx')).subarray(0, 4096);

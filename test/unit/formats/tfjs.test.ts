@@ -1,46 +1,13 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { ModelFormatError } from '../../../src/core/errors';
 import { bufferSource, openFileSource } from '../../../src/formats/byteSource';
 import { tfjsReader } from '../../../src/formats/tfjs';
 import { openModel } from '../../../src/formats/registry';
-import { assertGraphMatches, fixturePath, loadExpected } from './fixtureExpectations';
-
-const expected = loadExpected('tfjs');
+import { fixturePath, itReadsFixtures } from './fixtureExpectations';
 
 void describe('tfjs layers-model reader', () => {
-	for (const file of expected.files) {
-		const label = file.inputSize ? `${file.file} with input size ${file.inputSize.join('x')}` : file.file;
-		void it(`reads ${label}`, async () => {
-			const source = await openFileSource(fixturePath('tfjs', file.file), file.file);
-			assert.ok(tfjsReader.sniff(file.file, await source.read(0, Math.min(4096, source.length))));
-			const graph = await tfjsReader.open(source, { inputSize: file.inputSize });
-			try {
-				assert.equal(graph.format, 'tfjs');
-				await assertGraphMatches(graph, file);
-			} finally {
-				await graph.close();
-			}
-		});
-	}
-
-	for (const bad of expected.malformed) {
-		void it(`fails on ${bad.file} with '${bad.reason}'`, async () => {
-			const source = await openFileSource(fixturePath('tfjs', bad.file), bad.file);
-			try {
-				await assert.rejects(tfjsReader.open(source, {}), (ex: unknown) => {
-					assert.ok(ModelFormatError.is(ex), String(ex));
-					assert.equal(ex.reason, bad.reason, ex.message);
-					assert.ok(ex.message.startsWith(`${bad.file}:`), ex.message);
-					assert.ok(!ex.message.includes('\n'));
-					return true;
-				});
-			} finally {
-				await source.close();
-			}
-		});
-	}
+	itReadsFixtures('tfjs', tfjsReader);
 
 	void it('sniffs model.json by content, not other JSON', () => {
 		const head = readFileSync(fixturePath('tfjs', 'seq.json')).subarray(0, 4096);
