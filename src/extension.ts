@@ -7,6 +7,7 @@ import { webviewOptions } from './extension/panels/webviewHtml';
 import { ModelFocus } from './extension/services';
 import type { Services } from './extension/services';
 import { ModelStatusBar } from './extension/statusBar';
+import { TrainingRunRegistry } from './extension/training/runRegistry';
 import { analysisViewType } from './shared/commandIds';
 import { isViewState } from './shared/protocol';
 
@@ -15,8 +16,9 @@ export function activate(context: vscode.ExtensionContext): void {
 	const log = vscode.window.createOutputChannel('Crossbar Lens', { log: true });
 	const store = new AnalysisStore(context.workspaceState, log);
 	const focus = new ModelFocus();
-	const services: Services = { extensionUri: context.extensionUri, log, store, focus };
-	context.subscriptions.push(log, store, focus);
+	const trainingRuns = new TrainingRunRegistry();
+	const services: Services = { extensionUri: context.extensionUri, log, store, focus, trainingRuns };
+	context.subscriptions.push(log, store, focus, trainingRuns);
 
 	registerCommands(context, services);
 

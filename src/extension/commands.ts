@@ -9,6 +9,8 @@ import { AnalysisPanel } from './panels/analysisPanel';
 import { wrapCommand } from './reportError';
 import type { Services } from './services';
 import { choiceOf, profileFromSettings, profileKey } from './settings';
+import { chooseFineTune } from './training/fineTuneChoices';
+import { runFineTune } from './training/fineTuneRun';
 
 /** Registers every command; each handler is wrapped once by wrapCommand (errors → one message + Show Log). */
 export function registerCommands(context: vscode.ExtensionContext, services: Services): void {
@@ -62,6 +64,21 @@ export function registerCommands(context: vscode.ExtensionContext, services: Ser
 		}
 		const cached = profile ? services.store.latest(path, profileKey(profile)) : services.store.latest(path);
 		AnalysisPanel.open(services, path, { reason: 'open', entry: cached, choice: cached ? choiceOf(cached.profile) : undefined, revealLayer: layer });
+	});
+
+	// Runs training code (the PyTorch engine imports the user's model code): trusted workspaces only.
+	// package.json hides it in restricted mode (isWorkspaceTrusted); this guards the other ways in.
+	register(Commands.runFineTune, 'D.U.B. fine-tune', async (uri?: unknown) => {
+		if (!vscode.workspace.isTrusted) {
+			const choice = await vscode.window.showWarningMessage('Run D.U.B. fine-tune runs training code (the PyTorch engine imports your model code); trust this workspace to use it.', 'Manage Workspace Trust');
+			if (choice) await vscode.commands.executeCommand('workbench.trust.manage');
+			return;
+		}
+		// From the explorer or a panel: that model; from the palette: a pick, the focused panel's model first.
+		const plan = await chooseFineTune(context.workspaceState, uri instanceof vscode.Uri ? uri : undefined, services.focus.path);
+		if (plan) {
+			await runFineTune(services, plan);
+		}
 	});
 
 	register(Commands.showPanel, 'Crossbar panel', async (path?: string) => {

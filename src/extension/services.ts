@@ -2,6 +2,7 @@ import { basename } from 'node:path';
 import * as vscode from 'vscode';
 import type { HardwareProfile } from '../shared/analysis';
 import type { AnalysisEntry, AnalysisStore } from './analysisStore';
+import type { TrainingRunRegistry } from './training/runRegistry';
 import { abortSignalFor } from './reportError';
 
 /** What every part of the extension shares; built once in activate(). */
@@ -10,6 +11,8 @@ export interface Services {
 	readonly log: vscode.LogOutputChannel;
 	readonly store: AnalysisStore;
 	readonly focus: ModelFocus;
+	/** The fine-tune runs of this window (the panels show the ones of their model). */
+	readonly trainingRuns: TrainingRunRegistry;
 }
 
 /** Which model the user looks at now (the focused panel), for the status bar and commands. */

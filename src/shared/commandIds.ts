@@ -13,6 +13,8 @@ export const Commands = {
 	revealLayer: 'crossbarLens.revealLayer',
 	/** Hidden: status bar click → bring the active model's panel forward. */
 	showPanel: 'crossbarLens.showPanel',
+	/** Palette/explorer/panel: regularize, D.U.B.-prune, fine-tune and compare (runs training code: trusted workspaces only). */
+	runFineTune: 'crossbarLens.runFineTune',
 } as const;
 
 export type CommandId = (typeof Commands)[keyof typeof Commands];
@@ -34,4 +36,5 @@ export const Settings = {
 	includeLinear: 'hardware.includeLinear',
 	inputSize: 'hardware.inputSize',
 	codeLensEnabled: 'codeLens.enabled',
+	trainingPythonPath: 'training.pythonPath',
 } as const;

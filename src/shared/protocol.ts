@@ -7,6 +7,7 @@
  */
 import type { AdcLaw, AnalysisResultDto } from './analysis';
 import { adcLaws } from './analysis';
+import type { TrainingRunDto } from './training';
 
 /** Bumped when a message changes shape; the webview says which one it speaks in `webview/ready`. */
 export const protocolVersion = 1;
@@ -100,6 +101,16 @@ export interface ViewStateDto {
 	readonly scrollY?: number;
 }
 
+/** Whether "Run D.U.B. fine-tune" can start here (it runs code: only in a trusted workspace). */
+export interface TrainingCapabilityDto {
+	readonly available: boolean;
+	readonly reason?: string;
+}
+
+/** What the panel's fine-tune buttons ask for: the output in a panel, in the explorer, the checkpoint, or a stop. */
+export type TrainingAction = 'open' | 'reveal' | 'cancel';
+export const trainingActions: readonly TrainingAction[] = ['open', 'reveal', 'cancel'];
+
 export type ExportFormat = 'html' | 'json' | 'csv';
 export const exportFormats: readonly ExportFormat[] = ['html', 'json', 'csv'];
 
@@ -122,7 +133,11 @@ export type HostToWebview =
 	/** Answer to `prune/save`: the path written, or nothing when the user cancelled. */
 	| { readonly type: 'prune/saved'; readonly requestId: number; readonly path?: string; readonly error?: string }
 	/** Open the prune preview section (the Prune command was run on this model). */
-	| { readonly type: 'prune/show' };
+	| { readonly type: 'prune/show' }
+	/** Whether the fine-tune button is enabled (workspace trust). */
+	| { readonly type: 'training/capability'; readonly capability: TrainingCapabilityDto }
+	/** A fine-tune run of (or into) this model: its whole current state (curves, phase histograms, final table). */
+	| { readonly type: 'training/update'; readonly run: TrainingRunDto };
 
 /** Webview → host. */
 export type WebviewToHost =
@@ -143,7 +158,11 @@ export type WebviewToHost =
 	/** Analyze the file again now. */
 	| { readonly type: 'model/refresh' }
 	/** An error inside the webview, for the host's log. */
-	| { readonly type: 'log/error'; readonly message: string };
+	| { readonly type: 'log/error'; readonly message: string }
+	/** Start "Run D.U.B. fine-tune" with this panel's model. */
+	| { readonly type: 'training/start' }
+	/** A fine-tune run's button: open the output in a panel, reveal it in the explorer, or cancel the run. */
+	| { readonly type: 'training/action'; readonly runId: string; readonly action: TrainingAction };
 
 type Guard = (value: Record<string, unknown>) => boolean;
 
@@ -204,6 +223,8 @@ const webviewGuards: Record<WebviewToHost['type'], Guard> = {
 	'report/export': (m) => typeof m.format === 'string' && exportFormats.includes(m.format as ExportFormat),
 	'model/refresh': () => true,
 	'log/error': (m) => isString(m.message, 20_000),
+	'training/start': () => true,
+	'training/action': (m) => isString(m.runId, 200) && typeof m.action === 'string' && trainingActions.includes(m.action as TrainingAction),
 };
 
 /** Runtime guard for everything the host receives from the webview. */
@@ -228,6 +249,8 @@ const hostGuards: Record<HostToWebview['type'], Guard> = {
 	'prune/result': (m) => isRequestId(m.requestId) && (isObject(m.preview) || isString(m.error)),
 	'prune/saved': (m) => isRequestId(m.requestId),
 	'prune/show': () => true,
+	'training/capability': (m) => isObject(m.capability) && typeof m.capability.available === 'boolean',
+	'training/update': (m) => isObject(m.run) && isString(m.run.runId, 200) && Array.isArray(m.run.points) && Array.isArray(m.run.snapshots) && isObject(m.run.plannedEpochs),
 };
 
 /** Runtime guard for what the webview receives (anything else posted to the window is ignored). */

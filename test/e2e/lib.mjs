@@ -11,6 +11,8 @@ export const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const codeServerBin = join(repo, '.cache', 'code-server', 'node_modules', '.bin', 'code-server');
 export const chromiumBin = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const pythonBin = process.env.CROSSBAR_E2E_PYTHON ?? '/usr/bin/python3';
+/** The dataset of the fine-tune step (src/training/datasets/digits.ts defaultDigitsPath). */
+export const digitsCsv = '/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz';
 
 /** What is missing to run the suite, as messages that say how to get it. */
 export function missingTools() {
@@ -20,6 +22,7 @@ export function missingTools() {
 	if (!existsSync(join(repo, 'node_modules', 'playwright-core'))) missing.push('playwright-core is missing: npm ci');
 	const torch = spawnSync(pythonBin, ['-c', 'import torch'], { stdio: 'ignore' });
 	if (torch.status !== 0) missing.push(`PyTorch is missing for ${pythonBin} (it writes the fixture checkpoints): apt-get install -y python3-torch`);
+	if (!existsSync(digitsCsv)) missing.push(`scikit-learn's digits are missing (${digitsCsv}; the fine-tune step trains on them): apt-get install -y python3-sklearn`);
 	return missing;
 }
 
@@ -49,8 +52,8 @@ export function makeWorkDir() {
 
 /**
  * The fixture workspace: the training script, a real checkpoint it writes (cnn.pt), a second
- * checkpoint in checkpoints/ for the palette, and a later save (spare/cnn-step2.pt) that the
- * suite copies over cnn.pt to play a training run.
+ * checkpoint in checkpoints/ for the palette, a later save (spare/cnn-step2.pt) that the
+ * suite copies over cnn.pt to play a training run, and digits/digits-cnn.onnx to fine-tune.
  */
 export function makeWorkspace(dirs) {
 	const fixture = join(repo, 'test', 'e2e', 'fixture');
@@ -60,6 +63,9 @@ export function makeWorkspace(dirs) {
 	run(pythonBin, [join(dirs.workspace, 'train_cnn.py'), '--out', join(dirs.workspace, 'checkpoints'), '--step', '3'], { env: { ...process.env, HOME: dirs.home } });
 	run(pythonBin, [join(repo, 'test', 'e2e', 'fixture', 'make_big_models.py'), '--out', join(dirs.workspace, 'bench')], { env: { ...process.env, HOME: dirs.home } });
 	writeFileSync(join(dirs.workspace, 'broken.pt'), 'this is not a PyTorch checkpoint\n');
+	// The ONNX digits CNN (examples/, written by Debian's PyTorch) for Run D.U.B. fine-tune with TensorFlow.js.
+	mkdirSync(join(dirs.workspace, 'digits'), { recursive: true });
+	cpSync(join(repo, 'examples', 'digits-cnn.onnx'), join(dirs.workspace, 'digits', 'digits-cnn.onnx'));
 	mkdirSync(join(dirs.workspace, '.vscode'), { recursive: true });
 	writeFileSync(join(dirs.workspace, '.vscode', 'settings.json'), JSON.stringify({ 'crossbarLens.hardware.tileSize': 16 }, null, 2));
 }

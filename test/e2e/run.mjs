@@ -1,7 +1,8 @@
 // End-to-end suite: the packaged .vsix installed into a fresh code-server 4.100.3 (VS Code
 // 1.100.3), driven by Debian's chromium through playwright-core. It proves the wiring a user
 // touches: the explorer menu, the panel's numbers against the CLI, the profile switcher, the
-// tile drill-down, CodeLens, a checkpoint saved again, the palette, export, reload, themes.
+// tile drill-down, CodeLens, a checkpoint saved again, the palette, export, reload, themes, and a
+// short Run D.U.B. fine-tune (TensorFlow.js engine) with its progress, curves and output.
 //
 //   node test/e2e/run.mjs            run (screenshots in test-results/)
 //   node test/e2e/run.mjs --keep     keep the temp workspace and server log
@@ -113,6 +114,15 @@ function panel() {
 	return page.frameLocator('iframe.webview.ready').last().frameLocator('#active-frame');
 }
 
+/** The document of the crossbar panel that shows `name` (several webviews may be in the DOM at once). */
+async function panelNamed(name) {
+	for (const frame of page.frames()) {
+		const title = await frame.locator('h1.model-name').first().textContent({ timeout: 250 }).catch(() => undefined);
+		if (title?.trim() === name) return frame;
+	}
+	return undefined;
+}
+
 async function panelText(testId) {
 	return (await panel().locator(`[data-testid="${testId}"] .card-value`).first().textContent({ timeout: 3000 }))?.trim();
 }
@@ -151,6 +161,16 @@ async function runPaletteCommand(title) {
 		await row.click();
 		return true;
 	}, 30_000);
+}
+
+/** Switches the colour theme from the palette and waits until the panel's webview has it. */
+async function setTheme(theme, bodyClass) {
+	await runPaletteCommand('Preferences: Color Theme');
+	const input = page.locator('.quick-input-widget input');
+	await input.fill(theme);
+	const row = page.locator('.quick-input-widget .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${theme}$`) }) }).first();
+	await row.click();
+	await poll(`the ${theme} theme in the webview`, async () => ((await panel().locator('body').getAttribute('class', { timeout: 3000 })) ?? '').includes(bodyClass), 20_000);
 }
 
 function lensExpected(result, layerName, head) {
@@ -355,13 +375,7 @@ try {
 
 	await step('light and high-contrast themes keep the heatmap and legend readable', async () => {
 		for (const [theme, label] of [['Light Modern', 'light'], ['Dark High Contrast', 'high-contrast']]) {
-			await runPaletteCommand('Preferences: Color Theme');
-			const input = page.locator('.quick-input-widget input');
-			await input.fill(theme);
-			const row = page.locator('.quick-input-widget .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${theme}$`) }) }).first();
-			await row.click();
-			const want = label === 'light' ? 'vscode-light' : 'vscode-high-contrast';
-			await poll(`the ${label} theme in the webview`, async () => ((await panel().locator('body').getAttribute('class', { timeout: 3000 })) ?? '').includes(want), 20_000);
+			await setTheme(theme, label === 'light' ? 'vscode-light' : 'vscode-high-contrast');
 			await page.waitForTimeout(500);
 			await shot(`panel-${label}`);
 			await panel().locator('article.layer').nth(1).scrollIntoViewIfNeeded();
@@ -412,6 +426,86 @@ try {
 		console.log(`      one 10,000-crossbar layer: heatmap filled and drawn in ${wide.maxDraw.toFixed(1)} ms (webview render ${wide.renderMs} ms, host analysis ${wide.analyzed} ms)`);
 		expect(Number.isFinite(wide.maxDraw), 'the 10,000-crossbar heatmap was not drawn');
 		await shot('wide-layer');
+	});
+
+	await step('palette: Crossbar: Run D.U.B. fine-tune (TensorFlow.js, digits, smoke test) shows progress, curves and the result', async () => {
+		await setTheme('Dark Modern', 'vscode-dark');
+		// Room for the panel: the bottom panel (the log, shown by an earlier step) is not needed here.
+		if (await page.locator('.part.panel').isVisible()) await runPaletteCommand('View: Hide Panel');
+		const onnx = join(dirs.workspace, 'digits', 'digits-cnn.onnx');
+		const output = join(dirs.workspace, 'digits', 'digits-cnn.dub.onnx');
+		const quick = page.locator('.quick-input-widget');
+		const row = (text) => quick.locator('.monaco-list-row').filter({ hasText: text }).first();
+		/** Waits for the quick input's step title, then clicks the row. */
+		const choose = async (stepTitle, text, screenshot) => {
+			await quick.locator('.quick-input-title', { hasText: stepTitle }).waitFor();
+			await row(text).waitFor();
+			if (screenshot) await shot(screenshot);
+			await row(text).click();
+		};
+		await runPaletteCommand('Crossbar: Run D.U.B. fine-tune');
+		await choose('(1/6): model', 'digits-cnn.onnx', 'finetune-pick-model');
+		await choose('(2/6): dataset', 'built in');
+		await choose('(3/6): engine', 'TensorFlow.js');
+		await choose('(4/6): settings', 'Smoke test', 'finetune-pick-preset');
+		await quick.locator('.quick-input-title', { hasText: '(5/6): prune ratios' }).waitFor();
+		const input = quick.locator('input');
+		expect((await input.inputValue()) === '0,88,92', `default ratios ${await input.inputValue()} (the tuned digits ratios)`);
+		await page.keyboard.press('Enter');
+		await quick.locator('.quick-input-title', { hasText: '(6/6): output' }).waitFor();
+		expect((await input.inputValue()) === 'digits-cnn.dub.onnx', `default output ${await input.inputValue()}`);
+		await shot('finetune-output');
+		// The progress notification lives for the run (seconds): watch for it before starting.
+		const progress = page.locator('.notification-toast').filter({ hasText: 'D.U.B. fine-tune of digits-cnn.onnx' }).first();
+		const progressSeen = progress.waitFor({ timeout: 30_000 }).then(async () => {
+			await shot('finetune-progress');
+			return true;
+		});
+		await page.keyboard.press('Enter');
+		expect(await progressSeen, 'no progress notification');
+		const done = page.locator('.notification-toast').filter({ hasText: 'D.U.B. fine-tune done' }).first();
+		await done.waitFor({ timeout: 60_000 });
+		const doneText = await done.textContent();
+		expect(/digits-cnn\.dub\.onnx/.test(doneText) && /unstructured/.test(doneText), `message: ${doneText}`);
+		expect(await done.locator('.monaco-button', { hasText: 'Open' }).count() === 1 && await done.locator('.monaco-button', { hasText: 'Reveal' }).count() === 1, 'Open / Reveal on the result');
+		// The output: a new ONNX file next to the input, analysed (by the CLI) to more than 1×; the resume checkpoint is gone.
+		expect(existsSync(output), 'no output model');
+		expect(!existsSync(`${output}.checkpoint`), 'the finished run left its checkpoint folder');
+		const analysed = cliAnalyze(output, ['--tile', '16']);
+		expect(analysed.totals.adcEnergyImprovement > 1, `the output analyses to ${analysed.totals.adcEnergyImprovement}×`);
+		expect(cliAnalyze(onnx, ['--tile', '16']).totals.adcEnergyImprovement === 1, 'the input model changed');
+		// The output's panel: its analysis, and the run's curves and final table.
+		const want = improvementText(analysed.totals.adcEnergyImprovement);
+		const out = await poll(`the output panel with improvement ${want}`, async () => {
+			const frame = await panelNamed('digits-cnn.dub.onnx');
+			const value = (await frame?.locator('[data-testid="improvement"] .card-value').first().textContent({ timeout: 1000 }))?.trim();
+			return value === want ? frame : undefined;
+		}, 30_000);
+		const training = out.locator('section.training[data-status="done"]');
+		await training.waitFor({ timeout: 10_000 });
+		const lines = await training.locator('[data-testid="training-curves"] polyline.series').count();
+		expect(lines >= 6, `${lines} curve lines (loss, accuracy, improvement × regularize/fine-tune/baseline)`);
+		const dubRow = training.locator('[data-testid="training-summary"] tr[data-row="dub"] td.strong');
+		expect((await dubRow.textContent())?.trim() === want, `the table's D.U.B. improvement ${await dubRow.textContent()} ≠ the file's ${want}`);
+		const unstructured = Number.parseFloat((await training.locator('[data-testid="training-summary"] tr[data-row="unstructured"] td.strong').textContent()) ?? '');
+		expect(unstructured < analysed.totals.adcEnergyImprovement, `unstructured ${unstructured}× is not below D.U.B.`);
+		expect(await training.locator('[data-testid="training-levels"] figure').count() === 5, 'a level histogram per phase');
+		const meta = await training.locator('.training-meta').textContent();
+		expect(/TensorFlow\.js · (wasm|tensorflow|cpu) · \d worker/.test(meta), `engine label: ${meta}`);
+		await page.waitForTimeout(300);
+		await shot('finetune-output-panel');
+		await training.locator('[data-testid="training-summary"]').scrollIntoViewIfNeeded();
+		await page.waitForTimeout(200);
+		await shot('finetune-summary');
+		// The input's panel shows the same run (its dense analysis below), with Open for the output.
+		await page.locator('.tab').filter({ hasText: 'Crossbar · digits-cnn.onnx' }).first().click();
+		await poll('the input panel with the run', async () => ((await (await panelNamed('digits-cnn.onnx'))?.locator('section.training[data-status="done"] [data-testid="training-open"]').count()) ?? 0) === 1, 20_000);
+		await page.waitForTimeout(300);
+		await shot('finetune-input-panel');
+		// The panel's Fine-tune… button starts the command with this model (the model step is skipped).
+		await (await panelNamed('digits-cnn.onnx')).locator('[data-testid="training-start"]').click();
+		await quick.locator('.quick-input-title', { hasText: '(2/6): dataset' }).waitFor();
+		await page.keyboard.press('Escape');
 	});
 
 	await step('no CSP violations or webview errors', async () => {

@@ -126,3 +126,73 @@ export function sparkline(points: readonly HistoryPointDto[]): SVGSVGElement {
 	});
 	return root;
 }
+
+/** One line of a line chart: its points, a CSS class for its colour, and whether it is dashed. */
+export interface LineSeries {
+	readonly className: string;
+	readonly label: string;
+	readonly points: readonly { readonly x: number; readonly y: number; readonly title: string }[];
+	readonly dashed?: boolean;
+}
+
+export interface LineChartOptions {
+	readonly label: string;
+	/** x runs from 0 to xMax (epochs). */
+	readonly xMax: number;
+	/** A vertical marker (the prune between the phases). */
+	readonly marker?: { readonly x: number; readonly label: string };
+	readonly format: (value: number) => string;
+	/** Always include these y values in the range (e.g. 1× for the improvement). */
+	readonly include?: readonly number[];
+}
+
+/**
+ * A small line chart (SVG): one polyline per series, dots with a hover title, y ticks at the
+ * range's ends and middle, x labelled in epochs. Colours come from the series' CSS classes.
+ */
+export function lineChart(series: readonly LineSeries[], options: LineChartOptions): SVGSVGElement {
+	const width = 230;
+	const height = 130;
+	const left = 42;
+	const right = 8;
+	const top = 8;
+	const bottom = 22;
+	const plotW = width - left - right;
+	const plotH = height - top - bottom;
+	const values = series.flatMap((s) => s.points.map((p) => p.y)).concat(options.include ?? []);
+	const dataMin = values.length ? Math.min(...values) : 0;
+	const dataMax = values.length ? Math.max(...values) : 1;
+	// A little room around the data; the ticks sit on the data's own min, middle and max.
+	const pad = dataMax - dataMin < 1e-9 ? Math.abs(dataMax) * 0.05 || 0.5 : (dataMax - dataMin) * 0.08;
+	const min = dataMin - pad;
+	const max = dataMax + pad;
+	const xMax = Math.max(1, options.xMax);
+	const x = (v: number): number => left + (plotW * v) / xMax;
+	const y = (v: number): number => top + plotH - (plotH * (v - min)) / (max - min);
+	const root = svg('svg', { class: 'line-chart', viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'aria-label': options.label });
+	root.append(svg('rect', { x: left, y: top, width: plotW, height: plotH, class: 'plot-area' }));
+	for (const v of dataMax - dataMin < 1e-9 ? [dataMin] : [dataMin, (dataMin + dataMax) / 2, dataMax]) {
+		root.append(svg('line', { x1: left, x2: left + plotW, y1: y(v), y2: y(v), class: 'grid' }));
+		root.append(svg('text', { x: left - 4, y: y(v) + 3.5, 'text-anchor': 'end', class: 'axis muted' }, options.format(v)));
+	}
+	root.append(svg('text', { x: left, y: height - 6, class: 'axis muted' }, '0'));
+	root.append(svg('text', { x: left + plotW, y: height - 6, 'text-anchor': 'end', class: 'axis muted' }, `${xMax} epochs`));
+	if (options.marker) {
+		const mx = x(options.marker.x);
+		root.append(titled(svg('line', { x1: mx, x2: mx, y1: top, y2: top + plotH, class: 'marker' }), options.marker.label));
+		root.append(svg('text', { x: mx, y: height - 6, 'text-anchor': 'middle', class: 'axis muted' }, options.marker.label));
+	}
+	for (const s of series) {
+		if (s.points.length === 0) continue;
+		const points = [...s.points].sort((a, b) => a.x - b.x);
+		if (points.length > 1) {
+			root.append(svg('polyline', { points: points.map((p) => `${x(p.x).toFixed(1)},${y(p.y).toFixed(1)}`).join(' '), class: `series ${s.className}${s.dashed ? ' dashed' : ''}` }));
+		}
+		// Dots: every point of a short run, else only the last (hover titles stay on those).
+		const dots = points.length <= 60 ? points : points.slice(-1);
+		for (const p of dots) {
+			root.append(titled(svg('circle', { cx: x(p.x), cy: y(p.y), r: 2.5, class: `dot ${s.className}` }), `${s.label}: ${p.title}`));
+		}
+	}
+	return root;
+}

@@ -6,7 +6,8 @@ import type { HardwareProfile } from '../../shared/analysis';
 import { analysisViewType, Commands } from '../../shared/commandIds';
 import { bitsForLevel } from '../../shared/levelPalette';
 import { isWebviewToHost, protocolVersion } from '../../shared/protocol';
-import type { AnalysisReason, HostToWebview, ModelInfoDto, ProfileChoiceDto, PruneSpecDto, TileColumnsDto, ViewStateDto, WebviewToHost } from '../../shared/protocol';
+import type { AnalysisReason, HostToWebview, ModelInfoDto, ProfileChoiceDto, PruneSpecDto, TileColumnsDto, TrainingCapabilityDto, ViewStateDto, WebviewToHost } from '../../shared/protocol';
+import type { TrainingRunDto } from '../../shared/training';
 import type { AnalysisEntry } from '../analysisStore';
 import { describeModel } from '../analysisStore';
 import { Disposable } from '../disposable';
@@ -16,8 +17,16 @@ import { abortSignalFor, reportError } from '../reportError';
 import { analyzeWithProgress } from '../services';
 import type { Services } from '../services';
 import { affectsProfile, applyChoice, choiceOf, profileFromSettings } from '../settings';
+import { concerns } from '../training/runRegistry';
 import { ModelFileWatcher } from './modelFileWatcher';
 import { renderWebviewHtml, webviewOptions } from './webviewHtml';
+
+/** The fine-tune button runs training code: trusted workspaces only. */
+function trainingCapability(): TrainingCapabilityDto {
+	return vscode.workspace.isTrusted
+		? { available: true }
+		: { available: false, reason: 'Run D.U.B. fine-tune runs training code: trust this workspace to use it.' };
+}
 
 export interface OpenOptions {
 	readonly reason: AnalysisReason;
@@ -95,6 +104,10 @@ export class AnalysisPanel extends Disposable {
 	private pendingPrune: PendingPrune | undefined;
 	private readyOnce = false;
 	private lastError: Extract<HostToWebview, { type: 'analysis/error' }> | undefined;
+	/** The fine-tune run of (or into) this model that the panel shows. */
+	private training: TrainingRunDto | undefined;
+	/** Size and mtime of the file as the last analysis found it (a watcher event without a change is ignored). */
+	private analyzedVersion: string | undefined;
 
 	private constructor(readonly panel: vscode.WebviewPanel, private readonly services: Services, readonly path: string, private choice: ProfileChoiceDto | undefined) {
 		super();
@@ -117,6 +130,15 @@ export class AnalysisPanel extends Disposable {
 				void this.analyze('profile', 'window').catch(() => undefined);
 			}
 		}));
+		this.training = services.trainingRuns.forPath(path);
+		if (this.training) void this.post({ type: 'training/update', run: this.training });
+		this.register(services.trainingRuns.onDidChange((run) => {
+			if (concerns(run, this.path) && (run.runId === this.training?.runId || run.startedAt >= (this.training?.startedAt ?? 0))) {
+				this.training = run;
+				void this.post({ type: 'training/update', run });
+			}
+		}));
+		this.register(vscode.workspace.onDidGrantWorkspaceTrust(() => void this.post({ type: 'training/capability', capability: trainingCapability() })));
 		this.register(new ModelFileWatcher(path, {
 			changed: () => void this.onFileChanged(),
 			deleted: () => void this.post({ type: 'analysis/error', model: this.modelInfoFallback(), reason: 'fileChanged', message: `${basename(path)} was deleted or moved; the panel shows its last analysis.` }),
@@ -168,6 +190,7 @@ export class AnalysisPanel extends Disposable {
 		let model = this.modelInfoFallback();
 		try {
 			model = await describeModel(this.path);
+			this.analyzedVersion = `${model.sizeBytes}|${model.mtimeMs}`;
 			void this.post({ type: 'analysis/pending', model, reason });
 			const entry = await analyzeWithProgress(this.services, this.path, this.profile(), {
 				location: location === 'notification' ? vscode.ProgressLocation.Notification : vscode.ProgressLocation.Window,
@@ -207,6 +230,9 @@ export class AnalysisPanel extends Disposable {
 		}
 		if (this.lastError) {
 			void this.post(this.lastError);
+		}
+		if (this.training) {
+			void this.post({ type: 'training/update', run: this.training });
 		}
 	}
 
@@ -265,6 +291,7 @@ export class AnalysisPanel extends Disposable {
 			this.readyOnce = true;
 			this.markReady();
 			void pruneCapability().then((capability) => this.post({ type: 'prune/capability', capability }));
+			void this.post({ type: 'training/capability', capability: trainingCapability() });
 			if (again) {
 				this.replay();
 			}
@@ -308,6 +335,21 @@ export class AnalysisPanel extends Disposable {
 			case 'log/error':
 				this.services.log.error(`webview: ${message.message}`);
 				return;
+			case 'training/start':
+				await vscode.commands.executeCommand(Commands.runFineTune, vscode.Uri.file(this.path));
+				return;
+			case 'training/action': {
+				const run = this.services.trainingRuns.get(message.runId);
+				if (!run) return;
+				if (message.action === 'cancel') {
+					this.services.trainingRuns.cancel(run.runId);
+				} else if (message.action === 'open') {
+					await vscode.commands.executeCommand(Commands.analyzeModel, vscode.Uri.file(run.outputPath));
+				} else {
+					await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(run.outputPath));
+				}
+				return;
+			}
 		}
 	}
 
@@ -420,6 +462,11 @@ export class AnalysisPanel extends Disposable {
 	}
 
 	private async onFileChanged(): Promise<void> {
+		// A file written just before its panel opened (a fine-tune's output) reports that write late: no change.
+		const now = await describeModel(this.path).then((m) => `${m.sizeBytes}|${m.mtimeMs}`, () => undefined);
+		if (now !== undefined && now === this.analyzedVersion) {
+			return;
+		}
 		this.pendingPrune = undefined;
 		try {
 			await this.analyze('fileChanged', 'window');

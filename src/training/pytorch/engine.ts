@@ -6,7 +6,7 @@
  * engine asks for `--events-file` and follows that file instead of stdout.
  */
 
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -91,6 +91,26 @@ export interface PytorchEngineSettings {
 export function defaultPythonPath(): string {
 	if (process.platform === 'win32') return 'python';
 	return existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+}
+
+/**
+ * The torch version an interpreter imports (a quick check before a long run). Rejects with a
+ * one-line UsageError when the interpreter is missing or has no torch.
+ */
+export function checkPythonTorch(pythonPath: string, timeoutMs = 60_000): Promise<string> {
+	return new Promise((resolve, reject) => {
+		execFile(pythonPath, ['-c', 'import torch; print(torch.__version__)'], { timeout: timeoutMs, env: { ...process.env, PYTHONWARNINGS: 'ignore' } }, (error, stdout, stderr) => {
+			if (!error) {
+				resolve(String(stdout).trim());
+				return;
+			}
+			const code = (error as NodeJS.ErrnoException).code;
+			const last = String(stderr).trim().split('\n').pop();
+			reject(new UsageError(code === 'ENOENT'
+				? `The Python interpreter ${pythonPath} does not exist.`
+				: `${pythonPath} cannot import torch${last ? ` (${last})` : error.killed ? ' (timed out)' : ''}.`));
+		});
+	});
 }
 
 /** python/ of the extension: next to dist/ in the bundle, or the repository's from source. */

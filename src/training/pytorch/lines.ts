@@ -80,14 +80,14 @@ export class FileTail {
 		const tail = new FileTail(path, onLine);
 		tail.handle = await open(path, 'r');
 		try {
-			tail.watcher = watch(path, { persistent: false }, () => tail.poke());
+			tail.watcher = watch(path, { persistent: false }, () => void tail.poke());
 			tail.watcher.on('error', () => tail.watcher?.close());
 		} catch {
 			// Some file systems have no change notifications: the poll alone does it.
 		}
-		tail.timer = setInterval(() => tail.poke(), options.pollMs ?? 250);
+		tail.timer = setInterval(() => void tail.poke(), options.pollMs ?? 250);
 		tail.timer.unref?.();
-		tail.poke();
+		void tail.poke();
 		return tail;
 	}
 

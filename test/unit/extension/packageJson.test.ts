@@ -8,11 +8,12 @@ import { analysisViewType, Commands, configSection, Settings } from '../../../sr
 interface Manifest {
 	main: string;
 	activationEvents: string[];
-	capabilities: { untrustedWorkspaces: { supported: boolean } };
+	capabilities: { untrustedWorkspaces: { supported: boolean | 'limited'; restrictedConfigurations?: string[] } };
 	contributes: {
-		commands: { command: string; title: string; category: string }[];
+		commands: { command: string; title: string; category: string; enablement?: string }[];
 		menus: Record<string, { command: string; when?: string }[]>;
 		configuration: { properties: Record<string, { default: unknown }> };
+		taskDefinitions: { type: string }[];
 	};
 }
 
@@ -29,12 +30,29 @@ void describe('package.json contributions', () => {
 		assert.equal(titles[Commands.analyzeModel], 'Analyze crossbar sparsity');
 		assert.equal(titles[Commands.pruneModel], 'Prune with D.U.B…');
 		assert.equal(titles[Commands.exportReport], 'Export crossbar report');
+		assert.equal(titles[Commands.runFineTune], 'Run D.U.B. fine-tune');
+	});
+
+	void it('offers Run D.U.B. fine-tune only in trusted workspaces (it runs training code)', () => {
+		const command = manifest.contributes.commands.find((c) => c.command === Commands.runFineTune);
+		assert.equal(command?.enablement, 'isWorkspaceTrusted');
+		const palette = manifest.contributes.menus.commandPalette.find((m) => m.command === Commands.runFineTune);
+		assert.equal(palette?.when, 'isWorkspaceTrusted');
+		const explorer = manifest.contributes.menus['explorer/context'].find((m) => m.command === Commands.runFineTune);
+		assert.match(explorer?.when ?? '', /^isWorkspaceTrusted && /);
+		assert.ok(/onnx/.test(explorer?.when ?? '') && /pt\|pth/.test(explorer?.when ?? ''), explorer?.when);
+		// The PyTorch engine runs as a task of this type.
+		assert.deepEqual(manifest.contributes.taskDefinitions.map((t) => t.type), ['crossbarLens']);
 	});
 
 	void it('activates only on Python files and its own panel (commands are implicit)', () => {
 		assert.deepEqual([...manifest.activationEvents].sort(), ['onLanguage:python', `onWebviewPanel:${analysisViewType}`]);
 		assert.ok(!manifest.activationEvents.includes('*'));
-		assert.equal(manifest.capabilities.untrustedWorkspaces.supported, true);
+	});
+
+	void it('works in restricted mode except for fine-tuning, whose interpreter setting is restricted', () => {
+		assert.equal(manifest.capabilities.untrustedWorkspaces.supported, 'limited');
+		assert.deepEqual(manifest.capabilities.untrustedWorkspaces.restrictedConfigurations, ['crossbarLens.training.pythonPath']);
 	});
 
 	void it('shows the analyze command for every model file type the readers open', () => {

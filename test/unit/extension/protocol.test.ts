@@ -17,6 +17,10 @@ void describe('protocol guards: webview → host', () => {
 			{ type: 'report/export', format: 'csv' },
 			{ type: 'model/refresh' },
 			{ type: 'log/error', message: 'boom' },
+			{ type: 'training/start' },
+			{ type: 'training/action', runId: 'run-1', action: 'cancel' },
+			{ type: 'training/action', runId: 'run-1', action: 'open' },
+			{ type: 'training/action', runId: 'run-1', action: 'reveal' },
 		];
 		for (const message of good) {
 			assert.equal(isWebviewToHost(message), true, JSON.stringify(message));
@@ -44,6 +48,8 @@ void describe('protocol guards: webview → host', () => {
 			{ type: 'prune/preview', requestId: 1, spec: { variant: 'tol', tol: -1 } },
 			{ type: 'report/export', format: 'pdf' },
 			{ type: 'log/error', message: 'x'.repeat(30_000) },
+			{ type: 'training/action', runId: 'run-1', action: 'delete' },
+			{ type: 'training/action', action: 'cancel' },
 		];
 		for (const message of bad) {
 			assert.equal(isWebviewToHost(message), false, JSON.stringify(message));
@@ -76,6 +82,10 @@ void describe('protocol guards: view state and host → webview', () => {
 		assert.equal(isHostToWebview({ type: 'tile/columns', requestId: 3, error: 'gone' }), true);
 		assert.equal(isHostToWebview({ type: 'tile/columns', requestId: 3 }), false);
 		assert.equal(isHostToWebview({ type: 'layer/reveal', layer: 'features.0' }), true);
+		assert.equal(isHostToWebview({ type: 'training/capability', capability: { available: false, reason: 'untrusted' } }), true);
+		const run = { runId: 'r', points: [], snapshots: [], plannedEpochs: { regularize: 1, finetune: 1, baseline: 1 } };
+		assert.equal(isHostToWebview({ type: 'training/update', run }), true);
+		assert.equal(isHostToWebview({ type: 'training/update', run: { ...run, points: undefined } }), false);
 		assert.equal(isHostToWebview({ source: 'react-devtools' }), false);
 	});
 });

@@ -1,0 +1,196 @@
+import { existsSync } from 'node:fs';
+import { rm, rmdir } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import * as vscode from 'vscode';
+import { isAbortError, UsageError } from '../../core/errors';
+import { Commands } from '../../shared/commandIds';
+import type { TrainingRunDto } from '../../shared/training';
+import type { TrainingEngine, TrainingEvent, TrainingJob, TrainingResult } from '../../training/engine';
+import { checkPythonTorch, PytorchTrainingEngine } from '../../training/pytorch/engine';
+import { applyTrainingEvent, createRunView, finishRunView } from '../../training/runView';
+import { TfjsTrainingEngine } from '../../training/tfjs/engine';
+import { AnalysisPanel } from '../panels/analysisPanel';
+import { reportError } from '../reportError';
+import type { Services } from '../services';
+import type { FineTunePlan } from './fineTuneChoices';
+import { resolvePythonInterpreter } from './pythonInterpreter';
+import { TaskPythonLauncher } from './taskLauncher';
+
+/** The TrainingJob of a plan. The tfjs checkpoint goes next to the output (`<output>.checkpoint/`). */
+export function jobFromPlan(plan: FineTunePlan): TrainingJob {
+	const architecture = plan.architecture ?? '';
+	const torchvision = architecture.startsWith('torchvision:') ? architecture.slice('torchvision:'.length) : undefined;
+	return {
+		modelPath: plan.modelPath,
+		dataset: plan.dataset,
+		// Every field is given: the preset only fills gaps.
+		preset: 'paper-cifar10',
+		hyperParameters: plan.hyperParameters,
+		tileRows: plan.tileRows,
+		slices: plan.slices,
+		pruneRatios: plan.pruneRatios,
+		outputPath: plan.outputPath,
+		force: plan.force,
+		checkpointDir: plan.engine === 'tfjs' ? `${plan.outputPath}.checkpoint` : undefined,
+		engineOptions: plan.engine === 'tfjs'
+			? { maxStepsPerEpoch: plan.maxStepsPerEpoch }
+			: { ...(torchvision ? { torchvision } : { modelFactory: architecture }), processes: plan.processes },
+	};
+}
+
+/** One line for the progress notification. */
+export function progressMessage(view: TrainingRunDto): string {
+	const phaseNames = { regularize: 'regularize', prune: 'D.U.B. prune', finetune: 'fine-tune', baseline: 'unstructured baseline' } as const;
+	if (!view.phase) return 'starting…';
+	const last = [...view.points].reverse().find((p) => p.series === (view.phase === 'prune' ? 'finetune' : view.phase));
+	const parts = [view.phase === 'prune' ? phaseNames.prune : `${phaseNames[view.phase]} ${view.epoch ?? 0}/${view.epochs ?? '?'}`];
+	if (last?.testAccuracy !== undefined) parts.push(`accuracy ${last.testAccuracy.toFixed(1)} %`);
+	if (last?.improvement !== undefined) parts.push(`ADC ${last.improvement === null ? '∞' : `${last.improvement.toFixed(2)}×`}`);
+	if (last?.projectedImprovement !== undefined && last.projectedImprovement !== null) parts.push(`(${last.projectedImprovement.toFixed(2)}× if pruned now)`);
+	return parts.join(' · ');
+}
+
+/** Epochs done out of all epochs of the run (for the progress bar). */
+function epochsDone(view: TrainingRunDto): number {
+	const { regularize, finetune } = view.plannedEpochs;
+	const max = (series: string): number => Math.max(0, ...view.points.filter((p) => p.series === series).map((p) => p.epoch));
+	return Math.min(regularize, max('regularize')) + Math.min(finetune, max('finetune')) + Math.min(view.plannedEpochs.baseline, max('baseline'));
+}
+
+/**
+ * Runs a planned fine-tune: the engine off the extension-host thread (tfjs worker threads, or the
+ * PyTorch engine as a task), a cancellable progress notification, live curves in the panels of
+ * the input model and, once written, of the output model; at the end the output's analysis and
+ * a message with Open / Reveal. Cancel keeps the last checkpoint and offers Resume.
+ */
+export async function runFineTune(services: Services, plan: FineTunePlan, options: { resume?: boolean; previous?: TrainingRunDto } = {}): Promise<void> {
+	const busy = services.trainingRuns.running().find((run) => run.outputPath === plan.outputPath || run.modelPath === plan.outputPath);
+	if (busy) {
+		throw new UsageError(`A fine-tune that is still running writes ${vscode.workspace.asRelativePath(plan.outputPath, false)}; cancel it first or choose another output.`);
+	}
+	const job: TrainingJob = { ...jobFromPlan(plan), resume: options.resume ?? false };
+	const scope = vscode.Uri.file(plan.modelPath);
+	const folder = vscode.workspace.getWorkspaceFolder(scope);
+	let engine: TrainingEngine;
+	if (plan.engine === 'tfjs') {
+		engine = new TfjsTrainingEngine();
+	} else {
+		const pythonDir = vscode.Uri.joinPath(services.extensionUri, 'python').fsPath;
+		if (!existsSync(join(pythonDir, 'crossbar_lens_train', '__main__.py'))) {
+			throw new Error(`This installation of Crossbar Lens lacks the PyTorch engine's Python package (${join(pythonDir, 'crossbar_lens_train')}); the package must ship python/crossbar_lens_train.`);
+		}
+		const python = await resolvePythonInterpreter(scope, services.log);
+		const version = await Promise.resolve(vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Crossbar: checking PyTorch in ${python.path}` }, () => checkPythonTorch(python.path))).catch((ex: unknown) => {
+			throw new UsageError(`${ex instanceof Error ? ex.message : String(ex)} Set crossbarLens.training.pythonPath${python.source === 'default' ? ' (or select an interpreter with the Python extension)' : ''} to an interpreter with PyTorch.`);
+		});
+		services.log.info(`fine-tune: PyTorch ${version} in ${python.path} (${python.source})`);
+		engine = new PytorchTrainingEngine({
+			pythonPath: python.path,
+			pythonDir,
+			cwd: folder?.uri.fsPath ?? dirname(plan.modelPath),
+			launcher: new TaskPythonLauncher(folder, services.log),
+		});
+	}
+	const runId = `run-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+	let view = createRunView({
+		runId, engine: plan.engine, modelPath: plan.modelPath, modelLabel: vscode.workspace.asRelativePath(plan.modelPath, false),
+		outputPath: plan.outputPath, outputLabel: vscode.workspace.asRelativePath(plan.outputPath, false),
+		datasetLabel: plan.datasetLabel, presetLabel: plan.presetLabel, tileRows: plan.tileRows,
+		plannedEpochs: { regularize: plan.hyperParameters.regularizeEpochs, finetune: plan.hyperParameters.finetuneEpochs, baseline: plan.hyperParameters.finetuneEpochs },
+	});
+	if (options.previous) {
+		// A resume continues the cancelled run's curves (the engine sends only the epochs still to do).
+		view = { ...view, points: options.previous.points, snapshots: options.previous.snapshots, notes: options.previous.notes };
+	}
+	const controller = new AbortController();
+	const cancel = (): void => controller.abort();
+	// Panel updates: at most every 150 ms while epochs stream in; status changes at once.
+	let pending: NodeJS.Timeout | undefined;
+	const publish = (now = false): void => {
+		if (now) {
+			clearTimeout(pending);
+			pending = undefined;
+			services.trainingRuns.update(view, cancel);
+		} else if (!pending) {
+			pending = setTimeout(() => {
+				pending = undefined;
+				services.trainingRuns.update(view, cancel);
+			}, 150);
+		}
+	};
+	publish(true);
+	services.log.info(`fine-tune ${runId}: ${plan.engine} ${basename(plan.modelPath)} → ${plan.outputPath}; ${plan.datasetLabel}; ${plan.presetLabel}; T=${plan.tileRows}; ratios ${JSON.stringify(plan.pruneRatios)}${job.resume ? '; resume' : ''}`);
+	// The input's panel shows the run (its analysis is the dense starting point).
+	AnalysisPanel.open(services, plan.modelPath, { reason: 'open', preserveFocus: true });
+
+	let outputShown = false;
+	const showOutput = (): void => {
+		if (outputShown) return;
+		outputShown = true;
+		AnalysisPanel.open(services, plan.outputPath, { reason: 'open', preserveFocus: true });
+	};
+	let result: TrainingResult | undefined;
+	try {
+		result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Crossbar: D.U.B. fine-tune of ${basename(plan.modelPath)}`, cancellable: true }, async (progress, token) => {
+			const subscription = token.onCancellationRequested(cancel);
+			const total = Math.max(1, plan.hyperParameters.regularizeEpochs + 2 * plan.hyperParameters.finetuneEpochs);
+			let reported = 0;
+			progress.report({ message: `starting (${plan.engine === 'tfjs' ? 'TensorFlow.js' : 'PyTorch'})…` });
+			try {
+				return await engine.start(job, (event: TrainingEvent) => {
+					view = applyTrainingEvent(view, event);
+					if (event.event === 'log' || event.event === 'start') services.log.info(`fine-tune: ${event.message ?? ''}`);
+					const done = (100 * epochsDone(view)) / total;
+					progress.report({ message: progressMessage(view), increment: Math.max(0, done - reported) });
+					reported = Math.max(reported, done);
+					const phaseChange = event.event === 'phase' || event.event === 'done' || event.event === 'start';
+					publish(phaseChange);
+					// The output exists once the D.U.B. branch is done (tfjs: before the baseline): show its heatmaps.
+					if (view.outputWritten && event.event === 'log') showOutput();
+				}, controller.signal);
+			} finally {
+				subscription.dispose();
+			}
+		});
+	} catch (ex) {
+		if (isAbortError(ex)) {
+			const message = ex instanceof Error ? ex.message : 'Training was cancelled.';
+			view = finishRunView(view, 'cancelled', message);
+			publish(true);
+			services.log.info(`fine-tune ${runId}: ${message}`);
+			const checkpoint = view.checkpointPath;
+			void vscode.window.showInformationMessage(`D.U.B. fine-tune of ${basename(plan.modelPath)} cancelled. ${checkpoint ? `The last complete epoch is kept in ${vscode.workspace.asRelativePath(checkpoint, false)}.` : 'No epoch had completed.'}`, ...(checkpoint ? ['Resume', 'Reveal Checkpoint'] : [])).then((choice) => {
+				if (choice === 'Resume') void runFineTune(services, plan, { resume: true, previous: view }).catch((e: unknown) => reportError(e, services.log, 'D.U.B. fine-tune'));
+				if (choice === 'Reveal Checkpoint' && checkpoint) void vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(checkpoint));
+			});
+			return;
+		}
+		view = finishRunView(view, 'failed', ex instanceof Error ? ex.message : String(ex));
+		publish(true);
+		throw ex;
+	}
+	view = finishRunView(view, 'done', undefined, result);
+	publish(true);
+	services.log.info(`fine-tune ${runId}: done in ${result.seconds.toFixed(1)} s; D.U.B. ${result.dub.accuracy.toFixed(2)} % at ${result.dub.adcEnergyImprovement?.toFixed(3) ?? '∞'}×; unstructured ${result.unstructured ? `${result.unstructured.accuracy.toFixed(2)} % at ${result.unstructured.adcEnergyImprovement?.toFixed(3) ?? '∞'}×` : '-'}`);
+	if (plan.engine === 'tfjs' && job.checkpointDir) {
+		// The run is complete: its resume checkpoint is no longer needed (the PyTorch engine removes its own).
+		await rm(result.checkpointPath, { force: true }).catch(() => undefined);
+		await rmdir(job.checkpointDir).catch(() => undefined);
+	}
+	showOutput();
+	const ratio = (value: number | null | undefined): string => (value === null || value === undefined ? '∞' : `${value.toFixed(2)}×`);
+	const unstructured = result.unstructured ? ` (unstructured: ${ratio(result.unstructured.adcEnergyImprovement)}, ${result.unstructured.accuracy.toFixed(1)} %)` : '';
+	void vscode.window.showInformationMessage(
+		`D.U.B. fine-tune done: ${vscode.workspace.asRelativePath(plan.outputPath, false)} — ADC energy ${ratio(result.dub.adcEnergyImprovement)} at ${result.dub.accuracy.toFixed(1)} % accuracy${unstructured}.`,
+		'Open', 'Reveal',
+	).then((choice) => openOutput(plan.outputPath, choice));
+}
+
+/** The result's actions: Open (its analysis in a panel) or Reveal (in the explorer). */
+export function openOutput(outputPath: string, action: string | undefined): void {
+	if (action === 'Open' || action === 'open') {
+		void vscode.commands.executeCommand(Commands.analyzeModel, vscode.Uri.file(outputPath));
+	} else if (action === 'Reveal' || action === 'reveal') {
+		void vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(outputPath));
+	}
+}

@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import * as vscode from 'vscode';
+import { childProcessLauncher } from '../../training/pytorch/engine';
+import type { PythonCommand, PythonLauncher, PythonProcess } from '../../training/pytorch/engine';
+
+/** The task type of the fine-tune runs (package.json contributes.taskDefinitions). */
+export const fineTuneTaskType = 'crossbarLens';
+
+/**
+ * Runs the PyTorch engine as a VS Code task (ProcessExecution: no shell, no quoting), so its
+ * output shows in a terminal the user can watch; the engine reads the events from the
+ * `--events-file` it asked for (`pipesOutput: false`). Cancel sends SIGTERM to the task's process
+ * (the engine stops after the current step and writes its checkpoint; torchrun passes it on to its
+ * workers), SIGKILL goes to its process group. When the task cannot start (no task support in
+ * this host), the run falls back to a plain child process whose output goes to the log.
+ */
+export class TaskPythonLauncher implements PythonLauncher {
+	readonly pipesOutput = false;
+
+	constructor(private readonly folder: vscode.WorkspaceFolder | undefined, private readonly log: vscode.LogOutputChannel) {}
+
+	launch(command: PythonCommand): PythonProcess {
+		const id = randomUUID();
+		const definition: vscode.TaskDefinition = { type: fineTuneTaskType, run: id };
+		const execution = new vscode.ProcessExecution(command.executable, [...command.args], { cwd: command.cwd, env: { ...command.env } });
+		const task = new vscode.Task(definition, this.folder ?? vscode.TaskScope.Workspace, command.title, 'Crossbar', execution);
+		task.presentationOptions = { reveal: vscode.TaskRevealKind.Always, panel: vscode.TaskPanelKind.Dedicated, focus: false, clear: true, echo: true, showReuseMessage: false };
+		const ours = (e: { execution: vscode.TaskExecution }): boolean => (e.execution.task.definition as { run?: string }).run === id;
+		let pid: number | undefined;
+		let running: vscode.TaskExecution | undefined;
+		let fallback: PythonProcess | undefined;
+		const subscriptions: vscode.Disposable[] = [];
+		const exited = new Promise<{ code: number | null }>((resolve) => {
+			const done = (code: number | null): void => {
+				subscriptions.forEach((s) => s.dispose());
+				resolve({ code });
+			};
+			subscriptions.push(
+				vscode.tasks.onDidStartTaskProcess((e) => {
+					if (ours(e)) pid = e.processId;
+				}),
+				vscode.tasks.onDidEndTaskProcess((e) => {
+					if (ours(e)) done(e.exitCode ?? null);
+				}),
+				// A task whose process never started (bad interpreter path) ends without an end-process event.
+				vscode.tasks.onDidEndTask((e) => {
+					if (ours(e)) setTimeout(() => done(null), 200);
+				}),
+			);
+			vscode.tasks.executeTask(task).then((started) => {
+				running = started;
+			}, (ex: unknown) => {
+				this.log.warn(`fine-tune: could not start the task (${ex instanceof Error ? ex.message : String(ex)}); running the engine as a child process, its output goes to this log`);
+				fallback = childProcessLauncher.launch(command, {
+					stdout: (chunk) => this.log.info(`[python] ${chunk.toString('utf8').trimEnd()}`),
+					stderr: (chunk) => this.log.info(`[python] ${chunk.toString('utf8').trimEnd()}`),
+				});
+				void fallback.exited.then(({ code }) => done(code));
+			});
+		});
+		return {
+			kill: (signal) => {
+				if (fallback) {
+					fallback.kill(signal);
+					return;
+				}
+				if (pid === undefined) {
+					running?.terminate();
+					return;
+				}
+				try {
+					// The task's process leads its own process group (a pty session): SIGKILL ends torchrun's workers too.
+					process.kill(signal === 'SIGKILL' ? -pid : pid, signal);
+				} catch {
+					try {
+						process.kill(pid, signal);
+					} catch {
+						// gone
+					}
+				}
+				if (signal === 'SIGKILL') running?.terminate();
+			},
+			exited,
+		};
+	}
+}

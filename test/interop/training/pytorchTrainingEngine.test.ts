@@ -1,0 +1,120 @@
+// The PyTorch engine through the TrainingEngine interface, on a real interpreter (Debian's
+// /usr/bin/python3 with torch 1.13) and real data: the digits CNN checkpoint of examples/, the
+// digits dataset, 1 epoch per phase at T = 16. The events match the tfjs engine's, the output is
+// a checkpoint the analysis reads with the engine's figures, a cancel keeps the checkpoint and a
+// resume finishes, and the events-file path (the VS Code task mode) gives the same run.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { openModel } from '../../../src/formats/registry';
+import { analyzeGraph } from '../../../src/hardware/analyze';
+import { resolveProfile } from '../../../src/hardware/profile';
+import type { TrainingEvent, TrainingJob } from '../../../src/training/engine';
+import { checkPythonTorch, PytorchTrainingEngine } from '../../../src/training/pytorch/engine';
+import type { PythonLauncher } from '../../../src/training/pytorch/engine';
+import { python, repoRoot } from '../cliHarness';
+
+const model = join(repoRoot, 'examples', 'digits-cnn.pt');
+const hasTorch = spawnSync(python, ['-c', 'import torch, sklearn'], { stdio: 'ignore' }).status === 0;
+const skip = !hasTorch ? `${python} has no torch/scikit-learn (python3-torch, python3-sklearn)` : !existsSync(model) ? 'examples/digits-cnn.pt is missing' : false;
+const dir = mkdtempSync(join(tmpdir(), 'crossbar-pytorch-interop-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const env = { ...process.env, OMP_NUM_THREADS: '1', PYTHONWARNINGS: 'ignore' };
+
+function job(name: string, extra: Partial<TrainingJob> = {}): TrainingJob {
+	return {
+		modelPath: model,
+		dataset: { kind: 'digits' },
+		preset: 'digits',
+		hyperParameters: { regularizeEpochs: 1, finetuneEpochs: 1, batchSize: 64 },
+		tileRows: 16,
+		pruneRatios: { ratios: [0, 88, 92] },
+		outputPath: join(dir, `${name}.pt`),
+		engineOptions: { torchvision: 'digits-cnn', threads: 1 },
+		...extra,
+	};
+}
+
+const engine = (launcher?: PythonLauncher): PytorchTrainingEngine => new PytorchTrainingEngine({ pythonPath: python, pythonDir: join(repoRoot, 'python'), cwd: dir, env, launcher });
+
+void describe('interop: the PyTorch training engine on a real interpreter', { skip }, () => {
+	void it('checks the interpreter for torch', async () => {
+		assert.match(await checkPythonTorch(python), /^\d+\.\d+/);
+		await assert.rejects(checkPythonTorch(join(dir, 'no-python')), /does not exist/);
+	});
+
+	void it('runs regularize → prune → finetune → baseline and writes a checkpoint the analysis reads alike', async () => {
+		const events: TrainingEvent[] = [];
+		const result = await engine().start(job('run'), (e) => events.push(e), new AbortController().signal);
+		const sequence = events.filter((e) => e.event !== 'checkpoint' && e.event !== 'log').map((e) => `${e.event}:${e.phase ?? ''}`);
+		assert.deepEqual(sequence, ['start:', 'phase:regularize', 'epoch:regularize', 'phase:prune', 'epoch:finetune', 'phase:baseline', 'epoch:baseline', 'done:']);
+		assert.equal(result.engine, 'pytorch');
+		assert.equal(result.backend, 'cpu');
+		assert.equal(result.workers, 1);
+		for (const e of events.filter((x) => x.event === 'epoch')) {
+			for (const field of ['epoch', 'epochs', 'loss', 'trainAccuracy', 'testAccuracy', 'adcEnergyImprovement', 'levelHistogram'] as const) {
+				assert.notEqual(e[field], undefined, `${e.phase} epoch event has ${field}`);
+			}
+		}
+		assert.ok(result.initial.accuracy >= 90, `the example model starts at ${result.initial.accuracy} %`);
+		assert.ok(result.dub.adcEnergyImprovement! > 1.5, `D.U.B. ${result.dub.adcEnergyImprovement}`);
+		assert.ok(result.dub.adcEnergyImprovement! > result.unstructured!.adcEnergyImprovement!, 'D.U.B. above unstructured at the same ratios');
+		assert.deepEqual(result.dub.layers.map((l) => l.ratio), [0, 88, 92]);
+		assert.ok(!existsSync(result.checkpointPath), 'the engine removes its resume file once the output is written');
+		const graph = await openModel(result.outputPath);
+		try {
+			assert.equal(graph.format, 'pytorch');
+			const { result: analysis } = await analyzeGraph(graph, resolveProfile({ tileRows: 16 }));
+			assert.ok(Math.abs(analysis.totals.adcEnergyImprovement! - result.dub.adcEnergyImprovement!) < 1e-9, `${analysis.totals.adcEnergyImprovement} vs ${result.dub.adcEnergyImprovement}`);
+			assert.deepEqual(analysis.totals.levelHistogram, result.dub.levelHistogram);
+		} finally {
+			await graph.close();
+		}
+	});
+
+	void it('cancel (SIGTERM) keeps the checkpoint; resume finishes the run', async () => {
+		const controller = new AbortController();
+		const cancelled = job('resume', { hyperParameters: { regularizeEpochs: 3, finetuneEpochs: 1, batchSize: 64 } });
+		const first: TrainingEvent[] = [];
+		await assert.rejects(engine().start(cancelled, (e) => {
+			first.push(e);
+			if (e.event === 'checkpoint' && e.phase === 'regularize') controller.abort();
+		}, controller.signal), (ex: Error) => ex.name === 'AbortError' && /keeps the run/.test(ex.message));
+		assert.ok(!first.some((e) => e.event === 'error'));
+		assert.ok(existsSync(`${cancelled.outputPath}.resume.pt`), 'the resume file is kept');
+		assert.ok(!existsSync(cancelled.outputPath));
+		const second: TrainingEvent[] = [];
+		const result = await engine().start({ ...cancelled, resume: true }, (e) => second.push(e), new AbortController().signal);
+		assert.match(second[0].message ?? '', /resumed at regularize/);
+		assert.ok(existsSync(result.outputPath));
+	});
+
+	void it('the events-file mode (the VS Code task) reads the same run from the file while stdout goes elsewhere', async () => {
+		// stdout/stderr discarded, as a terminal would show them: the events come from --events-file only.
+		const terminal: PythonLauncher = {
+			pipesOutput: false,
+			launch(command) {
+				const child = spawn(command.executable, [...command.args], { cwd: command.cwd, env: command.env, stdio: 'ignore' });
+				return {
+					kill: (signal) => child.kill(signal),
+					exited: new Promise((resolve) => child.on('close', (code) => resolve({ code }))),
+				};
+			},
+		};
+		const events: TrainingEvent[] = [];
+		const result = await engine(terminal).start(job('task', { baseline: false }), (e) => events.push(e), new AbortController().signal);
+		assert.deepEqual(events.filter((e) => e.event === 'epoch').map((e) => e.phase), ['regularize', 'finetune']);
+		assert.equal(result.unstructured, undefined);
+		assert.ok(existsSync(result.outputPath));
+	});
+
+	void it('a usage error of the engine is one line, before any training', async () => {
+		const events: TrainingEvent[] = [];
+		await assert.rejects(engine().start(job('bad', { pruneRatios: { ratios: [10, 20] } }), (e) => events.push(e), new AbortController().signal), /3 conv layers/);
+		assert.deepEqual(events.map((e) => e.event), ['error']);
+	});
+});
