@@ -4,7 +4,7 @@
 // Entries are added here as their folders come: the extension host, the CLI, the webview app
 // and the training worker each get one bundle.
 import * as esbuild from 'esbuild';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 
 const watch = process.argv.includes('--watch');
 
@@ -40,7 +40,8 @@ const builds = [
 	},
 ].filter((b) => Object.values(b.entryPoints).every((p) => existsSync(p)));
 
-const common = { bundle: true, outdir: 'dist', sourcemap: true, logLevel: 'warning', minify: !watch };
+const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
+const common = { define: { CROSSBAR_LENS_VERSION: JSON.stringify(version) }, bundle: true, outdir: 'dist', sourcemap: true, logLevel: 'warning', minify: !watch };
 
 // The wasm backend's binaries sit next to the training worker, which loads them from there.
 mkdirSync('dist', { recursive: true });

@@ -1,6 +1,7 @@
 import { ModelFormatError, UsageError } from '../core/errors';
 import { runAnalyze } from './analyzeCommand';
 import { runPrune } from './pruneCommand';
+import { toolVersion } from './version';
 import { runReport } from './reportCommand';
 
 const usage = `crossbar-lens: ADC cost of a model on crossbar-based analog in-memory accelerators (D.U.B., arXiv 2403.13082)
@@ -34,7 +35,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 				return await runReport(rest);
 			case '--version':
 			case '-v':
-				process.stdout.write(`${versionText()}\n`);
+				process.stdout.write(`${toolVersion()}\n`);
 				return ExitCode.ok;
 			case undefined:
 			case '--help':
@@ -60,11 +61,6 @@ export async function main(argv: readonly string[]): Promise<number> {
 	}
 }
 
-declare const CROSSBAR_LENS_VERSION: string | undefined;
-
-function versionText(): string {
-	return `crossbar-lens ${typeof CROSSBAR_LENS_VERSION === 'string' ? CROSSBAR_LENS_VERSION : 'dev'}`;
-}
 
 if (require.main === module) {
 	// A closed pipe (`crossbar-lens analyze m.pt | head`) is not an error.

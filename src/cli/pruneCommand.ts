@@ -99,20 +99,13 @@ export async function runPrune(argv: readonly string[]): Promise<number> {
 	const pruneTol = method === 'dub-tol' ? (args.values.has('tol') ? profile.tol : 1e-3) : undefined;
 	const analysisProfile = method === 'dub-tol' ? { ...profile, tol: 0 } : profile;
 	const writeOptions = { force: args.flags.has('force'), inputPath: path };
-	// Refuse the output before the work, not after it.
-	await checkOutputPath(outPath, writeOptions).catch((ex: unknown) => {
-		throw new UsageError(ex instanceof Error ? ex.message : String(ex));
-	});
+	// Refuse the output (a UsageError) before the work, not after it.
+	await checkOutputPath(outPath, writeOptions);
 	const source = await openFileSource(path);
 	const graph = await openModelSource(source, { inputSize: profile.inputSize });
 	try {
 		const outcome = await pruneGraph(graph, analysisProfile, { method, ratios, pruneTol, skipLevel0Loosening: args.flags.has('skip-level0-loosening') });
-		try {
-			await writeModel(source, graph, outcome.updates, outPath, writeOptions);
-		} catch (ex) {
-			// Refusals (existing file, input path) are usage errors, not model errors.
-			throw new UsageError(ex instanceof Error ? ex.message : String(ex));
-		}
+		await writeModel(source, graph, outcome.updates, outPath, writeOptions);
 		if (args.flags.has('json')) {
 			const { before, after, unstructured, layers } = outcome;
 			process.stdout.write(`${toJson({ tool: 'crossbar-lens', command: 'prune', method, out: outPath, pruneTol, layers, before, after: { ...after, file: outPath }, ...(unstructured ? { unstructured } : {}) })}\n`);

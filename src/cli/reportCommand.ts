@@ -4,8 +4,8 @@ import type { ExportFormat } from '../shared/protocol';
 import { analyzeFile, profileFromArgs, profileOptions, singleModelPath } from './analyzeCommand';
 import { parseArgs } from './args';
 import { formatImprovement } from './format';
+import { toolVersion } from './version';
 
-declare const CROSSBAR_LENS_VERSION: string | undefined;
 
 /** `crossbar-lens report <model> --html out.html [--csv out.csv] [--json out.json] [--force] [profile options]` */
 export async function runReport(argv: readonly string[]): Promise<number> {
@@ -26,7 +26,7 @@ export async function runReport(argv: readonly string[]): Promise<number> {
 		throw new UsageError('only one report can go to standard output (-).');
 	}
 	const result = await analyzeFile(path, profileFromArgs(args));
-	const generator = `crossbar-lens ${typeof CROSSBAR_LENS_VERSION === 'string' ? CROSSBAR_LENS_VERSION : 'dev'}`;
+	const generator = toolVersion();
 	const files = Object.fromEntries(Object.entries(outputs).filter(([, out]) => out !== '-')) as Partial<Record<ExportFormat, string>>;
 	const written = await writeReports(result, files, { force: args.flags.has('force'), inputPath: path, generator });
 	if (stdoutTargets.length === 1) {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { link, open, rename, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { UsageError } from '../core/errors';
 
 export interface AtomicWriteOptions {
 	/** Allows replacing an existing file (never the input). */
@@ -22,14 +23,14 @@ export async function checkOutputPath(outPath: string, options: AtomicWriteOptio
 		const inputInfo = await statOrUndefined(input);
 		const sameFile = input === target || (existing !== undefined && inputInfo !== undefined && existing.dev === inputInfo.dev && existing.ino === inputInfo.ino);
 		if (sameFile) {
-			throw new Error(`Refusing to write over the input file ${outPath}; choose another output path.`);
+			throw new UsageError(`Refusing to write over the input file ${outPath}; choose another output path.`);
 		}
 	}
 	if (existing?.isDirectory()) {
-		throw new Error(`Cannot write ${outPath}: it is a folder.`);
+		throw new UsageError(`Cannot write ${outPath}: it is a folder.`);
 	}
 	if (existing && !options.force) {
-		throw new Error(`Refusing to overwrite ${outPath}, which already exists; choose another output path or allow overwriting.`);
+		throw new UsageError(`Refusing to overwrite ${outPath}, which already exists; choose another output path or allow overwriting.`);
 	}
 	return target;
 }

@@ -1,6 +1,6 @@
 import { open, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { basename, dirname, resolve, sep } from 'node:path';
+import { dirname, resolve, sep } from 'node:path';
 import { ModelFormatError } from '../core/errors';
 
 /** Random access to a model file's bytes; readers never load a whole file at once. */
@@ -88,8 +88,13 @@ export async function openFileSource(path: string, displayName: string = path): 
 		}
 		throw new ModelFormatError('unreadable', `${displayName}: cannot be opened (${code ?? String(ex)}).`);
 	}
-	const { size } = await handle.stat();
-	return new FileSource(displayName, size, resolve(path), handle);
+	try {
+		const { size } = await handle.stat();
+		return new FileSource(displayName, size, resolve(path), handle);
+	} catch (ex) {
+		await handle.close();
+		throw new ModelFormatError('unreadable', `${displayName}: cannot be read (${(ex as NodeJS.ErrnoException).code ?? String(ex)}).`);
+	}
 }
 
 /** A ByteSource over bytes in memory (tests, the webview host's previews). */
@@ -114,8 +119,4 @@ export function bufferSource(bytes: Uint8Array, name: string, siblings: Record<s
 		},
 		async close() {},
 	};
-}
-
-export function displayBase(name: string): string {
-	return basename(name);
 }

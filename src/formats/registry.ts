@@ -46,7 +46,13 @@ export async function openModelSource(source: ByteSource, options: OpenOptions =
 		await source.close();
 		throw new ModelFormatError('empty', `${source.name}: the file is empty.`);
 	}
-	const head = await source.read(0, Math.min(headBytes, source.length));
+	let head: Uint8Array;
+	try {
+		head = await source.read(0, Math.min(headBytes, source.length));
+	} catch (ex) {
+		await source.close();
+		throw ex;
+	}
 	const lower = source.name.toLowerCase();
 	const ordered = [...entries].sort((a, b) => Number(b.extensions.some((e) => lower.endsWith(e))) - Number(a.extensions.some((e) => lower.endsWith(e))));
 	let firstFailure: unknown;

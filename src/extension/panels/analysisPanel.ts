@@ -405,15 +405,18 @@ export class AnalysisPanel extends Disposable {
 		try {
 			const outcome = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Crossbar: D.U.B. prune preview of ${basename(this.path)}`, cancellable: true }, async (progress, token) => {
 				const abort = abortSignalFor(token);
-				const graph = await openModel(this.path, { inputSize: profile.inputSize, signal: abort.signal }, this.path);
 				try {
-					return await engine.pruneGraph(graph, profile, spec, {
-						signal: abort.signal,
-						onProgress: (done, total, layer) => progress.report({ message: `${layer} (${done}/${total})`, increment: 100 / total }),
-					});
+					const graph = await openModel(this.path, { inputSize: profile.inputSize, signal: abort.signal }, this.path);
+					try {
+						return await engine.pruneGraph(graph, profile, spec, {
+							signal: abort.signal,
+							onProgress: (done, total, layer) => progress.report({ message: `${layer} (${done}/${total})`, increment: 100 / total }),
+						});
+					} finally {
+						await graph.close();
+					}
 				} finally {
 					abort.dispose();
-					await graph.close();
 				}
 			});
 			this.pendingPrune = { spec, profile, outcome, mtimeMs: model.mtimeMs };
@@ -445,6 +448,11 @@ export class AnalysisPanel extends Disposable {
 		}
 		if (target.fsPath === this.path) {
 			await this.post({ type: 'prune/saved', requestId, error: 'Choose a new file: the original model is never overwritten.' });
+			return;
+		}
+		// A training run may have saved a new checkpoint while the dialog was open.
+		if ((await describeModel(this.path)).mtimeMs !== pending.mtimeMs) {
+			await this.post({ type: 'prune/saved', requestId, error: `${basename(this.path)} changed since the preview; preview again.` });
 			return;
 		}
 		try {

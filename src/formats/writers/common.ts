@@ -1,3 +1,4 @@
+import { UsageError } from '../../core/errors';
 import { stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -99,7 +100,7 @@ export async function refuseInputAsOutput(outPath: string, inputPath: string): P
 	const input = resolve(inputPath);
 	const [a, b] = await Promise.all([statOrUndefined(out), statOrUndefined(input)]);
 	if (out === input || (a && b && a.dev === b.dev && a.ino === b.ino)) {
-		throw new Error(`Refusing to write over the input file ${outPath}; choose another output path.`);
+		throw new UsageError(`Refusing to write over the input file ${outPath}; choose another output path.`);
 	}
 }
 

@@ -1,3 +1,4 @@
+import { UsageError } from '../../core/errors';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { DType, ModelGraph } from '../../core/model';
 import { writeFileAtomic } from '../atomicWrite';
@@ -123,10 +124,10 @@ export async function writeOnnx(source: ByteSource, graph: ModelGraph, updates: 
 		if (dataPieces.length > 0) {
 			const inputData = new Set([...siblings.keys()].map((l) => resolve(dirname(inputPath), l)));
 			if (inputData.has(dataPath) || dataPath === inputPath) {
-				throw new Error(`Refusing to write ${dataPath}: it is a file of the input model; choose another output name.`);
+				throw new UsageError(`Refusing to write ${dataPath}: it is a file of the input model; choose another output name.`);
 			}
 			if (!options.force && (await pathExists(target))) {
-				throw new Error(`Refusing to overwrite ${outPath}, which already exists; choose another output path or allow overwriting.`);
+				throw new UsageError(`Refusing to overwrite ${outPath}, which already exists; choose another output path or allow overwriting.`);
 			}
 			await writeFileAtomic(dataPath, (handle) => writePieces(new SequentialWriter(handle), dataPieces), { force: options.force, inputPath });
 		}

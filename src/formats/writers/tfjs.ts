@@ -1,3 +1,4 @@
+import { UsageError } from '../../core/errors';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { ModelGraph } from '../../core/model';
 import { writeFileAtomic } from '../atomicWrite';
@@ -72,14 +73,14 @@ export async function writeTfjs(source: ByteSource, graph: ModelGraph, updates: 
 		const shardFiles = plans.flatMap((p) => p.paths.map((name) => join(folder, name)));
 		for (const file of shardFiles) {
 			if (inputShards.has(file) || file === inputPath) {
-				throw new Error(`Refusing to write ${file}: it is a file of the input model; choose another output name.`);
+				throw new UsageError(`Refusing to write ${file}: it is a file of the input model; choose another output name.`);
 			}
 			if (!options.force && (await pathExists(file))) {
-				throw new Error(`Refusing to overwrite ${file}, which already exists; choose another output path or allow overwriting.`);
+				throw new UsageError(`Refusing to overwrite ${file}, which already exists; choose another output path or allow overwriting.`);
 			}
 		}
 		if (!options.force && (await pathExists(target))) {
-			throw new Error(`Refusing to overwrite ${outPath}, which already exists; choose another output path or allow overwriting.`);
+			throw new UsageError(`Refusing to overwrite ${outPath}, which already exists; choose another output path or allow overwriting.`);
 		}
 
 		for (const [g, plan] of plans.entries()) {

@@ -167,6 +167,7 @@ export class PytorchTrainingEngine implements TrainingEngine {
 		const launcher = this.settings.launcher ?? childProcessLauncher;
 		const eventsDir = launcher.pipesOutput ? undefined : await mkdtemp(join(tmpdir(), 'crossbar-lens-events-'));
 		const eventsFile = eventsDir ? join(eventsDir, 'events.jsonl') : undefined;
+		let tail: FileTail | undefined;
 		try {
 			const command = pytorchCommand(job, this.settings, eventsFile);
 			const protocol = new PytorchProtocol(job);
@@ -176,7 +177,6 @@ export class PytorchTrainingEngine implements TrainingEngine {
 			for (const note of command.notes) onProgress({ event: 'log', message: note });
 			const stderr = new TailBuffer();
 			const stdout = new LineSplitter();
-			let tail: FileTail | undefined;
 			if (eventsFile) {
 				await writeFile(eventsFile, '');
 				tail = await FileTail.start(eventsFile, deliver);
@@ -232,6 +232,8 @@ export class PytorchTrainingEngine implements TrainingEngine {
 				? `The PyTorch engine (${command.executable}) ended without a result${where}.`
 				: `The PyTorch engine (${command.executable}) exited with code ${exit.code ?? 'unknown'}${where}.`);
 		} finally {
+			// Also on cancel-before-launch and launch failures: no handle or poll timer is left behind.
+			await tail?.close().catch(() => undefined);
 			if (eventsDir) await rm(eventsDir, { recursive: true, force: true }).catch(() => undefined);
 		}
 	}

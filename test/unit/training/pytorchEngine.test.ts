@@ -225,7 +225,7 @@ void describe('PyTorch engine: reading lines', () => {
 		const tail = await FileTail.start(file, (line) => seen.push(line), { pollMs: 10 });
 		appendFileSync(file, '{"event":"st');
 		appendFileSync(file, 'art"}\n{"event":"epoch"}\n');
-		for (let i = 0; i < 100 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+		for (let i = 0; i < 1000 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
 		assert.deepEqual(seen, ['{"event":"start"}', '{"event":"epoch"}']);
 		appendFileSync(file, '{"event":"done"}');
 		await tail.close();
