@@ -1,5 +1,6 @@
 import { ModelFormatError, UsageError } from '../core/errors';
 import { runAnalyze } from './analyzeCommand';
+import { runFinetune } from './finetuneCommand';
 import { runPrune } from './pruneCommand';
 import { toolVersion } from './version';
 import { runReport } from './reportCommand';
@@ -15,6 +16,12 @@ usage:
   crossbar-lens prune <model> --out <file> [--method dub|dub-tol|unstructured|tiles]
                              [--preset vgg11-cifar10|resnet18-imagenet | --ratios p1,p2,… | --ratio p]
                              [--tile 64] [--slices 1] [--tol 0] [--skip-level0-loosening] [--force] [--json]
+  crossbar-lens finetune <model> --data digits|x.npz|<cifar-10 dir> --ratios PRESET|p|p1,p2,… --out <file>
+                                [--engine tfjs|pytorch] [--factory file.py:fn | --torchvision NAME] [--processes N]
+                                [--preset paper-cifar10|paper-imagenet|digits] [--epochs N] [--finetune-epochs N]
+                                [--lambda-var X] [--lambda-l2 X] [--lr X] [--finetune-lr X] [--batch-size N]
+                                [--tile 64] [--slices 1] [--seed 0] [--workers 1|2] [--python PATH]
+                                [--resume] [--force] [--no-baseline] [--json]
   crossbar-lens --help | --version
 
 models: PyTorch checkpoints (.pt .pth .bin .ckpt), safetensors, ONNX, TF.js model.json, NumPy .npz
@@ -31,6 +38,8 @@ export async function main(argv: readonly string[]): Promise<number> {
 				return await runAnalyze(rest);
 			case 'prune':
 				return await runPrune(rest);
+			case 'finetune':
+				return await runFinetune(rest);
 			case 'report':
 				return await runReport(rest);
 			case '--version':

@@ -1,0 +1,132 @@
+import { extname } from 'node:path';
+import { UsageError, isAbortError } from '../core/errors';
+import { checkOutputPath } from '../formats/atomicWrite';
+import { trainingPresets } from '../training/engine';
+import type { DatasetSpec, TrainingEngine, TrainingEvent, TrainingHyperParameters, TrainingJob, TrainingResult } from '../training/engine';
+import { parseRatios } from '../training/fineTunePresets';
+import { PytorchTrainingEngine } from '../training/pytorch/engine';
+import { TfjsTrainingEngine } from '../training/tfjs/engine';
+import { numberOption, parseArgs } from './args';
+import { singleModelPath } from './analyzeCommand';
+import { formatImprovement } from './format';
+
+const hyperOptions: Record<string, keyof TrainingHyperParameters> = {
+	'epochs': 'regularizeEpochs',
+	'finetune-epochs': 'finetuneEpochs',
+	'lambda-var': 'lambdaVar',
+	'lambda-l2': 'lambda2',
+	'lr': 'lr',
+	'finetune-lr': 'finetuneLr',
+	'batch-size': 'batchSize',
+};
+
+/** digits, an .npz, or a CIFAR-10 folder (binary layout). */
+function datasetFromArg(text: string): DatasetSpec {
+	if (text === 'digits') return { kind: 'digits' };
+	if (extname(text).toLowerCase() === '.npz') return { kind: 'npz', path: text };
+	return { kind: 'cifar10', dir: text };
+}
+
+function describeEpoch(e: TrainingEvent): string {
+	const parts = [`${e.phase ?? ''} ${e.epoch ?? ''}/${e.epochs ?? ''}`.trim()];
+	if (e.loss !== undefined) parts.push(`loss ${e.loss.toFixed(4)}`);
+	if (e.testAccuracy !== undefined) parts.push(`test ${e.testAccuracy.toFixed(2)} %`);
+	if (e.adcEnergyImprovement !== undefined) parts.push(`ADC ${formatImprovement(e.adcEnergyImprovement)}`);
+	return parts.join('  ');
+}
+
+function summary(result: TrainingResult): string {
+	const row = (label: string, accuracy: number, improvement: number | null) => `${label.padEnd(26)} ${accuracy.toFixed(2).padStart(7)} %   ${formatImprovement(improvement)}`;
+	return [
+		`${'model'.padEnd(26)} held-out acc   ADC improvement (paper law)`,
+		row('dense (start)', result.initial.accuracy, result.initial.adcEnergyImprovement),
+		row('D.U.B. regularized', result.regularized.accuracy, result.regularized.adcEnergyImprovement),
+		row('D.U.B. fine-tuned', result.dub.accuracy, result.dub.adcEnergyImprovement),
+		...(result.unstructured ? [row('unstructured fine-tuned', result.unstructured.accuracy, result.unstructured.adcEnergyImprovement)] : []),
+		`wrote ${result.outputPath} (${result.engine}, ${result.backend}, ${result.workers} worker${result.workers === 1 ? '' : 's'}, ${result.seconds.toFixed(1)} s)`,
+	].join('\n');
+}
+
+/** `crossbar-lens finetune <model> --data … --out …`: the same engines as "Run D.U.B. fine-tune". */
+export async function runFinetune(argv: readonly string[]): Promise<number> {
+	const args = parseArgs(argv, {
+		'data': { type: 'value' }, 'out': { type: 'value' }, 'engine': { type: 'value' }, 'preset': { type: 'value' },
+		'ratios': { type: 'value' }, 'tile': { type: 'value' }, 'slices': { type: 'value' }, 'seed': { type: 'value' },
+		'factory': { type: 'value' }, 'torchvision': { type: 'value' }, 'processes': { type: 'value' }, 'python': { type: 'value' },
+		'workers': { type: 'value' }, 'resume': { type: 'flag' }, 'force': { type: 'flag' }, 'no-baseline': { type: 'flag' }, 'json': { type: 'flag' },
+		...Object.fromEntries(Object.keys(hyperOptions).map((name) => [name, { type: 'value' as const }])),
+	});
+	const modelPath = singleModelPath(args, 'finetune');
+	const data = args.values.get('data');
+	const outputPath = args.values.get('out');
+	const ratios = args.values.get('ratios');
+	if (data === undefined || outputPath === undefined || ratios === undefined) {
+		throw new UsageError('finetune needs --data (digits, x.npz or a CIFAR-10 folder), --ratios (a preset, p, or p1,p2,…) and --out <file>.');
+	}
+	const engineId = args.values.get('engine') ?? (extname(modelPath).toLowerCase() === '.onnx' ? 'tfjs' : 'pytorch');
+	if (engineId !== 'tfjs' && engineId !== 'pytorch') {
+		throw new UsageError(`--engine must be tfjs or pytorch (got '${engineId}').`);
+	}
+	const preset = args.values.get('preset') ?? 'paper-cifar10';
+	if (!Object.hasOwn(trainingPresets, preset)) {
+		throw new UsageError(`--preset must be one of ${Object.keys(trainingPresets).join(', ')} (got '${preset}').`);
+	}
+	const hyperParameters: Partial<Record<keyof TrainingHyperParameters, number>> = {};
+	for (const [option, field] of Object.entries(hyperOptions)) {
+		const value = numberOption(args, option, (n) => Number.isFinite(n) && n >= 0);
+		if (value !== undefined) hyperParameters[field] = value;
+	}
+	const workers = numberOption(args, 'workers', (n) => n === 1 || n === 2);
+	const job: TrainingJob = {
+		modelPath,
+		dataset: datasetFromArg(data),
+		preset,
+		hyperParameters: hyperParameters as Partial<TrainingHyperParameters>,
+		tileRows: numberOption(args, 'tile', (n) => Number.isInteger(n) && n >= 2 && (n & (n - 1)) === 0) ?? 64,
+		slices: numberOption(args, 'slices', (n) => Number.isInteger(n) && n >= 1) ?? 1,
+		pruneRatios: parseRatios(ratios),
+		outputPath,
+		force: args.flags.has('force'),
+		seed: numberOption(args, 'seed', Number.isInteger) ?? 0,
+		resume: args.flags.has('resume'),
+		baseline: !args.flags.has('no-baseline'),
+		engineOptions: {
+			...(workers !== undefined ? { workers: workers as 1 | 2 } : {}),
+			...(args.values.has('factory') ? { modelFactory: args.values.get('factory') } : {}),
+			...(args.values.has('torchvision') ? { torchvision: args.values.get('torchvision') } : {}),
+			...(args.values.has('processes') ? { processes: numberOption(args, 'processes', (n) => Number.isInteger(n) && n >= 1) } : {}),
+		},
+	};
+	await checkOutputPath(outputPath, { force: job.force, inputPath: modelPath });
+	const engine: TrainingEngine = engineId === 'tfjs' ? new TfjsTrainingEngine() : new PytorchTrainingEngine({ pythonPath: args.values.get('python') });
+	const json = args.flags.has('json');
+	const abort = new AbortController();
+	const onSignal = () => {
+		process.stderr.write('crossbar-lens: stopping after the current step; the last checkpoint is kept (run again with --resume)…\n');
+		abort.abort();
+	};
+	process.once('SIGINT', onSignal);
+	process.once('SIGTERM', onSignal);
+	try {
+		const result = await engine.start(job, (event) => {
+			if (json) {
+				process.stdout.write(`${JSON.stringify(event.event === 'done' ? { ...event, result: undefined } : event)}\n`);
+			} else if (event.event === 'epoch') {
+				process.stderr.write(`${describeEpoch(event)}\n`);
+			} else if (event.event === 'log' && event.message) {
+				process.stderr.write(`${event.message}\n`);
+			}
+		}, abort.signal);
+		process.stdout.write(json ? `${JSON.stringify({ event: 'result', result })}\n` : `${summary(result)}\n`);
+		return 0;
+	} catch (ex) {
+		if (isAbortError(ex)) {
+			process.stderr.write(`crossbar-lens: ${(ex as Error).message}\n`);
+			return 130;
+		}
+		throw ex;
+	} finally {
+		process.removeListener('SIGINT', onSignal);
+		process.removeListener('SIGTERM', onSignal);
+	}
+}
