@@ -63,7 +63,7 @@ export async function runFinetune(argv: readonly string[]): Promise<number> {
 	if (data === undefined || outputPath === undefined || ratios === undefined) {
 		throw new UsageError('finetune needs --data (digits, x.npz or a CIFAR-10 folder), --ratios (a preset, p, or p1,p2,…) and --out <file>.');
 	}
-	const engineId = args.values.get('engine') ?? (extname(modelPath).toLowerCase() === '.onnx' ? 'tfjs' : 'pytorch');
+	const engineId = args.values.get('engine') ?? (['.onnx', '.json'].includes(extname(modelPath).toLowerCase()) ? 'tfjs' : 'pytorch');
 	if (engineId !== 'tfjs' && engineId !== 'pytorch') {
 		throw new UsageError(`--engine must be tfjs or pytorch (got '${engineId}').`);
 	}

@@ -90,7 +90,7 @@ export const trainingPresets: Readonly<Record<string, TrainingHyperParameters>> 
 
 /** One "Run D.U.B. fine-tune" request. Paths are absolute or relative to the process's cwd. */
 export interface TrainingJob {
-	/** The trained starting model (the tfjs engine needs an ONNX graph; PyTorch takes .pt too). */
+	/** The trained starting model (the tfjs engine needs an ONNX graph or a TF.js layers model.json; PyTorch takes .pt too). */
 	readonly modelPath: string;
 	readonly dataset: DatasetSpec;
 	/** A key of `trainingPresets` (default 'paper-cifar10'); fields given below override it. */

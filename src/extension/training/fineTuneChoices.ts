@@ -14,8 +14,9 @@ import { findModelFactories } from '../../training/pytorch/factories';
 import { pytorchCheckpointExtensions } from '../../training/pytorch/protocol';
 import { findWorkspaceModels } from '../modelFiles';
 
-/** Extensions a fine-tune starts from: ONNX (TensorFlow.js engine) or a PyTorch checkpoint (PyTorch engine). */
-export const trainableExtensions: readonly string[] = ['.onnx', ...pytorchCheckpointExtensions];
+/** Extensions a fine-tune starts from: ONNX or a TF.js model.json (TensorFlow.js engine), or a PyTorch checkpoint (PyTorch engine). */
+export const trainableExtensions: readonly string[] = ['.onnx', '.json', ...pytorchCheckpointExtensions];
+const tfjsInputs: readonly string[] = ['.onnx', '.json'];
 
 export type PresetId = 'paper' | 'digits-quick' | 'smoke' | 'custom';
 
@@ -97,9 +98,9 @@ export async function chooseFineTune(state: vscode.Memento, given?: vscode.Uri, 
 		const modelPath = given && trainableExtensions.includes(extname(given.fsPath).toLowerCase()) ? given.fsPath : await chooseModel(memory, title(1, 'model'), preferred);
 		const ext = extname(modelPath).toLowerCase();
 		if (!trainableExtensions.includes(ext)) {
-			throw new UsageError(`${basename(modelPath)}: a fine-tune starts from an ONNX model (TensorFlow.js engine) or a PyTorch checkpoint (${pytorchCheckpointExtensions.join(', ')}; PyTorch engine).`);
+			throw new UsageError(`${basename(modelPath)}: a fine-tune starts from an ONNX model or a TF.js model.json (TensorFlow.js engine) or a PyTorch checkpoint (${pytorchCheckpointExtensions.join(', ')}; PyTorch engine).`);
 		}
-		const isOnnx = ext === '.onnx';
+		const isOnnx = tfjsInputs.includes(ext);
 		const convs = await convLayers(modelPath);
 
 		// 2. The dataset.
@@ -178,14 +179,14 @@ async function chooseModel(memory: Memory, title: string, preferred?: string): P
 	const uris = (await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Crossbar: finding models' }, (_p, token) => findWorkspaceModels(token)))
 		.filter((uri) => trainableExtensions.includes(extname(uri.fsPath).toLowerCase()));
 	if (uris.length === 0) {
-		const picked = await vscode.window.showOpenDialog({ canSelectMany: false, title, openLabel: 'Fine-tune this model', filters: { 'ONNX or PyTorch models': trainableExtensions.map((e) => e.slice(1)) } });
+		const picked = await vscode.window.showOpenDialog({ canSelectMany: false, title, openLabel: 'Fine-tune this model', filters: { 'ONNX, TF.js or PyTorch models': trainableExtensions.map((e) => e.slice(1)) } });
 		if (!picked?.[0]) throw new Cancelled();
 		return picked[0].fsPath;
 	}
 	const items: Item<string>[] = uris.map((uri) => ({
 		label: basename(uri.fsPath),
 		description: [dirname(relativeLabel(uri.fsPath)) === '.' ? '' : dirname(relativeLabel(uri.fsPath)), uri.fsPath === memory.model ? 'last used' : ''].filter(Boolean).join(' · '),
-		detail: extname(uri.fsPath).toLowerCase() === '.onnx' ? 'ONNX: TensorFlow.js engine' : 'PyTorch checkpoint: PyTorch engine (needs the model\'s code or a torchvision name)',
+		detail: tfjsInputs.includes(extname(uri.fsPath).toLowerCase()) ? 'ONNX or TF.js model: TensorFlow.js engine' : 'PyTorch checkpoint: PyTorch engine (needs the model\'s code or a torchvision name)',
 		value: uri.fsPath,
 	}));
 	const rank = (path: string): number => (path === preferred ? 2 : path === memory.model ? 1 : 0);

@@ -96,7 +96,7 @@ export async function loadOnnxGraphSpec(path: string): Promise<{ spec: GraphSpec
 		const format = graph.format;
 		await graph.close();
 		if (format !== 'onnx') {
-			throw new UsageError(`${path}: the tfjs engine trains ONNX graphs; a ${format} file holds weights without the graph (export it with torch.onnx.export, or use the PyTorch engine).`);
+			throw new UsageError(`${path}: the tfjs engine trains ONNX graphs and TF.js layers models (model.json); a ${format} file holds weights without the graph (export it with torch.onnx.export, or use the PyTorch engine).`);
 		}
 	}
 	const source = await openFileSource(path);

@@ -29,7 +29,9 @@ import type { BackendInfo } from './backend';
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
 import type { CheckpointArray } from './checkpoint';
 import type { Collective } from './collective';
-import { TrainableModel, loadOnnxGraphSpec } from './model';
+import { loadTrainableGraph } from './layersModel';
+import type { LoadedGraph } from './layersModel';
+import { TrainableModel } from './model';
 import type { GraphSpec } from './model';
 import { Trainer, adcMetrics } from './trainer';
 
@@ -92,7 +94,7 @@ export async function runPipeline(job: TrainingJob, ctx: PipelineContext): Promi
 		throw new UsageError(`The output ${job.outputPath} is the input model; choose another output path.`);
 	}
 
-	const { spec, graph } = await loadOnnxGraphSpec(job.modelPath);
+	const { spec, graph, toFile } = await loadTrainableGraph(job.modelPath);
 	let model: TrainableModel | undefined;
 	try {
 		const dataset = await loadDataset(job.dataset, seed);
@@ -171,7 +173,7 @@ export async function runPipeline(job: TrainingJob, ctx: PipelineContext): Promi
 			await finetune(trainer, state, hp, 'finetune', masks, seed, 3, job, ctx, emit, measure, save, stopped);
 			state.dub = state.branch as BranchResult;
 			if (lead && !state.outputWritten) {
-				await writeOutput(job, graph, model, outputPath);
+				await writeOutput(job, graph, toFile, model, outputPath);
 			}
 			state = { ...state, outputWritten: true, stage: job.baseline === false ? 'done' : 'baseline', epochsDone: 0, branch: undefined };
 			emit({ event: 'log', message: `Wrote ${outputPath}`, path: outputPath });
@@ -283,9 +285,10 @@ function restoreArrays(model: TrainableModel, trainer: Trainer, masks: Map<strin
 	}
 }
 
-async function writeOutput(job: TrainingJob, graph: Awaited<ReturnType<typeof loadOnnxGraphSpec>>['graph'], model: TrainableModel, outputPath: string): Promise<void> {
+async function writeOutput(job: TrainingJob, graph: LoadedGraph['graph'], toFile: LoadedGraph['toFile'], model: TrainableModel, outputPath: string): Promise<void> {
 	const updates = new Map<string, Float32Array>();
-	for (const p of model.params) updates.set(p.name, Float32Array.from(p.values));
+	// Back to the file's layouts (TF.js: HWIO conv kernels, NHWC-ordered Dense rows).
+	for (const p of model.params) updates.set(p.name, Float32Array.from(toFile(p.name, p.values)));
 	const source = await openFileSource(job.modelPath);
 	try {
 		await writeModel(source, graph, updates, outputPath, { force: job.force ?? false, inputPath: job.modelPath });
