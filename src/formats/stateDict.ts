@@ -34,20 +34,25 @@ export function layersFromNamedTensors(tensors: readonly TensorRef[]): LayerWeig
 	return layers;
 }
 
-/** Builds a ModelGraph over named tensors; the graph closes `source` (and `extra`) on close(). */
-export function namedTensorGraph(format: FormatId, source: ByteSource, tensors: TensorRef[], warnings: string[] = [], extra: ByteSource[] = []): ModelGraph {
+/** A ModelGraph over `sources` (the model file first): close() closes every source, once. */
+export function graphOverSources(format: FormatId, sources: readonly ByteSource[], tensors: readonly TensorRef[], layers: readonly LayerWeight[], warnings: string[]): ModelGraph {
 	let closed = false;
 	return {
 		format,
-		file: source.name,
+		file: sources[0].name,
 		tensors,
-		layers: layersFromNamedTensors(tensors),
+		layers,
 		warnings,
 		async close() {
 			if (!closed) {
 				closed = true;
-				await Promise.all([source, ...extra].map((s) => s.close()));
+				await Promise.all(sources.map((s) => s.close()));
 			}
 		},
 	};
+}
+
+/** Builds a ModelGraph over named tensors; the graph closes `source` (and `extra`) on close(). */
+export function namedTensorGraph(format: FormatId, source: ByteSource, tensors: TensorRef[], warnings: string[] = [], extra: ByteSource[] = []): ModelGraph {
+	return graphOverSources(format, [source, ...extra], tensors, layersFromNamedTensors(tensors), warnings);
 }

@@ -1,9 +1,10 @@
 import { ModelFormatError, UsageError, throwIfAborted } from '../core/errors';
-import type { DType, LayerWeight, ModelGraph, TensorRef } from '../core/model';
+import type { DType, LayerWeight, TensorRef } from '../core/model';
 import { numel } from '../core/model';
 import type { ByteSource } from './byteSource';
 import { decodeToFloat32, float32Target } from './dtype';
 import type { FormatReader } from './types';
+import { graphOverSources } from './stateDict';
 
 /** model.json is parsed whole; anything bigger than this is not a TF.js topology. */
 const maxModelJsonBytes = 256 * 1024 * 1024;
@@ -592,20 +593,7 @@ export const tfjsReader: FormatReader = {
 				warnings.push(`${quantized} weight(s) are stored quantized (uint8/uint16 with scale and min); they are dequantized on load.`);
 			}
 			const layers = buildLayers(manifest.json.modelTopology, tensors, inputSize, source, warnings);
-			let closed = false;
-			const graph: ModelGraph = {
-				format: 'tfjs',
-				file: source.name,
-				tensors,
-				layers,
-				warnings,
-				async close() {
-					if (!closed) {
-						closed = true;
-						await Promise.all([source, ...opened].map((s) => s.close()));
-					}
-				},
-			};
+			const graph = graphOverSources('tfjs', [source, ...opened], tensors, layers, warnings);
 			return graph;
 		} catch (ex) {
 			await Promise.all(opened.map((s) => s.close()));
