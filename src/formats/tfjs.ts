@@ -593,8 +593,7 @@ export const tfjsReader: FormatReader = {
 				warnings.push(`${quantized} weight(s) are stored quantized (uint8/uint16 with scale and min); they are dequantized on load.`);
 			}
 			const layers = buildLayers(manifest.json.modelTopology, tensors, inputSize, source, warnings);
-			const graph = graphOverSources('tfjs', [source, ...opened], tensors, layers, warnings);
-			return graph;
+			return graphOverSources('tfjs', [source, ...opened], tensors, layers, warnings);
 		} catch (ex) {
 			await Promise.all(opened.map((s) => s.close()));
 			throw ex;
