@@ -77,20 +77,8 @@ export function binEdges(bins: number): number[] {
 	return edges;
 }
 
-/**
- * Level k from integer counts (rule A17): B−1 when the least-sparse column has no non-zero,
- * else the largest k ≤ B−2 with N_LSC·2^k ≤ n_b. Equals the reference's float32 histogram.
- */
-export function sparsityLevel(lscNonZeros: number, columnLength: number, bins: number): number {
-	if (lscNonZeros === 0) {
-		return bins - 1;
-	}
-	let k = 0;
-	while (k < bins - 2 && lscNonZeros * 2 ** (k + 1) <= columnLength) {
-		k++;
-	}
-	return k;
-}
+/** Level k from integer counts (rule A17): the same rule the analysis uses. */
+export { levelFromCounts as sparsityLevel } from '../hardware/levels';
 
 /** Throws a RangeError unless `matrix.values` holds exactly O·K elements. */
 export function checkMatrix(matrix: WeightMatrix): void {
