@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { ModelFormatError } from '../../../src/core/errors';
+import type { ModelFormatReason } from '../../../src/core/errors';
 import type { ModelGraph } from '../../../src/core/model';
 import { openFileSource } from '../../../src/formats/byteSource';
 import type { FormatReader } from '../../../src/formats/types';
@@ -234,4 +235,18 @@ export async function assertRoundTrip(before: Map<string, Checksum>, after: Mode
 			assert.ok(Math.abs(theirs.sum - ours.sum) <= 1e-6 * (1 + ours.absSum), `${tensor.name}: sum seen by python ${theirs.sum} vs ${ours.sum}`);
 		}
 	}
+}
+
+/** Expects a one-line ModelFormatError with `reason` whose message starts with the file's name. */
+export async function rejectsWith(promise: Promise<unknown>, reason: ModelFormatReason, name: string): Promise<ModelFormatError> {
+	try {
+		await promise;
+	} catch (ex) {
+		assert.ok(ModelFormatError.is(ex), `expected a ModelFormatError, got ${String(ex)}`);
+		assert.equal(ex.reason, reason, ex.message);
+		assert.ok(ex.message.startsWith(`${name}: `), `message names the file: ${ex.message}`);
+		assert.ok(!ex.message.includes('\n'), 'one line');
+		return ex;
+	}
+	assert.fail(`expected a '${reason}' failure`);
 }

@@ -8,6 +8,7 @@ import type { ModelGraph } from '../../../src/core/model';
 import { bufferSource, openFileSource } from '../../../src/formats/byteSource';
 import { pytorchReader } from '../../../src/formats/pytorch/reader';
 import { crc32 } from '../../../src/formats/zip';
+import { rejectsWith } from './fixtureExpectations';
 
 const fixtures = join(__dirname, '..', '..', 'fixtures', 'pytorch');
 
@@ -45,18 +46,6 @@ async function openFixture(name: string): Promise<ModelGraph> {
 	}
 }
 
-async function rejectsWith(promise: Promise<unknown>, reason: ModelFormatReason, name: string): Promise<ModelFormatError> {
-	try {
-		await promise;
-	} catch (ex) {
-		assert.ok(ModelFormatError.is(ex), `expected a ModelFormatError, got ${String(ex)}`);
-		assert.equal(ex.reason, reason, ex.message);
-		assert.ok(ex.message.startsWith(`${name}: `), `message names the file: ${ex.message}`);
-		assert.ok(!ex.message.includes('\n'), 'one line');
-		return ex;
-	}
-	assert.fail(`expected a '${reason}' failure`);
-}
 
 function checksum(values: Float32Array): { sum: number; absSum: number; zeros: number } {
 	let sum = 0;

@@ -3,10 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { deflateRawSync } from 'node:zlib';
-import { ModelFormatError } from '../../../src/core/errors';
-import type { ModelFormatReason } from '../../../src/core/errors';
 import { bufferSource } from '../../../src/formats/byteSource';
 import { crc32, readZipDirectory, readZipEntry, zipEntryDataOffset } from '../../../src/formats/zip';
+import { rejectsWith } from './fixtureExpectations';
 
 const fixtures = join(__dirname, '..', '..', 'fixtures', 'pytorch');
 
@@ -81,18 +80,6 @@ function makeZip(entries: TestEntry[], options: { count?: number; directoryOffse
 	return out;
 }
 
-async function rejectsWith(promise: Promise<unknown>, reason: ModelFormatReason, name: string): Promise<ModelFormatError> {
-	try {
-		await promise;
-	} catch (ex) {
-		assert.ok(ModelFormatError.is(ex), `expected a ModelFormatError, got ${String(ex)}`);
-		assert.equal(ex.reason, reason, ex.message);
-		assert.ok(ex.message.startsWith(`${name}: `), `message names the file: ${ex.message}`);
-		assert.ok(!ex.message.includes('\n'), 'one line');
-		return ex;
-	}
-	assert.fail(`expected a '${reason}' failure`);
-}
 
 const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
 
