@@ -31,6 +31,10 @@ def atomic_save(obj: Any, path: str, *, force: bool = True) -> None:
         raise OutputExistsError(f"{path} exists; pass --force to replace it")
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
     try:
+        # mkstemp makes the file 0600; give it the mode a plain open() would (0666 less the umask).
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as f:
             torch.save(obj, f)
             f.flush()

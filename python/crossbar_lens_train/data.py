@@ -10,6 +10,7 @@ dicts, lists, bytes and numpy arrays.
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import io
 import os
 import pickle
@@ -19,7 +20,22 @@ from typing import Any, Iterator, List, Optional, Tuple
 import numpy as np
 import torch
 
-DIGITS_CSV = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz"
+from .safe_pickle import find_numpy_class, numpy_core
+
+DEBIAN_DIGITS_CSV = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz"
+
+
+def digits_csv() -> str:
+    """scikit-learn's digits.csv.gz: Debian's python3-sklearn, else wherever this Python's sklearn is
+    installed (found without importing it)."""
+    if os.path.exists(DEBIAN_DIGITS_CSV):
+        return DEBIAN_DIGITS_CSV
+    spec = importlib.util.find_spec("sklearn")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        candidate = os.path.join(folder, "datasets", "data", "digits.csv.gz")
+        if os.path.exists(candidate):
+            return candidate
+    return DEBIAN_DIGITS_CSV
 
 
 class DatasetError(ValueError):
@@ -132,8 +148,9 @@ def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> Tup
 
 # ---- readers ----------------------------------------------------------------------------------------
 
-def load_digits(path: str = DIGITS_CSV) -> ArrayDataset:
+def load_digits(path: Optional[str] = None) -> ArrayDataset:
     """scikit-learn's 8x8 digits: 1797 rows of 64 pixels (0..16) then the label; images 1x8x8 scaled to [0, 1]."""
+    path = path or digits_csv()
     try:
         with gzip.open(path, "rt") as f:
             data = np.loadtxt(f, delimiter=",", dtype=np.float64)
@@ -173,11 +190,12 @@ class RestrictedUnpickler(pickle.Unpickler):
     }
 
     def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in self.ALLOWED:
+        if (numpy_core(module), name) not in self.ALLOWED:
             raise pickle.UnpicklingError(f"refused global {module}.{name}")
         if (module, name) == ("_codecs", "encode"):
             return _latin1_encode
-        return super().find_class(module, name)
+        return find_numpy_class(super().find_class, module, name)
+
 
 
 def _latin1_encode(text: str, encoding: str = "utf-8") -> bytes:

@@ -118,11 +118,21 @@ class DistContext:
 
 
 def init_distributed(device: Optional[str] = None) -> DistContext:
-    """From torchrun's environment (WORLD_SIZE, RANK, LOCAL_RANK): gloo on CPU, nccl on GPU."""
+    """From torchrun's environment (WORLD_SIZE, RANK, LOCAL_RANK): gloo on CPU, nccl on GPU, one GPU per
+    process. `auto` (or none) takes the GPUs when there is one for each process of this node, else the CPU."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = torch.cuda.is_available() and device != "cpu"
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    use_cuda = gpus > 0 and device != "cpu"
+    if use_cuda and local_world > gpus:
+        if device == "cuda":
+            raise PipelineError(f"{local_world} processes on this node but {gpus} GPU(s): start one process per GPU "
+                                f"(--nproc_per_node {gpus}) or train on the CPU (--device cpu)")
+        if device in (None, "auto"):
+            log(f"{local_world} processes on this node but {gpus} GPU(s): training on the CPU (gloo)", rank == 0)
+            use_cuda = False
     dev = torch.device(f"cuda:{local}" if use_cuda else "cpu") if device in (None, "auto", "cpu", "cuda") else torch.device(device)
     if use_cuda:
         torch.cuda.set_device(dev)

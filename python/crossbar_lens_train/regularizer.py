@@ -14,8 +14,9 @@ g = lambda * 2 * max(h - mean_t, 0) / (R - 1), and with dh/dw = 2 S1 sign(w)/S2'
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable, List, Optional, Sequence, Tuple
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -49,18 +50,25 @@ def hoyer_square_gradient(segments: torch.Tensor, epsilon: float = HOYER_EPSILON
     return 2.0 * s1 * segments.sign() / s2 - 2.0 * s1.square() * segments / s2.square()
 
 
-def _tile_stats(h: torch.Tensor, r: int, exclude_padded: bool) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _tile_stats(h: torch.Tensor, r: int, exclude_padded: bool) -> Tuple[torch.Tensor, torch.Tensor, Union[torch.Tensor, float]]:
     """Mean and unbiased variance of h (O, cols) over each crossbar's R channels.
 
     Returns the tile mean per channel (O, cols), the variance per tile (rows, cols) and the channel
-    count n_t entering each tile's statistics, per channel (O, 1): R, or with `exclude_padded` the
-    real channels of the last, partial tile row. A tile with n_t = 1 has variance 0 (the reference
+    count n_t entering each tile's statistics: R (a number), or with `exclude_padded` per channel
+    (O, 1) the real channels of the last, partial tile row. A tile with n_t = 1 has variance 0 (the reference
     would give NaN).
     """
     o, cols = h.shape
     rows = -(-o // r)
     pad = rows * r - o
     grouped = (F.pad(h, (0, 0, 0, pad)) if pad else h).view(rows, r, cols)
+    if not (exclude_padded and pad):
+        # Every tile counts R channels (padded ones with h = 0): a few fused reductions, no masks,
+        # which matters on a GPU, where this runs as a handful of small kernels per layer.
+        mean = grouped.mean(dim=1, keepdim=True)
+        var = grouped.var(dim=1, keepdim=True) if r > 1 else torch.zeros_like(mean)
+        mean_per_channel = mean.expand(rows, r, cols).reshape(rows * r, cols)[:o]
+        return mean_per_channel, var.view(rows, cols), float(r)
     count = torch.full((rows, 1, 1), float(r), dtype=h.dtype, device=h.device)
     if exclude_padded and pad:
         count[-1] = float(r - pad)
@@ -94,7 +102,10 @@ def dub_loss_and_grad(weight: torch.Tensor, geometry: TileGeometry, lam: float, 
         mean, var, n = _tile_stats(h, geometry.channels_per_tile, exclude_padded)
         loss = lam * var.sum()
         # dv_t/dh_o = 2 (h_o - mean_t) / (n_t - 1); the gate keeps only the positive part (§4.2).
-        dv_dh = (2.0 * (h - mean)) / (n - 1).clamp(min=1) * (n > 1)
+        if isinstance(n, float):
+            dv_dh = (2.0 / (n - 1)) * (h - mean) if n > 1 else torch.zeros_like(h)
+        else:
+            dv_dh = (2.0 * (h - mean)) / (n - 1).clamp(min=1) * (n > 1)
         g = lam * (dv_dh.clamp(min=0) if gate else dv_dh)
         # dh/dw = 2 S1 sign(w)/S2' - 2 S1^2 w/S2'^2, scaled by g per segment.
         alpha = (2.0 * s1 / s2 * g).unsqueeze(-1)
@@ -106,39 +117,77 @@ def dub_loss_and_grad(weight: torch.Tensor, geometry: TileGeometry, lam: float, 
 
 @dataclass
 class DubRegularizer:
-    """The D.U.B. term for a list of conv weights: `apply()` adds its gradient to each `p.grad`."""
+    """The D.U.B. term for a list of conv weights: `apply()` adds its gradient to each `p.grad`.
+
+    On a GPU the closed form is a few dozen small kernels per layer, which on a fast card cost as
+    much as the training step itself (launch-bound); with `cuda_graph` (the default) they are
+    captured once into a CUDA graph and replayed each step. The graph reads the weights in place, so
+    it stays valid while the optimizer updates them; a different list of weights is captured anew.
+    """
 
     geometry: TileGeometry
     lam: float
     epsilon: float = HOYER_EPSILON
     gate: bool = True
     exclude_padded: bool = False
+    cuda_graph: bool = True
+    _captured: Optional[Tuple[Any, Any, torch.Tensor, List[torch.Tensor]]] = field(default=None, init=False, repr=False, compare=False)
 
-    def loss_and_grads(self, weights: Sequence[torch.Tensor]) -> Tuple[float, List[torch.Tensor]]:
-        total = 0.0
-        grads = []
+    def _compute(self, weights: Sequence[torch.Tensor]) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        losses, grads = [], []
         for w in weights:
             loss, grad = dub_loss_and_grad(w, self.geometry, self.lam, epsilon=self.epsilon,
                                            gate=self.gate, exclude_padded=self.exclude_padded)
-            total += float(loss)
+            losses.append(loss)
             grads.append(grad)
-        return total, grads
+        return torch.stack(losses).sum(), grads
+
+    def _run(self, weights: Sequence[torch.Tensor]) -> Tuple[torch.Tensor, List[torch.Tensor], bool]:
+        """(loss, grads, static): `static` grads are the graph's buffers, overwritten by the next call."""
+        if self.cuda_graph and weights and all(w.is_cuda for w in weights):
+            key = tuple((w.data_ptr(), tuple(w.shape), w.dtype, w.device) for w in weights)
+            try:
+                if self._captured is None or self._captured[0] != key:
+                    side = torch.cuda.Stream()
+                    side.wait_stream(torch.cuda.current_stream())
+                    with torch.cuda.stream(side):
+                        for _ in range(2):  # warm-up outside the graph (kernel selection, allocator)
+                            self._compute(weights)
+                    torch.cuda.current_stream().wait_stream(side)
+                    graph = torch.cuda.CUDAGraph()
+                    with torch.cuda.graph(graph):
+                        loss, grads = self._compute(weights)
+                    self._captured = (key, graph, loss, grads)
+                _, graph, loss, grads = self._captured
+                graph.replay()
+                return loss, grads, True
+            except RuntimeError as ex:  # a torch or driver without graph capture: run the kernels one by one
+                self.cuda_graph = False
+                self._captured = None
+                sys.stderr.write(f"crossbar_lens_train: CUDA graph capture of the regularizer failed ({ex}); running it eagerly\n")
+        loss, grads = self._compute(weights)
+        return loss, grads, False
+
+    def loss_and_grads(self, weights: Sequence[torch.Tensor]) -> Tuple[float, List[torch.Tensor]]:
+        if not weights:
+            return 0.0, []
+        with torch.no_grad():
+            loss, grads, static = self._run(weights)
+            # One device-to-host read for all layers (a read per layer would stall a GPU each time).
+            return float(loss), [g.clone() for g in grads] if static else grads
 
     def apply(self, weights: Sequence[nn.Parameter]) -> float:
         """Adds the closed-form gradient to every weight's `.grad` (after backward); returns the loss value."""
-        if self.lam == 0:
+        if self.lam == 0 or not weights:
             return 0.0
-        total = 0.0
         with torch.no_grad():
-            for w in weights:
-                loss, grad = dub_loss_and_grad(w, self.geometry, self.lam, epsilon=self.epsilon,
-                                               gate=self.gate, exclude_padded=self.exclude_padded)
-                total += float(loss)
+            loss, grads, static = self._run(weights)
+            for w, grad in zip(weights, grads):
                 if w.grad is None:
-                    w.grad = grad.clone()
+                    w.grad = grad.clone() if static else grad
                 else:
                     w.grad.add_(grad)
-        return total
+        return float(loss)
 
 
 def conv_weights(model: nn.Module, skip: Iterable[str] = ()) -> List[nn.Parameter]:

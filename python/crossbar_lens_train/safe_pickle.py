@@ -36,6 +36,24 @@ _ALLOWED = {
 }
 
 
+def numpy_core(module: str) -> str:
+    """NumPy 2 pickles name numpy._core.* where NumPy 1 wrote numpy.core.*: one spelling for allow-lists."""
+    return "numpy.core" + module[len("numpy._core"):] if module == "numpy._core" or module.startswith("numpy._core.") else module
+
+
+def find_numpy_class(find: Any, module: str, name: str) -> Any:
+    """find(module, name), trying the other NumPy spelling when this NumPy has only that one."""
+    try:
+        return find(module, name)
+    except ImportError:
+        other = numpy_core(module)
+        if other == module and module.startswith("numpy.core"):
+            other = "numpy._core" + module[len("numpy.core"):]
+        if other == module:
+            raise
+        return find(other, name)
+
+
 def _latin1(text: str, encoding: str = "utf-8") -> bytes:
     if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
         raise pickle.UnpicklingError("refused _codecs.encode with other arguments")
@@ -44,8 +62,8 @@ def _latin1(text: str, encoding: str = "utf-8") -> bytes:
 
 class Unpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _ALLOWED:
-            return super().find_class(module, name)
+        if (numpy_core(module), name) in _ALLOWED:
+            return find_numpy_class(super().find_class, module, name)
         if module == "torch" and isinstance(getattr(torch, name, None), torch.dtype):
             return getattr(torch, name)
         if (module, name) == ("_codecs", "encode"):

@@ -67,6 +67,18 @@ def test_cifar_pickle_layout(tmp_path, protocol):
     assert tuple(train.x.shape) == (6, 3, 32, 32) and len(test) == 2
 
 
+def test_cifar_pickle_from_numpy_2(tmp_path):
+    # NumPy 2 names numpy._core.multiarray where NumPy 1 wrote numpy.core.multiarray; both must load.
+    for name, n in [("data_batch_1", 4), ("test_batch", 2)]:
+        labels, pixels = _cifar_records(n, n)
+        blob = pickle.dumps({b"batch_label": b"x", b"labels": labels.tolist(), b"data": pixels}, protocol=2)
+        other = blob.replace(b"numpy._core.", b"numpy.core.") if b"numpy._core." in blob else blob.replace(b"numpy.core.", b"numpy._core.")
+        assert other != blob
+        (tmp_path / name).write_bytes(other)
+    train, test = load_cifar10(str(tmp_path))
+    assert tuple(train.x.shape) == (4, 3, 32, 32) and len(test) == 2
+
+
 class _Evil:
     def __reduce__(self):
         return (os.system, ("touch PWNED",))

@@ -14,7 +14,8 @@ PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, PYTHONPATH=PYTHON_DIR, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
 
 TINY = ["finetune", "--torchvision", "digits-cnn", "--data", "digits", "--tile", "16", "--ratios", "0,80,85",
-        "--epochs", "2", "--finetune-epochs", "2", "--batch-size", "64", "--lr", "0.05", "--threads", "1"]
+        "--epochs", "2", "--finetune-epochs", "2", "--batch-size", "64", "--lr", "0.05", "--threads", "1",
+        "--device", "cpu"]  # CPU on any machine: the resume test compares bits, which cuDNN does not keep
 
 
 def run(args, **kw):
@@ -38,6 +39,9 @@ def test_finetune_protocol_and_output(tmp_path):
     assert phases == [("train", 1), ("train", 2), ("finetune", 1), ("finetune", 2), ("baseline", 1), ("baseline", 2)]
     assert [e["phase"] for e in ev if e["event"] == "prune"] == ["dub", "unstructured"]
     assert kinds.count("checkpoint") >= 6
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (out.stat().st_mode & 0o777) == 0o666 & ~umask  # like any file the user's own code saves
     for e in ev:
         if e["event"] == "epoch":
             for key in ("loss", "trainAccuracy", "testAccuracy", "adcEnergyImprovement", "levelHistogram", "epochs"):

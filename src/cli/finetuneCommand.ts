@@ -1,7 +1,7 @@
 import { extname } from 'node:path';
 import { UsageError, isAbortError } from '../core/errors';
 import { checkOutputPath } from '../formats/atomicWrite';
-import { trainingPresets } from '../training/engine';
+import { tfjsModelExtensions, trainingPresets } from '../training/engine';
 import type { DatasetSpec, TrainingEngine, TrainingEvent, TrainingHyperParameters, TrainingJob, TrainingResult } from '../training/engine';
 import { parseRatios } from '../training/fineTunePresets';
 import { PytorchTrainingEngine } from '../training/pytorch/engine';
@@ -63,7 +63,7 @@ export async function runFinetune(argv: readonly string[]): Promise<number> {
 	if (data === undefined || outputPath === undefined || ratios === undefined) {
 		throw new UsageError('finetune needs --data (digits, x.npz or a CIFAR-10 folder), --ratios (a preset, p, or p1,p2,…) and --out <file>.');
 	}
-	const engineId = args.values.get('engine') ?? (['.onnx', '.json'].includes(extname(modelPath).toLowerCase()) ? 'tfjs' : 'pytorch');
+	const engineId = args.values.get('engine') ?? (tfjsModelExtensions.includes(extname(modelPath).toLowerCase()) ? 'tfjs' : 'pytorch');
 	if (engineId !== 'tfjs' && engineId !== 'pytorch') {
 		throw new UsageError(`--engine must be tfjs or pytorch (got '${engineId}').`);
 	}

@@ -24,7 +24,7 @@ usage:
                                 [--resume] [--force] [--no-baseline] [--json]
   crossbar-lens --help | --version
 
-models: PyTorch checkpoints (.pt .pth .bin .ckpt), safetensors, ONNX, TF.js model.json, NumPy .npz
+models: PyTorch checkpoints (.pt .pth .bin .ckpt), safetensors, ONNX, TF.js model.json, NumPy .npz, Keras .keras/.h5
 exit codes: 0 ok · 2 usage error · 3 the file cannot be read as a model · 4 improvement below --fail-under`;
 
 /** Exit codes are a contract for scripts and CI jobs. */

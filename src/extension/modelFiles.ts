@@ -41,7 +41,7 @@ interface ModelPickItem extends vscode.QuickPickItem {
 export async function pickModelFile(store: AnalysisStore, title = 'Analyze crossbar sparsity: choose a model'): Promise<vscode.Uri | undefined> {
 	const uris = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Crossbar: finding models' }, (_p, token) => findWorkspaceModels(token));
 	if (uris.length === 0) {
-		const browse = await vscode.window.showInformationMessage('No model files (.pt .pth .bin .ckpt .onnx .safetensors .npz model.json) in this workspace.', 'Browse…');
+		const browse = await vscode.window.showInformationMessage('No model files (.pt .pth .bin .ckpt .onnx .safetensors .npz model.json .keras .h5) in this workspace.', 'Browse…');
 		if (browse !== 'Browse…') {
 			return undefined;
 		}

@@ -120,3 +120,25 @@ export function bufferSource(bytes: Uint8Array, name: string, siblings: Record<s
 		async close() {},
 	};
 }
+
+/**
+ * The bytes `offset .. offset + length` of `parent` as a ByteSource of their own (a stored zip
+ * entry read in place). Closing it leaves `parent` open.
+ */
+export function windowSource(parent: ByteSource, offset: number, length: number, name: string): ByteSource {
+	checkRange(parent.name, parent.length, offset, length);
+	return {
+		name,
+		length,
+		async read(at, count) {
+			checkRange(name, length, at, count);
+			return parent.read(offset + at, count);
+		},
+		async readInto(at, target) {
+			checkRange(name, length, at, target.length);
+			return parent.readInto(offset + at, target);
+		},
+		openSibling: (relativePath) => parent.openSibling(relativePath),
+		async close() {},
+	};
+}

@@ -8,6 +8,7 @@ import { safetensorsReader } from './safetensors';
 import { onnxReader } from './onnx/reader';
 import { tfjsReader } from './tfjs';
 import { numpyReader } from './numpy';
+import { kerasReader } from './keras';
 
 interface FormatEntry {
 	readonly reader: FormatReader;
@@ -21,10 +22,11 @@ const entries: readonly FormatEntry[] = [
 	{ reader: onnxReader, extensions: ['.onnx'] },
 	{ reader: tfjsReader, extensions: ['.json'] },
 	{ reader: numpyReader, extensions: ['.npz'] },
+	{ reader: kerasReader, extensions: ['.keras', '.h5', '.hdf5'] },
 ];
 
 /** File extensions the analysis reads (for menus, pickers and watchers). */
-export const modelFileExtensions: readonly string[] = ['.pt', '.pth', '.bin', '.ckpt', '.onnx', '.safetensors', '.npz', 'model.json'];
+export const modelFileExtensions: readonly string[] = ['.pt', '.pth', '.bin', '.ckpt', '.onnx', '.safetensors', '.npz', 'model.json', '.keras', '.h5'];
 
 const headBytes = 4096;
 
@@ -34,7 +36,7 @@ const formatNames: Record<FormatId, string> = {
 	onnx: 'ONNX',
 	tfjs: 'TF.js layers model (model.json)',
 	numpy: 'NumPy .npz',
-	keras: 'Keras',
+	keras: 'Keras (.keras / .h5)',
 };
 
 /**
@@ -73,7 +75,7 @@ export async function openModelSource(source: ByteSource, options: OpenOptions =
 	const expected = ordered.filter(({ extensions }) => extensions.some((e) => lower.endsWith(e))).map(({ reader }) => formatNames[reader.id]);
 	throw new ModelFormatError(expected.length > 0 ? 'bad-magic' : 'unknown-format', expected.length > 0
 		? `${source.name}: does not look like a ${expected.join(' or ')} file (first bytes ${hex(head.subarray(0, 8))}).`
-		: `${source.name}: not a model format Crossbar Lens reads (PyTorch, safetensors, ONNX, TF.js model.json, npz).`);
+		: `${source.name}: not a model format Crossbar Lens reads (PyTorch, safetensors, ONNX, TF.js model.json, npz, Keras .keras/.h5).`);
 }
 
 /** Opens a model file by path. */

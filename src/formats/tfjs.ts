@@ -431,8 +431,11 @@ function product(shape: Shape, from: number, to: number): number | undefined {
 	return n;
 }
 
+/** A layer's weight by layer name and Keras weight name ('kernel', 'depthwise_kernel', 'pointwise_kernel'). */
+export type KerasWeightFinder = (layer: string, weight: string) => TensorRef | undefined;
+
 /** Finds a layer's weight: `conv2d/kernel`, or a nested model's `sequential/conv2d/kernel`. */
-function weightFinder(tensors: readonly TensorRef[]): (layer: string, weight: string) => TensorRef | undefined {
+export function weightFinder(tensors: readonly TensorRef[]): KerasWeightFinder {
 	const byName = new Map<string, TensorRef>();
 	for (const tensor of tensors) {
 		byName.set(tensor.name.replace(/:\d+$/, ''), tensor);
@@ -452,11 +455,15 @@ function weightFinder(tensors: readonly TensorRef[]): (layer: string, weight: st
 	};
 }
 
-function buildLayers(topology: unknown, tensors: readonly TensorRef[], inputSize: readonly number[] | undefined, source: ByteSource, warnings: string[]): LayerWeight[] {
+/**
+ * The analysed layers of a Keras topology (a TF.js modelTopology, a Keras .h5 model_config or a
+ * .keras config.json), with output sizes followed from the input shape; undefined when there is
+ * no topology.
+ */
+export function buildKerasLayers(topology: unknown, find: KerasWeightFinder, inputSize: readonly number[] | undefined, source: ByteSource, warnings: string[]): LayerWeight[] | undefined {
 	const model = isObject(topology) && isObject(topology.model_config) ? topology.model_config : topology;
 	if (!isObject(model)) {
-		warnings.push('model.json has no modelTopology: only the weights are listed, without layers.');
-		return [];
+		return undefined;
 	}
 	const list: KerasLayer[] = [];
 	let { inputShape } = topologyLayers(model, list, source);
@@ -464,7 +471,6 @@ function buildLayers(topology: unknown, tensors: readonly TensorRef[], inputSize
 		// TF.js is NHWC: [C, H, W] → [H, W, C].
 		inputShape = [inputSize[1], inputSize[2], inputSize[0]];
 	}
-	const find = weightFinder(tensors);
 	const shapes = new Map<string, Shape>();
 	const layers: LayerWeight[] = [];
 	let previous: Shape = inputShape;
@@ -557,7 +563,7 @@ function shapesFromConfig(layer: KerasLayer): Shape {
 	return Array.isArray(batchShape) ? batchShape.slice(1).map((d) => (typeof d === 'number' && d > 0 ? d : undefined)) : undefined;
 }
 
-function checkInputSize(inputSize: readonly number[] | undefined): readonly number[] | undefined {
+export function checkInputSize(inputSize: readonly number[] | undefined): readonly number[] | undefined {
 	if (inputSize !== undefined && (inputSize.length !== 3 || !inputSize.every((d) => Number.isSafeInteger(d) && d > 0))) {
 		throw new UsageError(`The input size must be three positive integers C×H×W (got ${inputSize.join('×')}).`);
 	}
@@ -592,8 +598,11 @@ export const tfjsReader: FormatReader = {
 			if (quantized > 0) {
 				warnings.push(`${quantized} weight(s) are stored quantized (uint8/uint16 with scale and min); they are dequantized on load.`);
 			}
-			const layers = buildLayers(manifest.json.modelTopology, tensors, inputSize, source, warnings);
-			return graphOverSources('tfjs', [source, ...opened], tensors, layers, warnings);
+			const layers = buildKerasLayers(manifest.json.modelTopology, weightFinder(tensors), inputSize, source, warnings);
+			if (!layers) {
+				warnings.push('model.json has no modelTopology: only the weights are listed, without layers.');
+			}
+			return graphOverSources('tfjs', [source, ...opened], tensors, layers ?? [], warnings);
 		} catch (ex) {
 			await Promise.all(opened.map((s) => s.close()));
 			throw ex;

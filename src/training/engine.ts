@@ -88,9 +88,12 @@ export const trainingPresets: Readonly<Record<string, TrainingHyperParameters>> 
 	},
 };
 
+/** Model files the tfjs engine trains: ONNX graphs, TF.js layers models (model.json) and Keras models. */
+export const tfjsModelExtensions: readonly string[] = ['.onnx', '.json', '.keras', '.h5'];
+
 /** One "Run D.U.B. fine-tune" request. Paths are absolute or relative to the process's cwd. */
 export interface TrainingJob {
-	/** The trained starting model (the tfjs engine needs an ONNX graph or a TF.js layers model.json; PyTorch takes .pt too). */
+	/** The trained starting model (the tfjs engine needs an ONNX graph, a TF.js layers model.json or a Keras .keras/.h5; PyTorch takes .pt too). */
 	readonly modelPath: string;
 	readonly dataset: DatasetSpec;
 	/** A key of `trainingPresets` (default 'paper-cifar10'); fields given below override it. */

@@ -22,6 +22,7 @@ export function missingTools() {
 	if (!existsSync(join(repo, 'node_modules', 'playwright-core'))) missing.push('playwright-core is missing: npm ci');
 	const torch = spawnSync(pythonBin, ['-c', 'import torch'], { stdio: 'ignore' });
 	if (torch.status !== 0) missing.push(`PyTorch is missing for ${pythonBin} (it writes the fixture checkpoints): apt-get install -y python3-torch`);
+	if (spawnSync(pythonBin, ['-c', 'import h5py'], { stdio: 'ignore' }).status !== 0) missing.push(`h5py is missing for ${pythonBin} (it writes the fixture Keras model): apt-get install -y python3-h5py`);
 	if (!existsSync(digitsCsv)) missing.push(`scikit-learn's digits are missing (${digitsCsv}; the fine-tune step trains on them): apt-get install -y python3-sklearn`);
 	return missing;
 }
@@ -63,6 +64,9 @@ export function makeWorkspace(dirs) {
 	run(pythonBin, [join(dirs.workspace, 'train_cnn.py'), '--out', join(dirs.workspace, 'checkpoints'), '--step', '3'], { env: { ...process.env, HOME: dirs.home } });
 	run(pythonBin, [join(repo, 'test', 'e2e', 'fixture', 'make_big_models.py'), '--out', join(dirs.workspace, 'bench')], { env: { ...process.env, HOME: dirs.home } });
 	writeFileSync(join(dirs.workspace, 'broken.pt'), 'this is not a PyTorch checkpoint\n');
+	// The pruned example CNN as a Keras 3 .keras archive (written with h5py in Keras's layout).
+	run(pythonBin, [join(repo, 'scripts', 'make_keras_example.py'), '--src', join(repo, 'examples', 'digits-cnn.dub.pt'), '--out', dirs.workspace, '--name', 'digits-cnn.dub'], { env: { ...process.env, HOME: dirs.home } });
+	rmSync(join(dirs.workspace, 'digits-cnn.dub.h5'));
 	// The ONNX digits CNN (examples/, written by Debian's PyTorch) for Run D.U.B. fine-tune with TensorFlow.js.
 	mkdirSync(join(dirs.workspace, 'digits'), { recursive: true });
 	cpSync(join(repo, 'examples', 'digits-cnn.onnx'), join(dirs.workspace, 'digits', 'digits-cnn.onnx'));

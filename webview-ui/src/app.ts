@@ -103,6 +103,7 @@ export class App {
 				break;
 			}
 			case 'analysis/result':
+				this.root.dataset.firstResultMs ??= performance.now().toFixed(0);
 				this.pending = undefined;
 				this.error = undefined;
 				this.analysis = { model: message.model, result: message.result, history: message.history, profileFromSettings: message.profileFromSettings, reason: message.reason, elapsedMs: message.elapsedMs };

@@ -97,12 +97,12 @@ export class AnalysisPanel extends Disposable {
 		return `Crossbar · ${basename(path)}`;
 	}
 
-	private readonly ready: Promise<void>;
-	private markReady!: () => void;
 	private entry: AnalysisEntry | undefined;
 	private inflight: AbortController | undefined;
 	private pendingPrune: PendingPrune | undefined;
 	private readyOnce = false;
+	/** A message could not be delivered (the panel was hidden): replay the state at the next ready. */
+	private missed = false;
 	private lastError: Extract<HostToWebview, { type: 'analysis/error' }> | undefined;
 	/** The fine-tune run of (or into) this model that the panel shows. */
 	private training: TrainingRunDto | undefined;
@@ -113,7 +113,6 @@ export class AnalysisPanel extends Disposable {
 		super();
 		AnalysisPanel.panels.set(path, this);
 		AnalysisPanel.lastFocused = this;
-		this.ready = new Promise((resolve) => (this.markReady = resolve));
 		panel.iconPath = { light: vscode.Uri.joinPath(services.extensionUri, 'media', 'panel-light.svg'), dark: vscode.Uri.joinPath(services.extensionUri, 'media', 'panel-dark.svg') };
 		panel.webview.options = webviewOptions(services.extensionUri);
 		panel.webview.html = renderWebviewHtml(panel.webview, services.extensionUri);
@@ -268,11 +267,18 @@ export class AnalysisPanel extends Disposable {
 		});
 	}
 
-	/** Sends a message once the webview has said it is ready (messages queue until then). */
+	/**
+	 * Sends a message to the webview. Before the page has loaded, VS Code queues messages and
+	 * hands them over once the page's scripts have run, so the first analysis is not held back by
+	 * a ready round trip.
+	 */
 	async post(message: HostToWebview): Promise<void> {
-		await this.ready;
-		if (!this.isDisposed) {
-			await this.panel.webview.postMessage(message);
+		if (this.isDisposed) {
+			return;
+		}
+		// A hidden panel has no page (no retainContextWhenHidden): what it missed is replayed when it says ready.
+		if (!this.panel.visible || !(await this.panel.webview.postMessage(message))) {
+			this.missed = true;
 		}
 	}
 
@@ -287,9 +293,9 @@ export class AnalysisPanel extends Disposable {
 			}
 			// A hidden webview loses its page (no retainContextWhenHidden): when it comes back it
 			// says ready again, and gets the current state again; its view state it kept itself.
-			const again = this.readyOnce;
+			const again = this.readyOnce || this.missed;
 			this.readyOnce = true;
-			this.markReady();
+			this.missed = false;
 			void pruneCapability().then((capability) => this.post({ type: 'prune/capability', capability }));
 			void this.post({ type: 'training/capability', capability: trainingCapability() });
 			if (again) {

@@ -7,16 +7,16 @@ import { ratioPresets, resolveRatios } from '../../pruning/ratios';
 import type { RatioSpec } from '../../pruning/ratios';
 import { configSection, Settings } from '../../shared/commandIds';
 import { defaultDigitsPath } from '../../training/datasets';
-import { trainingPresets } from '../../training/engine';
+import { tfjsModelExtensions, trainingPresets } from '../../training/engine';
 import { paperScaled, parseRatios, scaleMilestones } from '../../training/fineTunePresets';
 import type { DatasetSpec, TrainingHyperParameters } from '../../training/engine';
 import { findModelFactories } from '../../training/pytorch/factories';
 import { pytorchCheckpointExtensions } from '../../training/pytorch/protocol';
 import { findWorkspaceModels } from '../modelFiles';
 
-/** Extensions a fine-tune starts from: ONNX or a TF.js model.json (TensorFlow.js engine), or a PyTorch checkpoint (PyTorch engine). */
-export const trainableExtensions: readonly string[] = ['.onnx', '.json', ...pytorchCheckpointExtensions];
-const tfjsInputs: readonly string[] = ['.onnx', '.json'];
+/** Extensions a fine-tune starts from: ONNX, a TF.js model.json or Keras (TensorFlow.js engine), or a PyTorch checkpoint (PyTorch engine). */
+export const trainableExtensions: readonly string[] = [...tfjsModelExtensions, ...pytorchCheckpointExtensions];
+const tfjsInputs = tfjsModelExtensions;
 
 export type PresetId = 'paper' | 'digits-quick' | 'smoke' | 'custom';
 
@@ -98,7 +98,7 @@ export async function chooseFineTune(state: vscode.Memento, given?: vscode.Uri, 
 		const modelPath = given && trainableExtensions.includes(extname(given.fsPath).toLowerCase()) ? given.fsPath : await chooseModel(memory, title(1, 'model'), preferred);
 		const ext = extname(modelPath).toLowerCase();
 		if (!trainableExtensions.includes(ext)) {
-			throw new UsageError(`${basename(modelPath)}: a fine-tune starts from an ONNX model or a TF.js model.json (TensorFlow.js engine) or a PyTorch checkpoint (${pytorchCheckpointExtensions.join(', ')}; PyTorch engine).`);
+			throw new UsageError(`${basename(modelPath)}: a fine-tune starts from an ONNX model, a TF.js model.json or a Keras .keras/.h5 (TensorFlow.js engine) or a PyTorch checkpoint (${pytorchCheckpointExtensions.join(', ')}; PyTorch engine).`);
 		}
 		const isOnnx = tfjsInputs.includes(ext);
 		const convs = await convLayers(modelPath);

@@ -6,12 +6,14 @@ import { writeNpz } from './numpy';
 import { writeOnnx } from './onnx';
 import { writeSafetensors } from './safetensors';
 import { writeTfjs } from './tfjs';
+import { writeKeras } from './keras';
 
 export type { WriteOptions } from './common';
 export { writeNpz } from './numpy';
 export { writeOnnx } from './onnx';
 export { writeSafetensors } from './safetensors';
 export { writeTfjs } from './tfjs';
+export { writeKeras } from './keras';
 
 /**
  * Writes `graph` (opened from `source`) to `outPath` in its own format with `updates` (tensor
@@ -25,6 +27,7 @@ export async function writeModel(source: ByteSource, graph: ModelGraph, updates:
 		case 'onnx': return writeOnnx(source, graph, updates, outPath, options);
 		case 'tfjs': return writeTfjs(source, graph, updates, outPath, options);
 		case 'numpy': return writeNpz(source, graph, updates, outPath, options);
+		case 'keras': return writeKeras(source, graph, updates, outPath, options);
 		default: throw new Error(`${source.name}: writing ${graph.format} models is not supported.`);
 	}
 }

@@ -12,6 +12,7 @@ import type { ModelGraph, TensorRef } from '../../core/model';
 import { openFileSource } from '../../formats/byteSource';
 import { openModel } from '../../formats/registry';
 import { readTfjsManifest } from '../../formats/tfjs';
+import { kerasVariableIndex, openKerasParts } from '../../formats/keras';
 import type { OnnxAttribute, OnnxNode } from '../../formats/onnx/schema';
 import { loadOnnxGraphSpec } from './model';
 import type { GraphInitializer, GraphSpec } from './model';
@@ -29,13 +30,13 @@ export const supportedLayers: readonly string[] = [
 	'InputLayer', 'Conv2D', 'Dense', 'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'Flatten', 'Dropout', 'Activation', 'BatchNormalization',
 ];
 
-/** Opens an ONNX graph or a TF.js layers model (model.json) as a trainable GraphSpec. */
+/** Opens an ONNX graph, a TF.js layers model (model.json) or a Keras model (.keras/.h5) as a trainable GraphSpec. */
 export async function loadTrainableGraph(path: string): Promise<LoadedGraph> {
-	if (path.toLowerCase().endsWith('.json')) {
+	if (/\.(json|keras|h5|hdf5)$/i.test(path)) {
 		const graph = await openModel(path);
-		if (graph.format === 'tfjs') {
+		if (graph.format === 'tfjs' || graph.format === 'keras') {
 			try {
-				return await loadTfjsLayersSpec(path, graph);
+				return graph.format === 'tfjs' ? await loadTfjsLayersSpec(path, graph) : await loadKerasSpec(path, graph);
 			} catch (ex) {
 				await graph.close();
 				throw ex;
@@ -70,11 +71,10 @@ function inboundNames(value: unknown, depth = 0): string[] {
 	return [];
 }
 
-function topologyLayers(path: string, json: Record<string, unknown>): Layer[] {
-	const topology = json.modelTopology;
+function topologyLayers(path: string, topology: unknown): Layer[] {
 	const model = isObject(topology) && isObject(topology.model_config) ? topology.model_config : topology;
 	if (!isObject(model)) {
-		throw new UsageError(`${path}: model.json has no modelTopology; the tfjs engine needs the layers to train them.`);
+		throw new UsageError(`${path}: the model has no layer topology (a weights-only file?); the tfjs engine needs the layers to train them.`);
 	}
 	const config = model.config;
 	const list = Array.isArray(config) ? config : isObject(config) && Array.isArray(config.layers) ? config.layers : undefined;
@@ -132,6 +132,20 @@ function nhwcRowsToNchw(values: Float32Array, rows: number, cols: number, channe
 	return out;
 }
 
+type LayerWeightFinder = (layer: Layer, weight: string) => TensorRef | undefined;
+
+/** Weights named `layer/weight` (TF.js manifests, Keras 2 .h5 `model_weights/conv2d/conv2d/kernel:0`). */
+function namedWeights(graph: ModelGraph): LayerWeightFinder {
+	const byName = new Map<string, TensorRef>();
+	for (const t of graph.tensors) byName.set(t.name.replace(/:\d+$/, ''), t);
+	return (layer, weight) => {
+		const exact = byName.get(`${layer.name}/${weight}`);
+		if (exact) return exact;
+		for (const [name, t] of byName) if (name.endsWith(`/${layer.name}/${weight}`)) return t;
+		return undefined;
+	};
+}
+
 /** Builds the GraphSpec of a TF.js layers model opened as `graph`. */
 export async function loadTfjsLayersSpec(path: string, graph: ModelGraph): Promise<LoadedGraph> {
 	const source = await openFileSource(path);
@@ -141,18 +155,35 @@ export async function loadTfjsLayersSpec(path: string, graph: ModelGraph): Promi
 	} finally {
 		await source.close();
 	}
-	const layers = topologyLayers(path, json);
-	const byName = new Map<string, TensorRef>();
-	for (const t of graph.tensors) byName.set(t.name.replace(/:\d+$/, ''), t);
-	const find = (layer: Layer, weight: string): TensorRef | undefined => {
-		const exact = byName.get(`${layer.name}/${weight}`);
-		if (exact) return exact;
-		for (const [name, t] of byName) if (name.endsWith(`/${layer.name}/${weight}`)) return t;
+	return buildLayersSpec(path, topologyLayers(path, json.modelTopology), graph, namedWeights(graph));
+}
+
+/** Builds the GraphSpec of a Keras model (.keras or .h5) opened as `graph`. */
+export async function loadKerasSpec(path: string, graph: ModelGraph): Promise<LoadedGraph> {
+	const source = await openFileSource(path);
+	let topology: unknown;
+	let v3: boolean;
+	try {
+		({ topology, v3 } = await openKerasParts(source));
+	} finally {
+		await source.close();
+	}
+	const layers = topologyLayers(path, topology);
+	if (!v3) return buildLayersSpec(path, layers, graph, namedWeights(graph));
+	// Keras 3: layers/<name>/vars/<index>, the index from the layer's variable order.
+	const byPath = new Map(graph.tensors.map((t) => [t.name, t]));
+	return buildLayersSpec(path, layers, graph, (layer, weight) => {
+		const index = kerasVariableIndex(layer.className, layer.config, weight);
+		if (index === undefined) return undefined;
+		for (const [name, t] of byPath) if (name.endsWith(`/${layer.name}/vars/${index}`)) return t;
 		return undefined;
-	};
+	});
+}
+
+async function buildLayersSpec(path: string, layers: Layer[], graph: ModelGraph, find: LayerWeightFinder): Promise<LoadedGraph> {
 	const need = (layer: Layer, weight: string): TensorRef => {
 		const t = find(layer, weight);
-		if (!t) throw new UsageError(`${path}: ${layer.className} layer '${layer.name}' has no weight '${weight}' in the weightsManifest.`);
+		if (!t) throw new UsageError(`${path}: ${layer.className} layer '${layer.name}' has no weight '${weight}' in the file.`);
 		return t;
 	};
 

@@ -1,0 +1,167 @@
+import { ModelFormatError, throwIfAborted } from '../core/errors';
+import type { DType, LayerWeight, TensorRef } from '../core/model';
+import type { ByteSource } from './byteSource';
+import { bufferSource, windowSource } from './byteSource';
+import { openHdf5 } from './hdf5';
+import type { Hdf5Dataset, Hdf5File } from './hdf5';
+import { graphOverSources } from './stateDict';
+import { buildKerasLayers, checkInputSize, weightFinder } from './tfjs';
+import type { KerasWeightFinder } from './tfjs';
+import type { FormatReader } from './types';
+import { readZipDirectory, readZipEntry, zipEntryDataOffset } from './zip';
+import type { ZipEntryDetail } from './zip';
+
+const hdf5Signature = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+const floatTypes: ReadonlySet<DType> = new Set(['float64', 'float32', 'float16', 'bfloat16']);
+/** The weights file inside a .keras archive (Keras 2.13+ and Keras 3). */
+export const kerasWeightsEntry = 'model.weights.h5';
+/** config.json is parsed whole; a model config is kilobytes to a few megabytes. */
+const maxConfigBytes = 64 * 1024 * 1024;
+
+/** Where a Keras model's parts are: the HDF5 weights and, when saved with the model, its config. */
+export interface KerasParts {
+	readonly h5: Hdf5File;
+	/** The model config ({class_name, config}); undefined for a weights-only file. */
+	readonly topology: unknown;
+	/** Keras 3 / .keras layout (`layers/<name>/vars/<i>`) rather than Keras 2 .h5 (`<layer>/<layer>/kernel:0`). */
+	readonly v3: boolean;
+	/** The archive's weights entry, for .keras files. */
+	readonly entry?: ZipEntryDetail;
+	readonly entries?: readonly ZipEntryDetail[];
+}
+
+function startsWith(head: Uint8Array, bytes: readonly number[]): boolean {
+	return bytes.every((b, i) => head[i] === b);
+}
+
+function parseJson(source: ByteSource, what: string, text: string): unknown {
+	try {
+		return JSON.parse(text);
+	} catch (ex) {
+		throw new ModelFormatError('corrupt', `${source.name}: its ${what} is not valid JSON (${(ex as Error).message}).`);
+	}
+}
+
+/**
+ * Opens the HDF5 part of a Keras model: a .keras zip's model.weights.h5 (read in place when
+ * stored, as Keras writes it) with config.json, or a Keras .h5 file with its `model_config`.
+ */
+export async function openKerasParts(source: ByteSource): Promise<KerasParts> {
+	const head = await source.read(0, Math.min(8, source.length));
+	if (startsWith(head, [0x50, 0x4b])) {
+		const entries = await readZipDirectory(source);
+		const entry = entries.find((e) => e.name === kerasWeightsEntry);
+		if (!entry) {
+			throw new ModelFormatError('unsupported-format', `${source.name}: a zip without ${kerasWeightsEntry}, so not a Keras 3 .keras model (older Keras saved .keras as a TensorFlow SavedModel folder; save with model.save('x.keras') in Keras ≥ 2.13).`);
+		}
+		const config = entries.find((e) => e.name === 'config.json');
+		if (config && config.size > maxConfigBytes) {
+			throw new ModelFormatError('too-large', `${source.name}: config.json is ${config.size} bytes, too large for a model config.`);
+		}
+		const topology = config ? parseJson(source, 'config.json', new TextDecoder().decode(await readZipEntry(source, config))) : undefined;
+		const name = `${source.name}/${kerasWeightsEntry}`;
+		const weights = entry.method === 0
+			? windowSource(source, await zipEntryDataOffset(source, entry), entry.size, name)
+			: bufferSource(await readZipEntry(source, entry), name);
+		return { h5: await openHdf5(weights), topology, v3: true, entry, entries };
+	}
+	const h5 = await openHdf5(source);
+	const config = await h5.root.attribute('model_config');
+	const topology = typeof config === 'string' ? parseJson(source, "'model_config' attribute", config) : undefined;
+	const v3 = (await h5.get('layers')) !== undefined || (await h5.get('_layer_checkpoint_dependencies')) !== undefined;
+	return { h5, topology, v3 };
+}
+
+/** The float datasets holding layer weights (not optimizer state), as tensors named by their path. */
+async function weightTensors(parts: KerasParts): Promise<TensorRef[]> {
+	const tensors: TensorRef[] = [];
+	const hasModelWeights = (await parts.h5.get('model_weights')) !== undefined;
+	for (const dataset of await parts.h5.datasets()) {
+		const path = dataset.path.replace(/^\//, '');
+		const isWeight = parts.v3 ? /^(layers|_layer_checkpoint_dependencies)\//.test(path) : hasModelWeights ? path.startsWith('model_weights/') : !path.startsWith('optimizer_weights/');
+		if (isWeight && dataset.dtype !== undefined && floatTypes.has(dataset.dtype)) {
+			tensors.push(datasetTensor(path, dataset));
+		}
+	}
+	return tensors;
+}
+
+function datasetTensor(path: string, dataset: Hdf5Dataset): TensorRef {
+	return { name: path, shape: [...dataset.shape], dtype: dataset.dtype!, load: (into) => dataset.load(into) };
+}
+
+/**
+ * Keras 3 stores a layer's variables by index, in the order the layer creates them: kernel, bias;
+ * DepthwiseConv2D depthwise_kernel, bias; SeparableConv2D depthwise_kernel, pointwise_kernel,
+ * bias; BatchNormalization gamma (when scale), beta (when center), moving_mean, moving_variance.
+ */
+export function kerasVariableIndex(className: string, config: Record<string, unknown>, weight: string): number | undefined {
+	const order = className === 'BatchNormalization'
+		? [...(config.scale === false ? [] : ['gamma']), ...(config.center === false ? [] : ['beta']), 'moving_mean', 'moving_variance']
+		: className === 'SeparableConv2D' ? ['depthwise_kernel', 'pointwise_kernel', 'bias']
+			: className === 'DepthwiseConv2D' ? ['depthwise_kernel', 'bias'] : ['kernel', 'bias'];
+	const index = order.indexOf(weight);
+	return index < 0 ? undefined : index;
+}
+
+const v3VariableIndex: Record<string, number> = { kernel: 0, depthwise_kernel: 0, pointwise_kernel: 1 };
+
+function v3Finder(tensors: readonly TensorRef[]): KerasWeightFinder {
+	const byLayer = new Map<string, Map<number, TensorRef>>();
+	for (const tensor of tensors) {
+		const match = /(?:^|\/)(?:layers|_layer_checkpoint_dependencies)\/([^/]+)\/vars\/(\d+)$/.exec(tensor.name);
+		if (match) {
+			const vars = byLayer.get(match[1]) ?? new Map<number, TensorRef>();
+			vars.set(Number(match[2]), tensor);
+			byLayer.set(match[1], vars);
+		}
+	}
+	return (layer, weight) => (weight in v3VariableIndex ? byLayer.get(layer)?.get(v3VariableIndex[weight]) : undefined);
+}
+
+/** Without a model config: 4-D kernels are HWIO convs, 2-D ones Dense (IO), in file order. */
+function layersFromKernels(tensors: readonly TensorRef[], v3: boolean): LayerWeight[] {
+	const layers: LayerWeight[] = [];
+	for (const tensor of tensors) {
+		const kernel = v3 ? /\/vars\/0$/.test(tensor.name) : /(^|\/)kernel(:\d+)?$/.test(tensor.name);
+		if (!kernel || (tensor.shape.length !== 4 && tensor.shape.length !== 2)) {
+			continue;
+		}
+		const name = v3 ? tensor.name.replace(/\/vars\/0$/, '').split('/').pop()! : tensor.name.replace(/\/kernel(:\d+)?$/, '').split('/').pop()!;
+		layers.push(tensor.shape.length === 4
+			? { name, kind: 'conv', layout: 'HWIO', groups: 1, tensor }
+			: { name, kind: 'linear', layout: 'IO', groups: 1, tensor });
+	}
+	return layers;
+}
+
+/**
+ * Keras models: `.keras` (Keras 3 and 2.13+: a zip of config.json and model.weights.h5) and `.h5`
+ * (Keras 2's HDF5 with the config in `model_config` and weights under `model_weights`, or a
+ * weights-only file). Layers come from the config as for TF.js (Conv2D HWIO, DepthwiseConv2D,
+ * SeparableConv2D, Dense IO); a weights-only file gives its kernels in file order.
+ */
+export const kerasReader: FormatReader = {
+	id: 'keras',
+	sniff(name, head) {
+		const lower = name.toLowerCase();
+		return startsWith(head, hdf5Signature) || (lower.endsWith('.keras') && startsWith(head, [0x50, 0x4b, 0x03, 0x04]));
+	},
+	async open(source, options) {
+		const inputSize = checkInputSize(options.inputSize);
+		const parts = await openKerasParts(source);
+		throwIfAborted(options.signal);
+		const tensors = await weightTensors(parts);
+		const warnings: string[] = [];
+		if (tensors.length === 0) {
+			throw new ModelFormatError('no-layers', `${source.name}: an HDF5 file without Keras layer weights (no float datasets under model_weights/ or layers/).`);
+		}
+		const find = parts.v3 ? v3Finder(tensors) : weightFinder(tensors);
+		let layers = buildKerasLayers(parts.topology, find, inputSize, source, warnings);
+		if (!layers) {
+			warnings.push('The file holds weights only (no model config): every 4-D kernel is taken as a conv (HWIO) and every 2-D one as Dense, in file order, and crossbar activations per inference are unknown.');
+			layers = layersFromKernels(tensors, parts.v3);
+		}
+		return graphOverSources('keras', [source], tensors, layers, warnings);
+	},
+};
