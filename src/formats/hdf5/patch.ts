@@ -2,7 +2,7 @@ import { ModelFormatError } from '../../core/errors';
 import { numel } from '../../core/model';
 import { checkOutputPath, writeFileAtomic } from '../atomicWrite';
 import type { ByteSource } from '../byteSource';
-import { SequentialWriter } from '../writers/common';
+import { SequentialWriter, copyWithPatches } from '../writers/common';
 import type { WriteOptions } from '../writers/common';
 import { describeType, encodeNumbers } from './datatype';
 import type { Hdf5Dataset, Hdf5File } from './api';
@@ -89,13 +89,7 @@ async function datasetRanges(source: ByteSource, dataset: Hdf5Dataset, encoded: 
 
 /** Writes `source` to `out` byte for byte, with `ranges` (sorted, disjoint) in place of the old bytes. */
 export async function writePatchedHdf5(source: ByteSource, ranges: readonly Hdf5PatchRange[], out: Hdf5PatchOutput): Promise<void> {
-	let position = 0;
-	for (const range of ranges) {
-		await out.copy(source, position, range.offset - position);
-		await out.bytes(range.bytes);
-		position = range.offset + range.bytes.length;
-	}
-	await out.copy(source, position, source.length - position);
+	await copyWithPatches(source, ranges, out);
 }
 
 /**

@@ -83,6 +83,17 @@ export class SequentialWriter {
 	}
 }
 
+/** Writes `source` to `out` byte for byte, with `patches` (sorted by offset, disjoint) in place of the old bytes. */
+export async function copyWithPatches(source: ByteSource, patches: readonly { readonly offset: number; readonly bytes: Uint8Array }[], out: { bytes(bytes: Uint8Array): Promise<void>; copy(source: ByteSource, offset: number, length: number): Promise<void> }): Promise<void> {
+	let position = 0;
+	for (const patch of patches) {
+		await out.copy(source, position, patch.offset - position);
+		await out.bytes(patch.bytes);
+		position = patch.offset + patch.bytes.length;
+	}
+	await out.copy(source, position, source.length - position);
+}
+
 async function statOrUndefined(path: string): Promise<Awaited<ReturnType<typeof stat>> | undefined> {
 	try {
 		return await stat(path);

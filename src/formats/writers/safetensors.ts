@@ -3,7 +3,7 @@ import { writeFileAtomic } from '../atomicWrite';
 import type { ByteSource } from '../byteSource';
 import { readSafetensorsHeader } from '../safetensors';
 import type { WriteOptions } from './common';
-import { SequentialWriter, checkUpdates, encodeValues } from './common';
+import { SequentialWriter, checkUpdates, copyWithPatches, encodeValues } from './common';
 
 /**
  * Writes a safetensors file with some tensors' values replaced: the header and every other byte
@@ -22,14 +22,5 @@ export async function writeSafetensors(source: ByteSource, graph: ModelGraph, up
 		return { offset: entry.offset, bytes: encodeValues(values, entry.dtype, original) };
 	}));
 	patches.sort((a, b) => a.offset - b.offset);
-	await writeFileAtomic(outPath, async (handle) => {
-		const out = new SequentialWriter(handle);
-		let position = 0;
-		for (const patch of patches) {
-			await out.copy(source, position, patch.offset - position);
-			await out.bytes(patch.bytes);
-			position = patch.offset + patch.bytes.length;
-		}
-		await out.copy(source, position, source.length - position);
-	}, { force: options.force, inputPath: options.inputPath ?? source.name });
+	await writeFileAtomic(outPath, (handle) => copyWithPatches(source, patches, new SequentialWriter(handle)), { force: options.force, inputPath: options.inputPath ?? source.name });
 }
