@@ -112,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--seed", type=int, default=0)
     io.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     io.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    io.add_argument("--max-steps-per-epoch", type=int, default=0, metavar="N",
+                    help="stop each epoch after N steps (smoke tests; 0: whole epochs)")
     io.add_argument("--no-projection", action="store_true",
                     help="skip projectedAdcEnergyImprovement (a trial prune each phase-1 epoch)")
     io.add_argument("--events-file", metavar="PATH",
@@ -181,7 +183,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
                      exclude_padded=args.exclude_padded, gate=not args.no_gate, ft_epochs=args.finetune_epochs,
                      ft_lr=args.finetune_lr, ft_params=args.finetune_params, baseline=not args.no_baseline,
                      baseline_start=args.baseline_start, seed=args.seed, augment=args.augment,
-                     standardize=args.standardize, clip_grad=args.clip_grad, projection=not args.no_projection)
+                     standardize=args.standardize, clip_grad=args.clip_grad, projection=not args.no_projection,
+                     max_steps=args.max_steps_per_epoch)
         emitter = Emitter(enabled=ctx.main)
         pipe = Pipeline(cfg, model, splits, ctx, emitter, out=args.out, checkpoint=checkpoint,
                         baseline_out=args.baseline_out, force=args.force)

@@ -77,6 +77,7 @@ class Config:
     standardize: bool = False
     clip_grad: float = 0.0
     projection: bool = True
+    max_steps: int = 0  # stop each epoch after this many steps (smoke tests); 0 = the whole epoch
 
     def milestones(self, epochs: int, fractions: Sequence[float]) -> List[int]:
         return sorted({max(1, int(round(f * epochs))) for f in fractions if int(round(f * epochs)) < epochs})
@@ -368,6 +369,8 @@ class Pipeline:
                                                   seed=self.cfg.seed, epoch=epoch, rank=self.ctx.rank, world=self.ctx.world)):
                 if step < skip:
                     continue
+                if self.cfg.max_steps and step >= self.cfg.max_steps:
+                    break
                 x, y = x.to(self.ctx.device, non_blocking=True), y.to(self.ctx.device, non_blocking=True)
                 optimizer.zero_grad(set_to_none=True)
                 out = wrapped(x)
@@ -403,7 +406,7 @@ class Pipeline:
                 "loss": loss_sum / max(count, 1), "trainAccuracy": 100.0 * correct / max(count, 1),
                 "testAccuracy": test_acc, "testLoss": test_loss,
                 "adcEnergyImprovement": imp, "levelHistogram": hist,
-                "lr": epoch_lr, "seconds": round(time.time() - t0, 3),
+                "lr": epoch_lr, "seconds": round(time.time() - t0, 3), "trainImages": int(count),
             }
             if regularize:
                 event["regularizerLoss"] = reg_sum / max(count, 1)

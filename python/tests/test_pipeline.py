@@ -90,6 +90,15 @@ def test_events_file_gets_the_same_lines(tmp_path):
     assert json.loads(bad.read_text())["usage"] is True
 
 
+def test_max_steps_per_epoch_cuts_every_epoch(tmp_path):
+    r = run(TINY + ["--out", str(tmp_path / "o.pt"), "--max-steps-per-epoch", "2"])
+    assert r.returncode == 0, r.stderr
+    epochs = [e for e in events(r.stdout) if e["event"] == "epoch"]
+    assert len(epochs) == 6 and all(e["trainImages"] == 2 * 64 for e in epochs)
+    full = run(TINY + ["--out", str(tmp_path / "full.pt"), "--epochs", "1", "--finetune-epochs", "1", "--no-baseline"])
+    assert [e["trainImages"] for e in events(full.stdout) if e["event"] == "epoch"][0] > 1000  # 80 % of 1797
+
+
 def test_sigterm_then_resume_is_exact(tmp_path):
     args = TINY[:]
     args[args.index("--epochs") + 1] = "3"

@@ -117,7 +117,10 @@ export interface TrainingJob {
 	/** Run the unstructured baseline after D.U.B. (default true). */
 	readonly baseline?: boolean;
 	/** Engine-specific knobs; engines ignore the ones they do not know. */
-	readonly engineOptions?: TfjsEngineOptions & PytorchEngineOptions;
+	readonly engineOptions?: TfjsEngineOptions & PytorchEngineOptions & {
+		/** Stop each epoch after this many steps (benchmarks, smoke tests); both engines. */
+		readonly maxStepsPerEpoch?: number;
+	};
 }
 
 /** Options only the tfjs engine reads. */
@@ -126,8 +129,6 @@ export interface TfjsEngineOptions {
 	readonly backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 	/** Data-parallel workers: 1, 2, or 'auto' (2 when the machine has ≥ 2 cores and the backend is wasm or cpu). */
 	readonly workers?: 1 | 2 | 'auto';
-	/** Stop each epoch after this many steps (benchmarks, smoke tests). */
-	readonly maxStepsPerEpoch?: number;
 	/** Folder with the tfjs-backend-wasm .wasm binaries when they are not next to the worker bundle. */
 	readonly wasmDir?: string;
 }

@@ -167,7 +167,7 @@ export async function chooseFineTune(state: vscode.Memento, given?: vscode.Uri, 
 			modelPath, engine, processes, architecture, dataset, datasetLabel,
 			preset: preset.id, presetLabel: preset.label, hyperParameters: preset.hyperParameters,
 			tileRows: preset.tileRows, slices, pruneRatios, outputPath, force,
-			maxStepsPerEpoch: preset.id === 'smoke' && engine === 'tfjs' ? smokeSteps : undefined,
+			maxStepsPerEpoch: preset.id === 'smoke' ? smokeSteps : undefined,
 		};
 	} catch (ex) {
 		if (ex instanceof Cancelled) return undefined;
@@ -293,7 +293,7 @@ async function choosePreset(memory: Memory, dataset: DatasetSpec, engine: 'tfjs'
 	const items: Item<PresetId>[] = [
 		{ label: '$(beaker) Paper, CIFAR-10 settings, scaled', description: 'dub-method.md §4.4, §7', detail: 'λ_var 1e-3, λ_2 1e-3, lr 0.01, batch 128; 160 + 200 epochs, scaled to yours', value: 'paper' },
 		{ label: '$(rocket) Digits quick', description: '10 + 10 epochs', detail: `λ_var ${digits.lambdaVar}, λ_2 ${digits.lambda2}, lr ${digits.lr}, batch ${digits.batchSize}: for 8×8 digits models`, value: 'digits-quick' },
-		{ label: '$(zap) Smoke test', description: '1 epoch per phase', detail: `Checks the pipeline in seconds${engine === 'tfjs' ? ` (≤ ${smokeSteps} steps per epoch)` : ''}; the numbers mean little`, value: 'smoke' },
+		{ label: '$(zap) Smoke test', description: '1 epoch per phase', detail: `Checks the pipeline in seconds (≤ ${smokeSteps} steps per epoch); the numbers mean little`, value: 'smoke' },
 		{ label: '$(settings) Custom…', description: 'λ_var, λ_2, lr, epochs, batch, crossbar size', value: 'custom' },
 	];
 	items.sort((a, b) => Number(b.value === memory.preset) - Number(a.value === memory.preset));
@@ -308,7 +308,7 @@ async function choosePreset(memory: Memory, dataset: DatasetSpec, engine: 'tfjs'
 		case 'digits-quick':
 			return { id, label: 'digits quick, 10 + 10 epochs', hyperParameters: { ...digits, regularizeEpochs: 10, finetuneEpochs: 10 }, tileRows };
 		case 'smoke':
-			return { id, label: `smoke test, 1 + 1 epochs${engine === 'tfjs' ? ` (≤ ${smokeSteps} steps)` : ''}`, hyperParameters: { ...base, regularizeEpochs: 1, finetuneEpochs: 1, regularizeMilestones: [], finetuneMilestones: [] }, tileRows };
+			return { id, label: `smoke test, 1 + 1 epochs (≤ ${smokeSteps} steps)`, hyperParameters: { ...base, regularizeEpochs: 1, finetuneEpochs: 1, regularizeMilestones: [], finetuneMilestones: [] }, tileRows };
 		case 'custom':
 		default: {
 			const last = memory.custom;

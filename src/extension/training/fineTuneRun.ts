@@ -34,7 +34,7 @@ export function jobFromPlan(plan: FineTunePlan): TrainingJob {
 		checkpointDir: plan.engine === 'tfjs' ? `${plan.outputPath}.checkpoint` : undefined,
 		engineOptions: plan.engine === 'tfjs'
 			? { maxStepsPerEpoch: plan.maxStepsPerEpoch }
-			: { ...(torchvision ? { torchvision } : { modelFactory: architecture }), processes: plan.processes },
+			: { ...(torchvision ? { torchvision } : { modelFactory: architecture }), processes: plan.processes, maxStepsPerEpoch: plan.maxStepsPerEpoch },
 	};
 }
 

@@ -103,6 +103,7 @@ export function buildPytorchInvocation(job: TrainingJob, options: { eventsFile?:
 	if (job.baseline === false) finetune.push('--no-baseline');
 	if (o.device) finetune.push('--device', o.device);
 	if (o.threads) finetune.push('--threads', num(o.threads));
+	if (o.maxStepsPerEpoch) finetune.push('--max-steps-per-epoch', num(o.maxStepsPerEpoch));
 	if (options.eventsFile) finetune.push('--events-file', options.eventsFile);
 	const args = processes > 1
 		// Debian's torchrun is broken on Python 3.11; launch is torchrun with that fix. --standalone: no port clashes.

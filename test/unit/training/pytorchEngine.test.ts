@@ -122,7 +122,7 @@ function chop(text: string, sizes = [7, 1, 33, 2, 90]): string[] {
 
 void describe('PyTorch engine: command line', () => {
 	void it('turns a job into crossbar_lens_train finetune arguments', () => {
-		const { args, processes } = buildPytorchInvocation(job({ seed: 3, slices: 2, checkpointDir: '/w/ck', resume: true, force: true, baseline: false, engineOptions: { modelFactory: '/w/train.py:Net', numClasses: 10, device: 'cpu', threads: 2 } }), { eventsFile: '/tmp/e.jsonl' });
+		const { args, processes } = buildPytorchInvocation(job({ seed: 3, slices: 2, checkpointDir: '/w/ck', resume: true, force: true, baseline: false, engineOptions: { modelFactory: '/w/train.py:Net', numClasses: 10, device: 'cpu', threads: 2, maxStepsPerEpoch: 20 } }), { eventsFile: '/tmp/e.jsonl' });
 		assert.equal(processes, 1);
 		assert.deepEqual(args.slice(0, 3), ['-m', 'crossbar_lens_train', 'finetune']);
 		assert.equal(flag(args, '--model'), '/w/train.py:Net');
@@ -148,6 +148,7 @@ void describe('PyTorch engine: command line', () => {
 		assert.equal(flag(args, '--num-classes'), '10');
 		assert.equal(flag(args, '--device'), 'cpu');
 		assert.equal(flag(args, '--threads'), '2');
+		assert.equal(flag(args, '--max-steps-per-epoch'), '20');
 		assert.equal(flag(args, '--events-file'), '/tmp/e.jsonl');
 		for (const f of ['--resume', '--force', '--no-baseline']) assert.ok(args.includes(f), f);
 		assert.ok(!args.includes('--augment') && !args.includes('--standardize'));
