@@ -119,10 +119,35 @@ function v3Finder(tensors: readonly TensorRef[]): KerasWeightFinder {
 	return (layer, weight) => (weight in v3VariableIndex ? byLayer.get(layer)?.get(v3VariableIndex[weight]) : undefined);
 }
 
-/** Without a model config: 4-D kernels are HWIO convs, 2-D ones Dense (IO), in file order. */
-function layersFromKernels(tensors: readonly TensorRef[], v3: boolean): LayerWeight[] {
+/**
+ * Keras 2's list of layer names, in model order (`layer_names`, split into `layer_names0`,
+ * `layer_names1`, … when it is too long for one attribute), on `model_weights` or the root.
+ */
+async function kerasLayerNames(h5: Hdf5File): Promise<string[] | undefined> {
+	const group = await h5.get('model_weights');
+	const holder = group?.kind === 'group' ? group : h5.root;
+	const names = await holder.attributeNames();
+	const parts = names.includes('layer_names') ? ['layer_names'] : names.filter((n) => /^layer_names\d+$/.test(n)).sort((a, b) => Number(a.slice(11)) - Number(b.slice(11)));
+	const values: string[] = [];
+	for (const part of parts) {
+		const value = await holder.attribute(part);
+		for (const v of Array.isArray(value) ? value : [value]) if (typeof v === 'string') values.push(v);
+	}
+	return values.length > 0 ? values : undefined;
+}
+
+/**
+ * Without a model config: 4-D kernels are HWIO convs, 2-D ones Dense (IO), in the order of
+ * Keras 2's `layer_names` when the file has it, else in the file's (name) order.
+ */
+function layersFromKernels(tensors: readonly TensorRef[], v3: boolean, order: readonly string[] | undefined): LayerWeight[] {
 	const layers: LayerWeight[] = [];
-	for (const tensor of tensors) {
+	const rank = (tensor: TensorRef): number => {
+		const index = order?.indexOf(tensor.name.replace(/^model_weights\//, '').split('/')[0]) ?? -1;
+		return index < 0 ? Number.MAX_SAFE_INTEGER : index;
+	};
+	const sorted = order ? [...tensors].sort((a, b) => rank(a) - rank(b)) : tensors;
+	for (const tensor of sorted) {
 		const kernel = v3 ? /\/vars\/0$/.test(tensor.name) : /(^|\/)kernel(:\d+)?$/.test(tensor.name);
 		if (!kernel || (tensor.shape.length !== 4 && tensor.shape.length !== 2)) {
 			continue;
@@ -159,8 +184,9 @@ export const kerasReader: FormatReader = {
 		const find = parts.v3 ? v3Finder(tensors) : weightFinder(tensors);
 		let layers = buildKerasLayers(parts.topology, find, inputSize, source, warnings);
 		if (!layers) {
-			warnings.push('The file holds weights only (no model config): every 4-D kernel is taken as a conv (HWIO) and every 2-D one as Dense, in file order, and crossbar activations per inference are unknown.');
-			layers = layersFromKernels(tensors, parts.v3);
+			const order = parts.v3 ? undefined : await kerasLayerNames(parts.h5);
+			warnings.push(`The file holds weights only (no model config): every 4-D kernel is taken as a conv (HWIO) and every 2-D one as Dense, ${order ? 'in the order of its layer_names' : 'in name order'}, and crossbar activations per inference are unknown.`);
+			layers = layersFromKernels(tensors, parts.v3, order);
 		}
 		return graphOverSources('keras', [source], tensors, layers, warnings);
 	},

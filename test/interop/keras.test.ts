@@ -90,6 +90,31 @@ void describe('Keras .h5 and .keras (h5py-written, Keras 2 and Keras 3 layouts)'
 		assert.ok((analysed.totals.adcEnergyImprovement ?? 0) > 1);
 	});
 
+	void it('weights-only files (save_weights): Keras 2 kernels in layer_names order, Keras 3 by name, with a warning', () => {
+		const script = `
+import h5py, numpy as np, sys
+rng = np.random.default_rng(0)
+with h5py.File(sys.argv[1], 'w') as f:  # Keras 2 model.save_weights('w.h5'): layers at the root
+    f.attrs['layer_names'] = np.array([b'conv2d_2', b'conv2d_10', b'dense'])
+    for name, shape in [('conv2d_2', (3, 3, 1, 4)), ('conv2d_10', (3, 3, 4, 8)), ('dense', (8, 10))]:
+        g = f.create_group(name)
+        g.attrs['weight_names'] = np.array([f'{name}/kernel:0'.encode()])
+        g.create_dataset(f'{name}/kernel:0', data=rng.standard_normal(shape).astype('f4'))
+with h5py.File(sys.argv[2], 'w') as f:  # Keras 3 model.save_weights('w.weights.h5')
+    for name, shape in [('conv2d', (3, 3, 1, 4)), ('conv2d_1', (3, 3, 4, 8))]:
+        f.create_dataset(f'layers/{name}/vars/0', data=rng.standard_normal(shape).astype('f4'))`;
+		const legacy = join(dir, 'w.h5');
+		const v3 = join(dir, 'w.weights.h5');
+		const r = spawnSync(python, ['-c', script, legacy, v3], { encoding: 'utf8' });
+		assert.equal(r.status, 0, r.stderr);
+		const a = analyzeJson(legacy, ['--tile', '16', '--include-linear']);
+		assert.deepEqual(a.layers.map((l) => [l.name, l.kind, l.matrix]), [['conv2d_2', 'conv', [4, 9]], ['conv2d_10', 'conv', [8, 36]], ['dense', 'linear', [10, 8]]]);
+		assert.ok(a.warnings.some((w) => /weights only.*layer_names/.test(w)), a.warnings.join(' | '));
+		const b = analyzeJson(v3, ['--tile', '16']);
+		assert.deepEqual(b.layers.map((l) => [l.name, l.matrix]), [['conv2d', [4, 9]], ['conv2d_1', [8, 36]]]);
+		assert.ok(b.warnings.some((w) => /weights only.*name order/.test(w)), b.warnings.join(' | '));
+	});
+
 	void it('a truncated .h5 or .keras, or a .keras zip without model.weights.h5: one line naming the file, exit 3', () => {
 		const cut = (name: string, keep: number): string => {
 			const path = join(dir, `broken-${name}`);
