@@ -11,7 +11,7 @@ import { UsageError } from '../../core/errors';
 import type { ModelGraph, TensorRef } from '../../core/model';
 import { openFileSource } from '../../formats/byteSource';
 import { openModel } from '../../formats/registry';
-import { readTfjsManifest } from '../../formats/tfjs';
+import { readTfjsManifest, weightFinder } from '../../formats/tfjs';
 import { kerasVariableIndex, openKerasParts } from '../../formats/keras';
 import type { OnnxAttribute, OnnxNode } from '../../formats/onnx/schema';
 import { loadOnnxGraphSpec } from './model';
@@ -136,14 +136,8 @@ type LayerWeightFinder = (layer: Layer, weight: string) => TensorRef | undefined
 
 /** Weights named `layer/weight` (TF.js manifests, Keras 2 .h5 `model_weights/conv2d/conv2d/kernel:0`). */
 function namedWeights(graph: ModelGraph): LayerWeightFinder {
-	const byName = new Map<string, TensorRef>();
-	for (const t of graph.tensors) byName.set(t.name.replace(/:\d+$/, ''), t);
-	return (layer, weight) => {
-		const exact = byName.get(`${layer.name}/${weight}`);
-		if (exact) return exact;
-		for (const [name, t] of byName) if (name.endsWith(`/${layer.name}/${weight}`)) return t;
-		return undefined;
-	};
+	const find = weightFinder(graph.tensors);
+	return (layer, weight) => find(layer.name, weight);
 }
 
 /** Builds the GraphSpec of a TF.js layers model opened as `graph`. */
