@@ -70,6 +70,9 @@ export function makeWorkspace(dirs) {
 	// The ONNX digits CNN (examples/, written by Debian's PyTorch) for Run D.U.B. fine-tune with TensorFlow.js.
 	mkdirSync(join(dirs.workspace, 'digits'), { recursive: true });
 	cpSync(join(repo, 'examples', 'digits-cnn.onnx'), join(dirs.workspace, 'digits', 'digits-cnn.onnx'));
+	// The same CNN as a PyTorch checkpoint with the script that defines it, for the PyTorch engine.
+	cpSync(join(repo, 'examples', 'digits-cnn.pt'), join(dirs.workspace, 'digits', 'digits-cnn.pt'));
+	cpSync(join(repo, 'examples', 'train_digits.py'), join(dirs.workspace, 'digits', 'train_digits.py'));
 	mkdirSync(join(dirs.workspace, '.vscode'), { recursive: true });
 	writeFileSync(join(dirs.workspace, '.vscode', 'settings.json'), JSON.stringify({ 'crossbarLens.hardware.tileSize': 16 }, null, 2));
 }

@@ -1,8 +1,9 @@
 // End-to-end suite: the packaged .vsix installed into a fresh code-server 4.100.3 (VS Code
 // 1.100.3), driven by Debian's chromium through playwright-core. It proves the wiring a user
 // touches: the explorer menu, the panel's numbers against the CLI, the profile switcher, the
-// tile drill-down, CodeLens, a checkpoint saved again, the palette, export, reload, themes, and a
-// short Run D.U.B. fine-tune (TensorFlow.js engine) with its progress, curves and output.
+// tile drill-down, CodeLens, a checkpoint saved again, the palette, export, reload, themes, a Keras
+// model, and short Run D.U.B. fine-tunes (TensorFlow.js, and PyTorch as a task) with their progress,
+// curves and output.
 //
 //   node test/e2e/run.mjs            run (screenshots in test-results/)
 //   node test/e2e/run.mjs --keep     keep the temp workspace and server log
@@ -519,6 +520,52 @@ try {
 		await (await panelNamed('digits-cnn.onnx')).locator('[data-testid="training-start"]').click();
 		await quick.locator('.quick-input-title', { hasText: '(2/6): dataset' }).waitFor();
 		await page.keyboard.press('Escape');
+	});
+
+	await step('palette: Run D.U.B. fine-tune with the PyTorch engine runs as a task with the script\'s own model class', async () => {
+		const output = join(dirs.workspace, 'digits', 'digits-cnn.dub.pt');
+		const quick = page.locator('.quick-input-widget');
+		const row = (text) => quick.locator('.monaco-list-row').filter({ hasText: text }).first();
+		const choose = async (stepTitle, text, screenshot) => {
+			await quick.locator('.quick-input-title', { hasText: stepTitle }).waitFor();
+			await row(text).waitFor();
+			if (screenshot) await shot(screenshot);
+			await row(text).click();
+		};
+		await runPaletteCommand('Crossbar: Run D.U.B. fine-tune');
+		await choose('(1/6): model', 'digits-cnn.pt');
+		await choose('(2/6): dataset', 'built in');
+		await choose('(3/6): engine', 'PyTorch, one process');
+		// The architecture: the nn.Module class found in the workspace's training script.
+		await choose('(3/6): model architecture', 'train_digits.py:DigitsCNN', 'finetune-pytorch-architecture');
+		await choose('(4/6): settings', 'Smoke test');
+		await quick.locator('.quick-input-title', { hasText: '(5/6): prune ratios' }).waitFor();
+		await page.keyboard.press('Enter');
+		await quick.locator('.quick-input-title', { hasText: '(6/6): output' }).waitFor();
+		const input = quick.locator('input');
+		expect((await input.inputValue()) === 'digits-cnn.dub.pt', `default output ${await input.inputValue()}`);
+		await page.keyboard.press('Enter');
+		// The engine runs in a terminal (a VS Code task) the user can watch.
+		await page.locator('.terminal-wrapper .xterm').first().waitFor({ timeout: 30_000 });
+		const done = page.locator('.notification-toast').filter({ hasText: 'D.U.B. fine-tune done' }).filter({ hasText: 'digits-cnn.dub.pt' }).first();
+		await done.waitFor({ timeout: 120_000 });
+		await shot('finetune-pytorch-done');
+		expect(existsSync(output), 'no output checkpoint');
+		const analysed = cliAnalyze(output, ['--tile', '16']);
+		expect(analysed.format === 'pytorch' && analysed.totals.adcEnergyImprovement > 1, `the output analyses to ${analysed.totals.adcEnergyImprovement}× (${analysed.format})`);
+		const want = improvementText(analysed.totals.adcEnergyImprovement);
+		const out = await poll(`the output panel with improvement ${want}`, async () => {
+			const frame = await panelNamed('digits-cnn.dub.pt');
+			const value = (await frame?.locator('[data-testid="improvement"] .card-value').first().textContent({ timeout: 1000 }))?.trim();
+			return value === want ? frame : undefined;
+		}, 30_000);
+		const training = out.locator('section.training[data-status="done"]');
+		await training.waitFor({ timeout: 10_000 });
+		const meta = await training.locator('.training-meta').textContent();
+		expect(/PyTorch/.test(meta ?? ''), `engine label: ${meta}`);
+		const lines = await training.locator('[data-testid="training-curves"] polyline.series').count();
+		expect(lines >= 6, `${lines} curve lines`);
+		await shot('finetune-pytorch-panel');
 	});
 
 	await step('no CSP violations or webview errors', async () => {
