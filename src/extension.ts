@@ -7,6 +7,8 @@ import { webviewOptions } from './extension/panels/webviewHtml';
 import { ModelFocus } from './extension/services';
 import type { Services } from './extension/services';
 import { ModelStatusBar } from './extension/statusBar';
+import { offerInterruptedRuns } from './extension/training/fineTuneRun';
+import { RunJournal } from './extension/training/runJournal';
 import { TrainingRunRegistry } from './extension/training/runRegistry';
 import { analysisViewType } from './shared/commandIds';
 import { isViewState } from './shared/protocol';
@@ -17,7 +19,8 @@ export function activate(context: vscode.ExtensionContext): void {
 	const store = new AnalysisStore(context.workspaceState, log);
 	const focus = new ModelFocus();
 	const trainingRuns = new TrainingRunRegistry();
-	const services: Services = { extensionUri: context.extensionUri, log, store, focus, trainingRuns };
+	const journal = new RunJournal(context.workspaceState);
+	const services: Services = { extensionUri: context.extensionUri, log, store, focus, trainingRuns, journal };
 	context.subscriptions.push(log, store, focus, trainingRuns);
 
 	registerCommands(context, services);
@@ -39,6 +42,10 @@ export function activate(context: vscode.ExtensionContext): void {
 	context.subscriptions.push(new ModelStatusBar(services));
 
 	log.info(`Crossbar Lens ${String((context.extension.packageJSON as { version?: string }).version)} activated (workspace ${vscode.workspace.isTrusted ? 'trusted' : 'restricted'})`);
+	// A fine-tune that a window reload or close cut off: offer to resume it (training needs trust).
+	if (vscode.workspace.isTrusted) {
+		void offerInterruptedRuns(services);
+	}
 }
 
 export function deactivate(): void {

@@ -2,6 +2,7 @@ import { basename } from 'node:path';
 import * as vscode from 'vscode';
 import type { HardwareProfile } from '../shared/analysis';
 import type { AnalysisEntry, AnalysisStore } from './analysisStore';
+import type { RunJournal } from './training/runJournal';
 import type { TrainingRunRegistry } from './training/runRegistry';
 import { abortSignalFor } from './reportError';
 
@@ -13,6 +14,8 @@ export interface Services {
 	readonly focus: ModelFocus;
 	/** The fine-tune runs of this window (the panels show the ones of their model). */
 	readonly trainingRuns: TrainingRunRegistry;
+	/** The fine-tunes in flight, kept across window reloads. */
+	readonly journal: RunJournal;
 }
 
 /** Which model the user looks at now (the focused panel), for the status bar and commands. */

@@ -5,6 +5,7 @@
  * events as JSON lines. Everything here is JSON-safe so a job can be sent to either as is.
  */
 
+import { join, resolve } from 'node:path';
 import type { RatioSpec } from '../pruning/ratios';
 
 /** Which engine ran (the only difference the panel shows). */
@@ -265,4 +266,9 @@ export function resolveHyperParameters(job: Pick<TrainingJob, 'preset' | 'hyperP
 		throw new Error(`The batch size must be a positive integer (got ${merged.batchSize}).`);
 	}
 	return merged;
+}
+
+/** Where the tfjs engine keeps a job's resume checkpoint (`<output>.checkpoint/` unless the job says). */
+export function tfjsCheckpointPath(job: Pick<TrainingJob, 'checkpointDir' | 'outputPath'>): string {
+	return join(resolve(job.checkpointDir ?? `${job.outputPath}.checkpoint`), 'tfjs-checkpoint.bin');
 }

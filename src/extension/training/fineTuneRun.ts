@@ -14,6 +14,7 @@ import { reportError } from '../reportError';
 import type { Services } from '../services';
 import type { FineTunePlan } from './fineTuneChoices';
 import { resolvePythonInterpreter } from './pythonInterpreter';
+import { interruptedRunState } from './runJournal';
 import { TaskPythonLauncher } from './taskLauncher';
 
 /** The TrainingJob of a plan. The tfjs checkpoint goes next to the output (`<output>.checkpoint/`). */
@@ -69,6 +70,7 @@ export async function runFineTune(services: Services, plan: FineTunePlan, option
 		throw new UsageError(`A fine-tune that is still running writes ${vscode.workspace.asRelativePath(plan.outputPath, false)}; cancel it first or choose another output.`);
 	}
 	const job: TrainingJob = { ...jobFromPlan(plan), resume: options.resume ?? false };
+	const runId = `run-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
 	const scope = vscode.Uri.file(plan.modelPath);
 	const folder = vscode.workspace.getWorkspaceFolder(scope);
 	let engine: TrainingEngine;
@@ -88,10 +90,9 @@ export async function runFineTune(services: Services, plan: FineTunePlan, option
 			pythonPath: python.path,
 			pythonDir,
 			cwd: folder?.uri.fsPath ?? dirname(plan.modelPath),
-			launcher: new TaskPythonLauncher(folder, services.log),
+			launcher: new TaskPythonLauncher(folder, services.log, (pid) => void services.journal.setPid(runId, pid)),
 		});
 	}
-	const runId = `run-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
 	let view = createRunView({
 		runId, engine: plan.engine, modelPath: plan.modelPath, modelLabel: vscode.workspace.asRelativePath(plan.modelPath, false),
 		outputPath: plan.outputPath, outputLabel: vscode.workspace.asRelativePath(plan.outputPath, false),
@@ -123,67 +124,73 @@ export async function runFineTune(services: Services, plan: FineTunePlan, option
 	// The input's panel shows the run (its analysis is the dense starting point).
 	AnalysisPanel.open(services, plan.modelPath, { reason: 'open', preserveFocus: true });
 
-	let outputShown = false;
-	const showOutput = (): void => {
-		if (outputShown) return;
-		outputShown = true;
-		AnalysisPanel.open(services, plan.outputPath, { reason: 'open', preserveFocus: true });
-	};
-	let result: TrainingResult | undefined;
+	// Listed until it ends in this window: a reload or close that cuts it off is found at the next start.
+	await services.journal.add({ runId, plan, startedAt: view.startedAt, hostPid: process.pid });
 	try {
-		result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Crossbar: D.U.B. fine-tune of ${basename(plan.modelPath)}`, cancellable: true }, async (progress, token) => {
-			const subscription = token.onCancellationRequested(cancel);
-			const total = Math.max(1, plan.hyperParameters.regularizeEpochs + 2 * plan.hyperParameters.finetuneEpochs);
-			let reported = 0;
-			progress.report({ message: `starting (${plan.engine === 'tfjs' ? 'TensorFlow.js' : 'PyTorch'})…` });
-			try {
-				return await engine.start(job, (event: TrainingEvent) => {
-					view = applyTrainingEvent(view, event);
-					if (event.event === 'log' || event.event === 'start') services.log.info(`fine-tune: ${event.message ?? ''}`);
-					const done = (100 * epochsDone(view)) / total;
-					progress.report({ message: progressMessage(view), increment: Math.max(0, done - reported) });
-					reported = Math.max(reported, done);
-					const phaseChange = event.event === 'phase' || event.event === 'done' || event.event === 'start';
-					publish(phaseChange);
-					// The output exists once the D.U.B. branch is done (tfjs: before the baseline): show its heatmaps.
-					if (view.outputWritten && event.event === 'log') showOutput();
-				}, controller.signal);
-			} finally {
-				subscription.dispose();
-			}
-		});
-	} catch (ex) {
-		if (isAbortError(ex)) {
-			const message = ex instanceof Error ? ex.message : 'Training was cancelled.';
-			view = finishRunView(view, 'cancelled', message);
-			publish(true);
-			services.log.info(`fine-tune ${runId}: ${message}`);
-			const checkpoint = view.checkpointPath;
-			void vscode.window.showInformationMessage(`D.U.B. fine-tune of ${basename(plan.modelPath)} cancelled. ${checkpoint ? `The last complete epoch is kept in ${vscode.workspace.asRelativePath(checkpoint, false)}.` : 'No epoch had completed.'}`, ...(checkpoint ? ['Resume', 'Reveal Checkpoint'] : [])).then((choice) => {
-				if (choice === 'Resume') void runFineTune(services, plan, { resume: true, previous: view }).catch((e: unknown) => reportError(e, services.log, 'D.U.B. fine-tune'));
-				if (choice === 'Reveal Checkpoint' && checkpoint) void vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(checkpoint));
+		let outputShown = false;
+		const showOutput = (): void => {
+			if (outputShown) return;
+			outputShown = true;
+			AnalysisPanel.open(services, plan.outputPath, { reason: 'open', preserveFocus: true });
+		};
+		let result: TrainingResult | undefined;
+		try {
+			result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Crossbar: D.U.B. fine-tune of ${basename(plan.modelPath)}`, cancellable: true }, async (progress, token) => {
+				const subscription = token.onCancellationRequested(cancel);
+				const total = Math.max(1, plan.hyperParameters.regularizeEpochs + 2 * plan.hyperParameters.finetuneEpochs);
+				let reported = 0;
+				progress.report({ message: `starting (${plan.engine === 'tfjs' ? 'TensorFlow.js' : 'PyTorch'})…` });
+				try {
+					return await engine.start(job, (event: TrainingEvent) => {
+						view = applyTrainingEvent(view, event);
+						if (event.event === 'log' || event.event === 'start') services.log.info(`fine-tune: ${event.message ?? ''}`);
+						const done = (100 * epochsDone(view)) / total;
+						progress.report({ message: progressMessage(view), increment: Math.max(0, done - reported) });
+						reported = Math.max(reported, done);
+						const phaseChange = event.event === 'phase' || event.event === 'done' || event.event === 'start';
+						publish(phaseChange);
+						// The output exists once the D.U.B. branch is done (tfjs: before the baseline): show its heatmaps.
+						if (view.outputWritten && event.event === 'log') showOutput();
+					}, controller.signal);
+				} finally {
+					subscription.dispose();
+				}
 			});
-			return;
+		} catch (ex) {
+			if (isAbortError(ex)) {
+				const message = ex instanceof Error ? ex.message : 'Training was cancelled.';
+				view = finishRunView(view, 'cancelled', message);
+				publish(true);
+				services.log.info(`fine-tune ${runId}: ${message}`);
+				const checkpoint = view.checkpointPath;
+				void vscode.window.showInformationMessage(`D.U.B. fine-tune of ${basename(plan.modelPath)} cancelled. ${checkpoint ? `The last complete epoch is kept in ${vscode.workspace.asRelativePath(checkpoint, false)}.` : 'No epoch had completed.'}`, ...(checkpoint ? ['Resume', 'Reveal Checkpoint'] : [])).then((choice) => {
+					if (choice === 'Resume') void runFineTune(services, plan, { resume: true, previous: view }).catch((e: unknown) => reportError(e, services.log, 'D.U.B. fine-tune'));
+					if (choice === 'Reveal Checkpoint' && checkpoint) void vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(checkpoint));
+				});
+				return;
+			}
+			view = finishRunView(view, 'failed', ex instanceof Error ? ex.message : String(ex));
+			publish(true);
+			throw ex;
 		}
-		view = finishRunView(view, 'failed', ex instanceof Error ? ex.message : String(ex));
+		view = finishRunView(view, 'done', undefined, result);
 		publish(true);
-		throw ex;
+		services.log.info(`fine-tune ${runId}: done in ${result.seconds.toFixed(1)} s; D.U.B. ${result.dub.accuracy.toFixed(2)} % at ${result.dub.adcEnergyImprovement?.toFixed(3) ?? '∞'}×; unstructured ${result.unstructured ? `${result.unstructured.accuracy.toFixed(2)} % at ${result.unstructured.adcEnergyImprovement?.toFixed(3) ?? '∞'}×` : '-'}`);
+		if (plan.engine === 'tfjs' && job.checkpointDir) {
+			// The run is complete: its resume checkpoint is no longer needed (the PyTorch engine removes its own).
+			await rm(result.checkpointPath, { force: true }).catch(() => undefined);
+			await rmdir(job.checkpointDir).catch(() => undefined);
+		}
+		showOutput();
+		const ratio = (value: number | null | undefined): string => (value === null || value === undefined ? '∞' : `${value.toFixed(2)}×`);
+		const unstructured = result.unstructured ? ` (unstructured: ${ratio(result.unstructured.adcEnergyImprovement)}, ${result.unstructured.accuracy.toFixed(1)} %)` : '';
+		void vscode.window.showInformationMessage(
+			`D.U.B. fine-tune done: ${vscode.workspace.asRelativePath(plan.outputPath, false)} — ADC energy ${ratio(result.dub.adcEnergyImprovement)} at ${result.dub.accuracy.toFixed(1)} % accuracy${unstructured}.`,
+			'Open', 'Reveal',
+		).then((choice) => openOutput(plan.outputPath, choice));
+	} finally {
+		await services.journal.remove(runId);
 	}
-	view = finishRunView(view, 'done', undefined, result);
-	publish(true);
-	services.log.info(`fine-tune ${runId}: done in ${result.seconds.toFixed(1)} s; D.U.B. ${result.dub.accuracy.toFixed(2)} % at ${result.dub.adcEnergyImprovement?.toFixed(3) ?? '∞'}×; unstructured ${result.unstructured ? `${result.unstructured.accuracy.toFixed(2)} % at ${result.unstructured.adcEnergyImprovement?.toFixed(3) ?? '∞'}×` : '-'}`);
-	if (plan.engine === 'tfjs' && job.checkpointDir) {
-		// The run is complete: its resume checkpoint is no longer needed (the PyTorch engine removes its own).
-		await rm(result.checkpointPath, { force: true }).catch(() => undefined);
-		await rmdir(job.checkpointDir).catch(() => undefined);
-	}
-	showOutput();
-	const ratio = (value: number | null | undefined): string => (value === null || value === undefined ? '∞' : `${value.toFixed(2)}×`);
-	const unstructured = result.unstructured ? ` (unstructured: ${ratio(result.unstructured.adcEnergyImprovement)}, ${result.unstructured.accuracy.toFixed(1)} %)` : '';
-	void vscode.window.showInformationMessage(
-		`D.U.B. fine-tune done: ${vscode.workspace.asRelativePath(plan.outputPath, false)} — ADC energy ${ratio(result.dub.adcEnergyImprovement)} at ${result.dub.accuracy.toFixed(1)} % accuracy${unstructured}.`,
-		'Open', 'Reveal',
-	).then((choice) => openOutput(plan.outputPath, choice));
 }
 
 /** The result's actions: Open (its analysis in a panel) or Reveal (in the explorer). */
@@ -192,5 +199,32 @@ export function openOutput(outputPath: string, action: string | undefined): void
 		void vscode.commands.executeCommand(Commands.analyzeModel, vscode.Uri.file(outputPath));
 	} else if (action === 'Reveal' || action === 'reveal') {
 		void vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(outputPath));
+	}
+}
+
+/**
+ * Tells the user about the runs an earlier window left unfinished: Resume (from the last complete
+ * epoch) for a checkpointed one; a note for one still running in its terminal.
+ */
+export async function offerInterruptedRuns(services: Services): Promise<void> {
+	const { journal, log } = services;
+	const resume = (plan: FineTunePlan): Promise<void> => runFineTune(services, plan, { resume: true }).catch((ex: unknown) => reportError(ex, log, 'D.U.B. fine-tune'));
+	for (const run of journal.list()) {
+		const state = interruptedRunState(run);
+		if (state === 'elsewhere') continue; // another window's run, going on there
+		const model = basename(run.plan.modelPath);
+		const output = vscode.workspace.asRelativePath(run.plan.outputPath, false);
+		log.info(`fine-tune ${run.runId} (${run.plan.engine}, ${model} → ${output}) was cut off by a window reload or close: ${state}`);
+		await journal.remove(run.runId);
+		if (state === 'running') {
+			// Its terminal carries on and writes the output as usual.
+			void vscode.window.showInformationMessage(`The D.U.B. fine-tune of ${model} is still running in its terminal (the window was reloaded); it will write ${output}.`);
+		} else if (state === 'lost') {
+			void vscode.window.showWarningMessage(`The D.U.B. fine-tune of ${model} stopped when the window was reloaded or closed, before its first epoch was complete.`);
+		} else {
+			void vscode.window.showInformationMessage(`The D.U.B. fine-tune of ${model} → ${output} stopped when the window was reloaded or closed. Resume it from its last complete epoch?`, 'Resume').then(async (choice) => {
+				if (choice === 'Resume') await resume(run.plan);
+			});
+		}
 	}
 }

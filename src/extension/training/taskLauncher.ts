@@ -17,7 +17,8 @@ export const fineTuneTaskType = 'crossbarLens';
 export class TaskPythonLauncher implements PythonLauncher {
 	readonly pipesOutput = false;
 
-	constructor(private readonly folder: vscode.WorkspaceFolder | undefined, private readonly log: vscode.LogOutputChannel) {}
+	/** `onProcess` learns the task's process id (the run journal keeps it, to know after a reload whether the run lives on). */
+	constructor(private readonly folder: vscode.WorkspaceFolder | undefined, private readonly log: vscode.LogOutputChannel, private readonly onProcess?: (pid: number) => void) {}
 
 	launch(command: PythonCommand): PythonProcess {
 		const id = randomUUID();
@@ -37,7 +38,9 @@ export class TaskPythonLauncher implements PythonLauncher {
 			};
 			subscriptions.push(
 				vscode.tasks.onDidStartTaskProcess((e) => {
-					if (ours(e)) pid = e.processId;
+					if (!ours(e)) return;
+					pid = e.processId;
+					this.onProcess?.(e.processId);
 				}),
 				vscode.tasks.onDidEndTaskProcess((e) => {
 					if (ours(e)) done(e.exitCode ?? null);

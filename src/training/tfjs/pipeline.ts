@@ -10,9 +10,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { UsageError } from '../../core/errors';
+import { tfjsCheckpointPath } from '../engine';
 import { openFileSource } from '../../formats/byteSource';
 import { writeModel } from '../../formats/writers';
 import { resolveProfile } from '../../hardware/profile';
@@ -60,10 +61,6 @@ interface PipelineState {
 	outputWritten: boolean;
 }
 
-/** Where the checkpoint of a job lives. */
-export function checkpointPathOf(job: Pick<TrainingJob, 'checkpointDir' | 'outputPath'>): string {
-	return join(resolve(job.checkpointDir ?? `${job.outputPath}.checkpoint`), 'tfjs-checkpoint.bin');
-}
 
 /** Identifies a job's numerics, so a checkpoint is only resumed by the job that wrote it. */
 function fingerprint(job: TrainingJob, hp: TrainingHyperParameters): string {
@@ -88,7 +85,7 @@ export async function runPipeline(job: TrainingJob, ctx: PipelineContext): Promi
 	const hp = resolveHyperParameters(job);
 	const profile = resolveProfile({ tileRows: job.tileRows, slices: job.slices ?? 1 });
 	const seed = job.seed ?? 0;
-	const checkpointPath = checkpointPathOf(job);
+	const checkpointPath = tfjsCheckpointPath(job);
 	const outputPath = resolve(job.outputPath);
 	if (resolve(job.modelPath) === outputPath) {
 		throw new UsageError(`The output ${job.outputPath} is the input model; choose another output path.`);
