@@ -2,19 +2,21 @@
 
     examples/digits-cnn.h5      Keras 2's model.save('m.h5'): model_config + model_weights/<layer>/<layer>/kernel:0
     examples/digits-cnn.keras   Keras 3's model.save('m.keras'): a zip of config.json, metadata.json and
-                                model.weights.h5 (layers/<layer>/vars/<i>)
+                                model.weights.h5 (layers/<class, snake case, _1, _2, ...>/vars/<i>)
 
     /usr/bin/python3 scripts/make_keras_example.py [--src examples/digits-cnn.pt] [--out DIR] [--name digits-cnn]
 
 Keras itself is not packaged for Debian and nothing is fetched from the network here, so the files are
 written with h5py (python3-h5py) in the layouts Keras 2.13 and Keras 3 write, with the same layer configs
-(channels_last Conv2D/MaxPooling2D/Flatten/Dense). The weights are the PyTorch model's, converted:
+(channels_last Conv2D/MaxPooling2D/Flatten/Dense, named stem, body, head, classifier: Keras 2 stores
+weights by layer name, Keras 3 by class and position, as its saving_lib does). The weights are the PyTorch model's, converted:
 conv OIHW -> HWIO, and the classifier's rows permuted from PyTorch's (c, h, w) flatten order to Keras's
 (h, w, c), so every file computes the same function as the .pt.
 """
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 import zipfile
@@ -42,14 +44,21 @@ def layer_configs():
                                           'padding': 'valid', 'strides': [2, 2], 'data_format': 'channels_last'})
     return [
         ('InputLayer', {'name': 'input_1', 'batch_input_shape': INPUT, 'dtype': 'float32', 'sparse': False, 'ragged': False}),
-        conv('conv2d', 16), conv('conv2d_1', 32), pool('max_pooling2d'), conv('conv2d_2', 32), pool('max_pooling2d_1'),
+        conv('stem', 16), conv('body', 32), pool('pool1'), conv('head', 32), pool('pool2'),
         ('Flatten', {'name': 'flatten', 'trainable': True, 'dtype': 'float32', 'data_format': 'channels_last'}),
-        ('Dense', {'name': 'dense', 'trainable': True, 'dtype': 'float32', 'units': 10, 'activation': 'linear',
+        ('Dense', {'name': 'classifier', 'trainable': True, 'dtype': 'float32', 'units': 10, 'activation': 'linear',
                    'use_bias': True, 'kernel_initializer': initializer('GlorotUniform'),
                    'bias_initializer': {'class_name': 'Zeros', 'config': {}}, 'kernel_regularizer': None,
                    'bias_regularizer': None, 'activity_regularizer': None, 'kernel_constraint': None,
                    'bias_constraint': None}),
     ]
+
+
+def snake_case(name):
+    """keras.src.utils.naming.to_snake_case."""
+    name = re.sub(r'\W+', '', name)
+    name = re.sub('(.)([A-Z][a-z]+)', r'\1_\2', name)
+    return re.sub('([a-z])([A-Z])', r'\1_\2', name).lower()
 
 
 def keras_weights(state):
@@ -59,8 +68,8 @@ def keras_weights(state):
     fc = state['fc.weight'].numpy()  # (10, 32*2*2) in (c, h, w) order
     c, h, w = 32, 2, 2
     rows = [fc[:, ci * h * w + hi * w + wi] for hi in range(h) for wi in range(w) for ci in range(c)]
-    return {'conv2d': conv('conv1'), 'conv2d_1': conv('conv2'), 'conv2d_2': conv('conv3'),
-            'dense': [('kernel', np.stack(rows).astype(np.float32)), ('bias', state['fc.bias'].numpy().copy())]}
+    return {'stem': conv('conv1'), 'body': conv('conv2'), 'head': conv('conv3'),
+            'classifier': [('kernel', np.stack(rows).astype(np.float32)), ('bias', state['fc.bias'].numpy().copy())]}
 
 
 def write_h5(path, weights):
@@ -100,10 +109,15 @@ def write_keras(path, weights):
     with tempfile.TemporaryDirectory() as tmp:
         h5 = os.path.join(tmp, 'model.weights.h5')
         with h5py.File(h5, 'w') as f:
+            # saving_lib names a Sequential's layers by class, not by name: conv2d, conv2d_1, ...
+            used = {}
             for cls, cfg in layer_configs():
                 if cls == 'InputLayer':
                     continue
-                group = f.create_group(f"layers/{cfg['name']}/vars")
+                base = snake_case(cls)
+                where = base if base not in used else f'{base}_{used[base]}'
+                used[base] = used.get(base, 0) + 1
+                group = f.create_group(f'layers/{where}/vars')
                 for i, (_, values) in enumerate(weights.get(cfg['name'], [])):
                     group.create_dataset(str(i), data=values)
             f.create_group('optimizer/vars')

@@ -104,19 +104,61 @@ export function kerasVariableIndex(className: string, config: Record<string, unk
 	return index < 0 ? undefined : index;
 }
 
-const v3VariableIndex: Record<string, number> = { kernel: 0, depthwise_kernel: 0, pointwise_kernel: 1 };
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-function v3Finder(tensors: readonly TensorRef[]): KerasWeightFinder {
-	const byLayer = new Map<string, Map<number, TensorRef>>();
-	for (const tensor of tensors) {
-		const match = /(?:^|\/)(?:layers|_layer_checkpoint_dependencies)\/([^/]+)\/vars\/(\d+)$/.exec(tensor.name);
-		if (match) {
-			const vars = byLayer.get(match[1]) ?? new Map<number, TensorRef>();
-			vars.set(Number(match[2]), tensor);
-			byLayer.set(match[1], vars);
+/** Keras's naming.to_snake_case: 'Conv2D' → 'conv2d', 'MaxPooling2D' → 'max_pooling2d'. */
+export function kerasSnakeCase(name: string): string {
+	return name.replace(/\W+/g, '').replace(/(.)([A-Z][a-z]+)/g, '$1_$2').replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
+}
+
+/**
+ * Where Keras 3 (and 2.13+) keeps each layer's variables in model.weights.h5, by layer name.
+ * saving_lib walks a model's `layers` and names each one by its class, not its name (snake case,
+ * `_1`, `_2`, … for the second, third of a class in the same model): a Sequential of Conv2D
+ * 'stem', MaxPooling2D, Conv2D 'head' stores `layers/conv2d/vars`, `layers/conv2d_1/vars`. Nested
+ * models nest (`layers/sequential/layers/dense/vars`). A Sequential's InputLayer is not among its
+ * layers. Keras 2.13 wrote `_layer_checkpoint_dependencies` where Keras 3 writes `layers`.
+ */
+export function kerasV3LayerPaths(topology: unknown): Map<string, string> {
+	const paths = new Map<string, string>();
+	const visit = (model: unknown, prefix: string, depth: number): void => {
+		if (!isRecord(model) || depth > 16) return;
+		const config = model.config;
+		const list = Array.isArray(config) ? config : isRecord(config) && Array.isArray(config.layers) ? config.layers : [];
+		const used = new Map<string, number>();
+		for (const layer of list as unknown[]) {
+			if (!isRecord(layer) || typeof layer.class_name !== 'string') continue;
+			if (model.class_name === 'Sequential' && layer.class_name === 'InputLayer') continue;
+			const base = kerasSnakeCase(layer.class_name);
+			const seen = used.get(base) ?? 0;
+			used.set(base, seen + 1);
+			const path = `${prefix}layers/${seen === 0 ? base : `${base}_${seen}`}`;
+			if (['Sequential', 'Functional', 'Model'].includes(layer.class_name)) {
+				visit(layer, `${path}/`, depth + 1);
+			} else {
+				const name = isRecord(layer.config) && typeof layer.config.name === 'string' ? layer.config.name : typeof layer.name === 'string' ? layer.name : undefined;
+				if (name !== undefined) paths.set(name, path);
+			}
 		}
-	}
-	return (layer, weight) => (weight in v3VariableIndex ? byLayer.get(layer)?.get(v3VariableIndex[weight]) : undefined);
+	};
+	visit(isRecord(topology) && isRecord(topology.model_config) ? topology.model_config : topology, '', 0);
+	return paths;
+}
+
+/**
+ * A layer's variable `index` in a Keras 3 file: `<path>/vars/<index>` under the path
+ * {@link kerasV3LayerPaths} gives (or the Keras 2.13 spelling of it).
+ */
+export function kerasV3Variable(tensors: ReadonlyMap<string, TensorRef>, path: string | undefined, index: number | undefined): TensorRef | undefined {
+	if (path === undefined || index === undefined) return undefined;
+	return tensors.get(`${path}/vars/${index}`) ?? tensors.get(`${path.replaceAll('layers', '_layer_checkpoint_dependencies')}/vars/${index}`);
+}
+
+function v3Finder(tensors: readonly TensorRef[], topology: unknown): KerasWeightFinder {
+	const byPath = new Map(tensors.map((t) => [t.name, t]));
+	const paths = kerasV3LayerPaths(topology);
+	// The kernels: index 0, except SeparableConv2D's pointwise kernel (1); see kerasVariableIndex.
+	return (layer, weight) => kerasV3Variable(byPath, paths.get(layer), weight === 'pointwise_kernel' ? 1 : weight === 'kernel' || weight === 'depthwise_kernel' ? 0 : undefined);
 }
 
 /**
@@ -181,7 +223,7 @@ export const kerasReader: FormatReader = {
 		if (tensors.length === 0) {
 			throw new ModelFormatError('no-layers', `${source.name}: an HDF5 file without Keras layer weights (no float datasets under model_weights/ or layers/).`);
 		}
-		const find = parts.v3 ? v3Finder(tensors) : weightFinder(tensors);
+		const find = parts.v3 ? v3Finder(tensors, parts.topology) : weightFinder(tensors);
 		let layers = buildKerasLayers(parts.topology, find, inputSize, source, warnings);
 		if (!layers) {
 			const order = parts.v3 ? undefined : await kerasLayerNames(parts.h5);

@@ -12,7 +12,7 @@ import type { ModelGraph, TensorRef } from '../../core/model';
 import { openFileSource } from '../../formats/byteSource';
 import { openModel } from '../../formats/registry';
 import { readTfjsManifest, weightFinder } from '../../formats/tfjs';
-import { kerasVariableIndex, openKerasParts } from '../../formats/keras';
+import { kerasV3LayerPaths, kerasV3Variable, kerasVariableIndex, openKerasParts } from '../../formats/keras';
 import type { OnnxAttribute, OnnxNode } from '../../formats/onnx/schema';
 import { loadOnnxGraphSpec } from './model';
 import type { GraphInitializer, GraphSpec } from './model';
@@ -164,14 +164,10 @@ export async function loadKerasSpec(path: string, graph: ModelGraph): Promise<Lo
 	}
 	const layers = topologyLayers(path, topology);
 	if (!v3) return buildLayersSpec(path, layers, graph, namedWeights(graph));
-	// Keras 3: layers/<name>/vars/<index>, the index from the layer's variable order.
+	// Keras 3: <path>/vars/<index>, the path from the layer's class and place, the index from its variable order.
 	const byPath = new Map(graph.tensors.map((t) => [t.name, t]));
-	return buildLayersSpec(path, layers, graph, (layer, weight) => {
-		const index = kerasVariableIndex(layer.className, layer.config, weight);
-		if (index === undefined) return undefined;
-		for (const [name, t] of byPath) if (name.endsWith(`/${layer.name}/vars/${index}`)) return t;
-		return undefined;
-	});
+	const paths = kerasV3LayerPaths(topology);
+	return buildLayersSpec(path, layers, graph, (layer, weight) => kerasV3Variable(byPath, paths.get(layer.name), kerasVariableIndex(layer.className, layer.config, weight)));
 }
 
 async function buildLayersSpec(path: string, layers: Layer[], graph: ModelGraph, find: LayerWeightFinder): Promise<LoadedGraph> {
