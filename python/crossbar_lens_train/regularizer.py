@@ -115,6 +115,49 @@ def dub_loss_and_grad(weight: torch.Tensor, geometry: TileGeometry, lam: float, 
         return loss, grad
 
 
+def dub_loss_and_grads_fused(weights: Sequence[torch.Tensor], geometry: TileGeometry, lam: float, *,
+                             epsilon: float = HOYER_EPSILON, gate: bool = True) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+    """`dub_loss_and_grad` for all layers at once (padded channels counted, the reference's default):
+    every layer's crossbars are laid out as (tiles, R, T) and concatenated, so the statistics and the
+    gradient are a dozen passes over one tensor instead of a dozen per layer (a GPU runs a handful of
+    large kernels instead of hundreds of small ones; on a CPU the layout copies cost more than they
+    save, so DubRegularizer uses this on CUDA only). Returns the total loss and each weight's gradient.
+    """
+    t, r = geometry.tile_size, geometry.channels_per_tile
+    with torch.no_grad():
+        blocks, shapes = [], []
+        for w in weights:
+            o = w.shape[0]
+            m = w.detach().reshape(o, -1)
+            k = m.shape[1]
+            rows, cols = -(-o // r), -(-k // t)
+            padded = F.pad(m, (0, cols * t - k, 0, rows * r - o))
+            # (rows·R, cols·T) → (rows, cols, R, T): one crossbar's R channels × T inputs together.
+            blocks.append(padded.view(rows, r, cols, t).permute(0, 2, 1, 3).reshape(-1, r, t))
+            shapes.append((o, k, rows, cols))
+        x = torch.cat(blocks) if len(blocks) > 1 else blocks[0]
+        s1 = x.abs().sum(dim=-1)
+        s2 = x.square().sum(dim=-1) + epsilon
+        h = s1.square() / s2  # (tiles, R)
+        if r > 1:
+            var = h.var(dim=-1)
+            dv_dh = (2.0 / (r - 1)) * (h - h.mean(dim=-1, keepdim=True))
+        else:
+            var, dv_dh = torch.zeros_like(h[:, 0]), torch.zeros_like(h)
+        loss = lam * var.sum()
+        g = lam * (dv_dh.clamp(min=0) if gate else dv_dh)
+        alpha = (2.0 * s1 / s2 * g).unsqueeze(-1)
+        beta = (2.0 * s1.square() / s2.square() * g).unsqueeze(-1)
+        grad = x.sign() * alpha - x * beta
+        grads, at = [], 0
+        for w, (o, k, rows, cols) in zip(weights, shapes):
+            part = grad[at:at + rows * cols]
+            at += rows * cols
+            grads.append(part.view(rows, cols, r, t).permute(0, 2, 1, 3).reshape(rows * r, cols * t)[:o, :k]
+                         .reshape(w.shape).contiguous())
+        return loss, grads
+
+
 @dataclass
 class DubRegularizer:
     """The D.U.B. term for a list of conv weights: `apply()` adds its gradient to each `p.grad`.
@@ -134,6 +177,9 @@ class DubRegularizer:
     _captured: Optional[Tuple[Any, Any, torch.Tensor, List[torch.Tensor]]] = field(default=None, init=False, repr=False, compare=False)
 
     def _compute(self, weights: Sequence[torch.Tensor]) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        # On a GPU all layers in one pass (a few large kernels); on a CPU layer by layer is faster.
+        if not self.exclude_padded and weights and all(w.is_cuda for w in weights) and len({(w.dtype, w.device) for w in weights}) == 1:
+            return dub_loss_and_grads_fused(weights, self.geometry, self.lam, epsilon=self.epsilon, gate=self.gate)
         losses, grads = [], []
         for w in weights:
             loss, grad = dub_loss_and_grad(w, self.geometry, self.lam, epsilon=self.epsilon,
