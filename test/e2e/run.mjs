@@ -3,7 +3,7 @@
 // touches: the explorer menu, the panel's numbers against the CLI, the profile switcher, the
 // tile drill-down, CodeLens, a checkpoint saved again, the palette, export, reload, themes, a Keras
 // model, and short Run D.U.B. fine-tunes (TensorFlow.js, and PyTorch as a task) with their progress,
-// curves and output, and a run cut off by a window reload and resumed.
+// curves and output, and runs of both engines cut off by a window reload and resumed.
 //
 //   node test/e2e/run.mjs            run (screenshots in test-results/)
 //   node test/e2e/run.mjs --keep     keep the temp workspace and server log
@@ -603,6 +603,41 @@ try {
 		const analysed = cliAnalyze(output, ['--tile', '16']);
 		expect(analysed.totals.adcEnergyImprovement > 1, `the output analyses to ${analysed.totals.adcEnergyImprovement}×`);
 		await shot('finetune-resumed-done');
+	});
+
+	await step('a PyTorch run cut off by a window reload (code-server ends its task) is resumed from its checkpoint', async () => {
+		const output = join(dirs.workspace, 'digits', 'digits-cnn.reload.pt');
+		const quick = page.locator('.quick-input-widget');
+		const row = (text) => quick.locator('.monaco-list-row').filter({ hasText: text }).first();
+		const choose = async (stepTitle, text) => {
+			await quick.locator('.quick-input-title', { hasText: stepTitle }).waitFor();
+			await row(text).waitFor();
+			await row(text).click();
+		};
+		await runPaletteCommand('Crossbar: Run D.U.B. fine-tune');
+		await choose('(1/6): model', 'digits-cnn.pt');
+		await choose('(2/6): dataset', 'built in');
+		await choose('(3/6): engine', 'PyTorch, one process');
+		await choose('(3/6): model architecture', 'train_digits.py:DigitsCNN');
+		await choose('(4/6): settings', 'Digits quick');
+		await quick.locator('.quick-input-title', { hasText: '(5/6): prune ratios' }).waitFor();
+		await page.keyboard.press('Enter');
+		await quick.locator('.quick-input-title', { hasText: '(6/6): output' }).waitFor();
+		await quick.locator('input').fill('digits-cnn.reload.pt');
+		await page.keyboard.press('Enter');
+		await poll('the first epoch\'s checkpoint', async () => existsSync(`${output}.resume.pt`), 60_000);
+		await page.reload();
+		await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+		const offer = page.locator('.notification-toast').filter({ hasText: 'digits-cnn.reload.pt stopped when the window was reloaded or closed' }).first();
+		await offer.waitFor({ timeout: 40_000 });
+		expect(!existsSync(output), 'the cut-off run wrote its output');
+		await offer.locator('.monaco-button', { hasText: 'Resume' }).click();
+		const done = page.locator('.notification-toast').filter({ hasText: 'D.U.B. fine-tune done' }).filter({ hasText: 'digits-cnn.reload.pt' }).first();
+		await done.waitFor({ timeout: 180_000 });
+		expect(existsSync(output) && !existsSync(`${output}.resume.pt`), 'the resumed run wrote its output and removed its checkpoint');
+		const analysed = cliAnalyze(output, ['--tile', '16']);
+		expect(analysed.totals.adcEnergyImprovement > 1, `the output analyses to ${analysed.totals.adcEnergyImprovement}×`);
+		await shot('finetune-pytorch-resumed');
 	});
 
 	await step('no CSP violations or webview errors', async () => {

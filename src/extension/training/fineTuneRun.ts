@@ -58,6 +58,16 @@ function epochsDone(view: TrainingRunDto): number {
 	return Math.min(regularize, max('regularize')) + Math.min(finetune, max('finetune')) + Math.min(view.plannedEpochs.baseline, max('baseline'));
 }
 
+/** The panel view of a plan's run, before its first event. */
+function newRunView(plan: FineTunePlan, runId: string): TrainingRunDto {
+	return createRunView({
+		runId, engine: plan.engine, modelPath: plan.modelPath, modelLabel: vscode.workspace.asRelativePath(plan.modelPath, false),
+		outputPath: plan.outputPath, outputLabel: vscode.workspace.asRelativePath(plan.outputPath, false),
+		datasetLabel: plan.datasetLabel, presetLabel: plan.presetLabel, tileRows: plan.tileRows,
+		plannedEpochs: { regularize: plan.hyperParameters.regularizeEpochs, finetune: plan.hyperParameters.finetuneEpochs, baseline: plan.hyperParameters.finetuneEpochs },
+	});
+}
+
 /**
  * Runs a planned fine-tune: the engine off the extension-host thread (tfjs worker threads, or the
  * PyTorch engine as a task), a cancellable progress notification, live curves in the panels of
@@ -93,12 +103,7 @@ export async function runFineTune(services: Services, plan: FineTunePlan, option
 			launcher: new TaskPythonLauncher(folder, services.log, (pid) => void services.journal.setPid(runId, pid)),
 		});
 	}
-	let view = createRunView({
-		runId, engine: plan.engine, modelPath: plan.modelPath, modelLabel: vscode.workspace.asRelativePath(plan.modelPath, false),
-		outputPath: plan.outputPath, outputLabel: vscode.workspace.asRelativePath(plan.outputPath, false),
-		datasetLabel: plan.datasetLabel, presetLabel: plan.presetLabel, tileRows: plan.tileRows,
-		plannedEpochs: { regularize: plan.hyperParameters.regularizeEpochs, finetune: plan.hyperParameters.finetuneEpochs, baseline: plan.hyperParameters.finetuneEpochs },
-	});
+	let view = newRunView(plan, runId);
 	if (options.previous) {
 		// A resume continues the cancelled run's curves (the engine sends only the epochs still to do).
 		view = { ...view, points: options.previous.points, snapshots: options.previous.snapshots, notes: options.previous.notes };
@@ -217,7 +222,7 @@ export async function offerInterruptedRuns(services: Services): Promise<void> {
 		log.info(`fine-tune ${run.runId} (${run.plan.engine}, ${model} → ${output}) was cut off by a window reload or close: ${state}`);
 		await journal.remove(run.runId);
 		if (state === 'running') {
-			// Its terminal carries on and writes the output as usual.
+			// Its terminal carries on and writes the output as usual (its curves are not followed again).
 			void vscode.window.showInformationMessage(`The D.U.B. fine-tune of ${model} is still running in its terminal (the window was reloaded); it will write ${output}.`);
 		} else if (state === 'lost') {
 			void vscode.window.showWarningMessage(`The D.U.B. fine-tune of ${model} stopped when the window was reloaded or closed, before its first epoch was complete.`);

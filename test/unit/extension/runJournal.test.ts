@@ -22,7 +22,7 @@ const plan = (engine: 'tfjs' | 'pytorch'): FineTunePlan => ({
 });
 
 void describe('fine-tune run journal (runs cut off by a window reload)', () => {
-	void it('lists a run from its start until it is removed, with the process id once known', async () => {
+	void it('lists a run from its start until it is removed, with its process once known', async () => {
 		const journal = new RunJournal(memento());
 		await journal.add({ runId: 'a', plan: plan('pytorch'), startedAt: 1, hostPid: 10 });
 		await journal.add({ runId: 'b', plan: plan('tfjs'), startedAt: 2, hostPid: 10 });
