@@ -165,6 +165,18 @@ async function runPaletteCommand(title) {
 	}, 30_000);
 }
 
+/** The quick input (the multi-step pickers of Run D.U.B. fine-tune). */
+const quick = page.locator('.quick-input-widget');
+const row = (text) => quick.locator('.monaco-list-row').filter({ hasText: text }).first();
+
+/** Waits for the quick input's step title, then clicks the row (after a screenshot, if named). */
+async function choose(stepTitle, text, screenshot) {
+	await quick.locator('.quick-input-title', { hasText: stepTitle }).waitFor();
+	await row(text).waitFor();
+	if (screenshot) await shot(screenshot);
+	await row(text).click();
+}
+
 /** Switches the colour theme from the palette and waits until the panel's webview has it. */
 async function setTheme(theme, bodyClass) {
 	await runPaletteCommand('Preferences: Color Theme');
@@ -448,15 +460,6 @@ try {
 		if (await page.locator('.part.panel').isVisible()) await runPaletteCommand('View: Hide Panel');
 		const onnx = join(dirs.workspace, 'digits', 'digits-cnn.onnx');
 		const output = join(dirs.workspace, 'digits', 'digits-cnn.dub.onnx');
-		const quick = page.locator('.quick-input-widget');
-		const row = (text) => quick.locator('.monaco-list-row').filter({ hasText: text }).first();
-		/** Waits for the quick input's step title, then clicks the row. */
-		const choose = async (stepTitle, text, screenshot) => {
-			await quick.locator('.quick-input-title', { hasText: stepTitle }).waitFor();
-			await row(text).waitFor();
-			if (screenshot) await shot(screenshot);
-			await row(text).click();
-		};
 		await runPaletteCommand('Crossbar: Run D.U.B. fine-tune');
 		await choose('(1/6): model', 'digits-cnn.onnx', 'finetune-pick-model');
 		await choose('(2/6): dataset', 'built in');
@@ -524,14 +527,6 @@ try {
 
 	await step('palette: Run D.U.B. fine-tune with the PyTorch engine runs as a task with the script\'s own model class', async () => {
 		const output = join(dirs.workspace, 'digits', 'digits-cnn.dub.pt');
-		const quick = page.locator('.quick-input-widget');
-		const row = (text) => quick.locator('.monaco-list-row').filter({ hasText: text }).first();
-		const choose = async (stepTitle, text, screenshot) => {
-			await quick.locator('.quick-input-title', { hasText: stepTitle }).waitFor();
-			await row(text).waitFor();
-			if (screenshot) await shot(screenshot);
-			await row(text).click();
-		};
 		await runPaletteCommand('Crossbar: Run D.U.B. fine-tune');
 		await choose('(1/6): model', 'digits-cnn.pt');
 		await choose('(2/6): dataset', 'built in');
@@ -571,13 +566,6 @@ try {
 	await step('a fine-tune cut off by a window reload is offered for resume, and the resumed run completes', async () => {
 		const output = join(dirs.workspace, 'digits', 'digits-cnn.reload.onnx');
 		const checkpoint = join(`${output}.checkpoint`, 'tfjs-checkpoint.bin');
-		const quick = page.locator('.quick-input-widget');
-		const row = (text) => quick.locator('.monaco-list-row').filter({ hasText: text }).first();
-		const choose = async (stepTitle, text) => {
-			await quick.locator('.quick-input-title', { hasText: stepTitle }).waitFor();
-			await row(text).waitFor();
-			await row(text).click();
-		};
 		await runPaletteCommand('Crossbar: Run D.U.B. fine-tune');
 		await choose('(1/6): model', 'digits-cnn.onnx');
 		await choose('(2/6): dataset', 'built in');
@@ -607,13 +595,6 @@ try {
 
 	await step('a PyTorch run cut off by a window reload (code-server ends its task) is resumed from its checkpoint', async () => {
 		const output = join(dirs.workspace, 'digits', 'digits-cnn.reload.pt');
-		const quick = page.locator('.quick-input-widget');
-		const row = (text) => quick.locator('.monaco-list-row').filter({ hasText: text }).first();
-		const choose = async (stepTitle, text) => {
-			await quick.locator('.quick-input-title', { hasText: stepTitle }).waitFor();
-			await row(text).waitFor();
-			await row(text).click();
-		};
 		await runPaletteCommand('Crossbar: Run D.U.B. fine-tune');
 		await choose('(1/6): model', 'digits-cnn.pt');
 		await choose('(2/6): dataset', 'built in');
