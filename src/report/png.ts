@@ -1,4 +1,6 @@
 import { deflateSync } from 'node:zlib';
+import { concatBytes } from '../core/bytes';
+import { crc32 } from '../formats/zip';
 
 /**
  * A minimal PNG encoder (8-bit RGBA, no interlace) for the report's heatmaps: one pixel per
@@ -21,7 +23,7 @@ export function encodePng(width: number, height: number, rgba: Uint8Array): Uint
 	view.setUint32(4, height);
 	header.set([8, 6, 0, 0, 0], 8); // bit depth 8, colour type RGBA, deflate, filter 0, no interlace
 	const signature = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
-	return concat([signature, chunk('IHDR', header), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))]);
+	return concatBytes([signature, chunk('IHDR', header), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))]);
 }
 
 /** `data:image/png;base64,…` */
@@ -39,28 +41,3 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
 	return out;
 }
 
-const crcTable = (() => {
-	const table = new Uint32Array(256);
-	for (let n = 0; n < 256; n++) {
-		let c = n;
-		for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-		table[n] = c >>> 0;
-	}
-	return table;
-})();
-
-function crc32(bytes: Uint8Array): number {
-	let c = 0xffffffff;
-	for (const b of bytes) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
-	return (c ^ 0xffffffff) >>> 0;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-	const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-	let offset = 0;
-	for (const p of parts) {
-		out.set(p, offset);
-		offset += p.length;
-	}
-	return out;
-}

@@ -6,6 +6,7 @@
 import { ModelFormatError } from '../../core/errors';
 import type { ModelFormatReason } from '../../core/errors';
 import type { ByteSource } from '../byteSource';
+import { concatBytes } from '../../core/bytes';
 
 export const wireVarint = 0;
 export const wireI64 = 1;
@@ -330,12 +331,3 @@ export function encodeLenPrefix(field: number, length: number): Uint8Array {
 	return concatBytes([encodeKey(field, wireLen), encodeVarint(length)]);
 }
 
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-	const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-	let offset = 0;
-	for (const part of parts) {
-		out.set(part, offset);
-		offset += part.length;
-	}
-	return out;
-}

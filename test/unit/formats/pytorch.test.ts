@@ -7,7 +7,7 @@ import type { ModelFormatReason } from '../../../src/core/errors';
 import type { ModelGraph } from '../../../src/core/model';
 import { bufferSource, openFileSource } from '../../../src/formats/byteSource';
 import { pytorchReader } from '../../../src/formats/pytorch/reader';
-import { crc32 } from '../../../src/formats/zip';
+import { makeZip } from '../../helpers/zip';
 import { rejectsWith } from './fixtureExpectations';
 
 const fixtures = join(__dirname, '..', '..', 'fixtures', 'pytorch');
@@ -257,49 +257,11 @@ function tensorOps(key: string, numel: number, offset: number, size: number[], s
 
 /** A stored zip in torch's layout: `archive/data.pkl`, `archive/data/<key>`, `archive/version`. */
 function torchZip(pickle: number[] | Uint8Array, storages: Record<string, Uint8Array> = {}): Uint8Array {
-	const files: [string, Uint8Array][] = [['archive/data.pkl', Uint8Array.from(pickle)], ...Object.entries(storages).map(([k, v]): [string, Uint8Array] => [`archive/data/${k}`, v]), ['archive/version', new TextEncoder().encode('3\n')]];
-	const parts: Uint8Array[] = [];
-	const central: Uint8Array[] = [];
-	let position = 0;
-	for (const [name, data] of files) {
-		const nameBytes = new TextEncoder().encode(name);
-		const local = new Uint8Array(30 + nameBytes.length);
-		const lv = new DataView(local.buffer);
-		lv.setUint32(0, 0x04034b50, true);
-		lv.setUint32(14, crc32(data), true);
-		lv.setUint32(18, data.length, true);
-		lv.setUint32(22, data.length, true);
-		lv.setUint16(26, nameBytes.length, true);
-		local.set(nameBytes, 30);
-		const header = new Uint8Array(46 + nameBytes.length);
-		const cv = new DataView(header.buffer);
-		cv.setUint32(0, 0x02014b50, true);
-		cv.setUint32(16, crc32(data), true);
-		cv.setUint32(20, data.length, true);
-		cv.setUint32(24, data.length, true);
-		cv.setUint16(28, nameBytes.length, true);
-		cv.setUint32(42, position, true);
-		header.set(nameBytes, 46);
-		central.push(header);
-		parts.push(local, data);
-		position += local.length + data.length;
-	}
-	const size = central.reduce((n, c) => n + c.length, 0);
-	const end = new Uint8Array(22);
-	const ev = new DataView(end.buffer);
-	ev.setUint32(0, 0x06054b50, true);
-	ev.setUint16(8, files.length, true);
-	ev.setUint16(10, files.length, true);
-	ev.setUint32(12, size, true);
-	ev.setUint32(16, position, true);
-	const all = [...parts, ...central, end];
-	const out = new Uint8Array(all.reduce((n, p) => n + p.length, 0));
-	let o = 0;
-	for (const p of all) {
-		out.set(p, o);
-		o += p.length;
-	}
-	return out;
+	return makeZip([
+		{ name: 'archive/data.pkl', data: Uint8Array.from(pickle) },
+		...Object.entries(storages).map(([k, v]) => ({ name: `archive/data/${k}`, data: v })),
+		{ name: 'archive/version', data: new TextEncoder().encode('3\n') },
+	]);
 }
 
 function floats(values: number[]): Uint8Array {
