@@ -25,29 +25,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
 
+from crossbar_lens_train.models import resnet18_cifar, vgg11_cifar  # noqa: E402
 from crossbar_lens_train.regularizer import DubRegularizer, reference_dub_loss  # noqa: E402
 from crossbar_lens_train.tiles import TileGeometry, conv_layers  # noqa: E402
-
-
-def vgg11_cifar() -> nn.Module:
-    cfg = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
-    layers, c = [], 3
-    for v in cfg:
-        if v == "M":
-            layers.append(nn.MaxPool2d(2, 2))
-        else:
-            layers += [nn.Conv2d(c, v, 3, padding=1), nn.ReLU(inplace=True)]
-            c = v
-    return nn.Sequential(nn.Sequential(*layers), nn.Flatten(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512),
-                         nn.ReLU(), nn.Linear(512, 10))
-
-
-def resnet18_cifar() -> nn.Module:
-    import torchvision
-    m = torchvision.models.resnet18(num_classes=10)
-    m.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
-    m.maxpool = nn.Identity()
-    return m
 
 
 def timed_round_robin(fns: dict, iters: int, sync=lambda: None) -> dict:

@@ -15,7 +15,7 @@ import inspect
 import os
 import pickle
 import sys
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 import torch
 import torch.nn.functional as F
@@ -45,6 +45,30 @@ class DigitsCNN(nn.Module):
 
 def digits_cnn(num_classes: int = 10) -> nn.Module:
     return DigitsCNN(num_classes)
+
+
+def vgg11_cifar(num_classes: int = 10) -> nn.Module:
+    """The paper's VGG11 for CIFAR-10 (REPO:custom_models_cifar_vgg.py): 8 convs 3x3 with bias, no BN, FC 512-512-classes."""
+    cfg = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
+    layers: List[nn.Module] = []
+    c = 3
+    for v in cfg:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(c, int(v), 3, padding=1), nn.ReLU(inplace=True)]
+            c = int(v)
+    return nn.Sequential(nn.Sequential(*layers), nn.Flatten(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512),
+                         nn.ReLU(), nn.Linear(512, num_classes))
+
+
+def resnet18_cifar(num_classes: int = 10) -> nn.Module:
+    """torchvision's ResNet18 with the CIFAR stem: a 3x3 first conv, no max-pool."""
+    import torchvision
+    m = torchvision.models.resnet18(num_classes=num_classes)
+    m.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+    m.maxpool = nn.Identity()
+    return m
 
 
 def _import_target(spec: str) -> Any:

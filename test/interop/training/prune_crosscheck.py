@@ -19,22 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, os.path.join(REPO, "python"))
 
-from crossbar_lens_train.models import extract_state_dict, load_checkpoint  # noqa: E402
-
-
-def vgg11_cifar():
-    """REPO:custom_models_cifar_vgg.py's VGG11: 8 convs 3x3 with bias, no BN, FC 512-512-10."""
-    import torch.nn as nn
-    cfg = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
-    layers, c = [], 3
-    for v in cfg:
-        if v == "M":
-            layers.append(nn.MaxPool2d(2, 2))
-        else:
-            layers += [nn.Conv2d(c, v, 3, padding=1), nn.ReLU(inplace=True)]
-            c = v
-    return nn.Sequential(nn.Sequential(*layers), nn.Flatten(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512),
-                         nn.ReLU(), nn.Linear(512, 10))
+from crossbar_lens_train.models import extract_state_dict, load_checkpoint, vgg11_cifar  # noqa: E402
 
 
 def make(out):
