@@ -37,15 +37,8 @@ export interface TileGridDto {
 	readonly lscNonZeros: number[];
 }
 
-export interface LayerAnalysisDto {
-	readonly name: string;
-	readonly kind: 'conv' | 'linear';
-	/** The tensor's own shape as stored (OIHW, HWIO, ...). */
-	readonly shape: number[];
-	readonly layout: string;
-	readonly groups: number;
-	/** [outChannels, fanIn]: the reference's matrix (PyTorch flatten order). */
-	readonly matrix: [number, number];
+/** The figures of a set of crossbars (a layer's, or the model's). */
+export interface CrossbarStatsDto {
 	readonly tiles: number;
 	readonly weights: number;
 	readonly zeros: number;
@@ -58,8 +51,19 @@ export interface LayerAnalysisDto {
 	/** ADC energy under the profile's law, in units of that law (dense and current). */
 	readonly adcEnergyDense: number;
 	readonly adcEnergy: number;
-	/** adcEnergyDense / adcEnergy; null when every crossbar of the layer is empty. */
+	/** adcEnergyDense / adcEnergy (Σ over crossbars, each counted once: the paper's figure); null when every crossbar is empty. */
 	readonly adcEnergyImprovement: number | null;
+}
+
+export interface LayerAnalysisDto extends CrossbarStatsDto {
+	readonly name: string;
+	readonly kind: 'conv' | 'linear';
+	/** The tensor's own shape as stored (OIHW, HWIO, ...). */
+	readonly shape: number[];
+	readonly layout: string;
+	readonly groups: number;
+	/** [outChannels, fanIn]: the reference's matrix (PyTorch flatten order). */
+	readonly matrix: [number, number];
 	/** How many times each crossbar fires per inference (conv output positions), when known. */
 	readonly invocationsPerInference?: number;
 	readonly grid: TileGridDto;
@@ -72,18 +76,8 @@ export interface PerInferenceDto {
 	readonly adcEnergyImprovement: number | null;
 }
 
-export interface TotalsDto {
+export interface TotalsDto extends CrossbarStatsDto {
 	readonly layers: number;
-	readonly tiles: number;
-	readonly weights: number;
-	readonly zeros: number;
-	readonly levelHistogram: number[];
-	readonly adcBitsDense: number;
-	readonly adcBits: number;
-	readonly adcEnergyDense: number;
-	readonly adcEnergy: number;
-	/** The paper's figure: Σ dense / Σ current over all crossbars, each counted once. */
-	readonly adcEnergyImprovement: number | null;
 	/** Weighted by how often each crossbar fires; present when every counted layer's output size is known. */
 	readonly perInference?: PerInferenceDto;
 }
