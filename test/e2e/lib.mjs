@@ -1,7 +1,7 @@
 // Helpers of the e2e runner: tools, packaging, fixture workspace, code-server lifecycle.
 // See shared/docs/vscode-e2e.md for why each step is done the way it is.
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -33,6 +33,22 @@ export function run(command, args, options = {}) {
 		throw new Error(`${command} ${args.join(' ')} failed (${result.status}):\n${result.stdout ?? ''}${result.stderr ?? ''}`);
 	}
 	return result.stdout;
+}
+
+/** The ids of the PyTorch engine processes whose command line mentions `text` (read from /proc). */
+export function engineProcesses(text) {
+	const pids = [];
+	for (const entry of readdirSync('/proc')) {
+		if (!/^\d+$/.test(entry)) continue;
+		let line = '';
+		try {
+			line = readFileSync(join('/proc', entry, 'cmdline'), 'utf8').replace(/\0/g, ' ');
+		} catch {
+			continue; // ended meanwhile
+		}
+		if (line.includes('crossbar_lens_train') && line.includes(text)) pids.push(Number(entry));
+	}
+	return pids.sort((a, b) => a - b).join(',');
 }
 
 /** Builds dist/ and packages the extension exactly as users get it. */

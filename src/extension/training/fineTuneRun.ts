@@ -5,8 +5,9 @@ import * as vscode from 'vscode';
 import { isAbortError, UsageError } from '../../core/errors';
 import { Commands } from '../../shared/commandIds';
 import type { TrainingRunDto } from '../../shared/training';
-import type { TrainingEngine, TrainingEvent, TrainingJob, TrainingResult } from '../../training/engine';
+import type { TrainingEvent, TrainingJob, TrainingResult } from '../../training/engine';
 import { checkPythonTorch, PytorchTrainingEngine } from '../../training/pytorch/engine';
+import type { RunningEngineProcess } from '../../training/pytorch/engine';
 import { applyTrainingEvent, createRunView, finishRunView } from '../../training/runView';
 import { TfjsTrainingEngine } from '../../training/tfjs/engine';
 import { AnalysisPanel } from '../panels/analysisPanel';
@@ -15,6 +16,7 @@ import type { Services } from '../services';
 import type { FineTunePlan } from './fineTuneChoices';
 import { resolvePythonInterpreter } from './pythonInterpreter';
 import { interruptedRunState } from './runJournal';
+import type { InFlightRun } from './runJournal';
 import { TaskPythonLauncher } from './taskLauncher';
 
 /** The TrainingJob of a plan. The tfjs checkpoint goes next to the output (`<output>.checkpoint/`). */
@@ -74,36 +76,47 @@ function newRunView(plan: FineTunePlan, runId: string): TrainingRunDto {
  * the input model and, once written, of the output model; at the end the output's analysis and
  * a message with Open / Reveal. Cancel keeps the last checkpoint and offers Resume.
  */
-export async function runFineTune(services: Services, plan: FineTunePlan, options: { resume?: boolean; previous?: TrainingRunDto } = {}): Promise<void> {
+export async function runFineTune(services: Services, plan: FineTunePlan, options: { resume?: boolean; previous?: TrainingRunDto; follow?: FollowedRun } = {}): Promise<void> {
+	const { follow } = options;
 	const busy = services.trainingRuns.running().find((run) => run.outputPath === plan.outputPath || run.modelPath === plan.outputPath);
 	if (busy) {
 		throw new UsageError(`A fine-tune that is still running writes ${vscode.workspace.asRelativePath(plan.outputPath, false)}; cancel it first or choose another output.`);
 	}
 	const job: TrainingJob = { ...jobFromPlan(plan), resume: options.resume ?? false };
-	const runId = `run-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+	const runId = follow?.runId ?? `run-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
 	const scope = vscode.Uri.file(plan.modelPath);
 	const folder = vscode.workspace.getWorkspaceFolder(scope);
-	let engine: TrainingEngine;
+	let begin: (onProgress: (e: TrainingEvent) => void, signal: AbortSignal) => Promise<TrainingResult>;
 	if (plan.engine === 'tfjs') {
-		engine = new TfjsTrainingEngine();
+		const tfjs = new TfjsTrainingEngine();
+		begin = (onProgress, signal) => tfjs.start(job, onProgress, signal);
 	} else {
 		const pythonDir = vscode.Uri.joinPath(services.extensionUri, 'python').fsPath;
 		if (!existsSync(join(pythonDir, 'crossbar_lens_train', '__main__.py'))) {
 			throw new Error(`This installation of Crossbar Lens lacks the PyTorch engine's Python package (${join(pythonDir, 'crossbar_lens_train')}); the package must ship python/crossbar_lens_train.`);
 		}
-		const python = await resolvePythonInterpreter(scope, services.log);
-		const version = await Promise.resolve(vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Crossbar: checking PyTorch in ${python.path}` }, () => checkPythonTorch(python.path))).catch((ex: unknown) => {
-			throw new UsageError(`${ex instanceof Error ? ex.message : String(ex)} Set crossbarLens.training.pythonPath${python.source === 'default' ? ' (or select an interpreter with the Python extension)' : ''} to an interpreter with PyTorch.`);
-		});
-		services.log.info(`fine-tune: PyTorch ${version} in ${python.path} (${python.source})`);
-		engine = new PytorchTrainingEngine({
-			pythonPath: python.path,
-			pythonDir,
-			cwd: folder?.uri.fsPath ?? dirname(plan.modelPath),
-			launcher: new TaskPythonLauncher(folder, services.log, (pid) => void services.journal.setPid(runId, pid)),
-		});
+		const cwd = folder?.uri.fsPath ?? dirname(plan.modelPath);
+		if (follow) {
+			// The process runs already: only its events are read.
+			const pytorch = new PytorchTrainingEngine({ pythonDir, cwd });
+			begin = (onProgress, signal) => pytorch.follow(job, follow, onProgress, signal);
+		} else {
+			const python = await resolvePythonInterpreter(scope, services.log);
+			const version = await Promise.resolve(vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Crossbar: checking PyTorch in ${python.path}` }, () => checkPythonTorch(python.path))).catch((ex: unknown) => {
+				throw new UsageError(`${ex instanceof Error ? ex.message : String(ex)} Set crossbarLens.training.pythonPath${python.source === 'default' ? ' (or select an interpreter with the Python extension)' : ''} to an interpreter with PyTorch.`);
+			});
+			services.log.info(`fine-tune: PyTorch ${version} in ${python.path} (${python.source})`);
+			const pytorch = new PytorchTrainingEngine({
+				pythonPath: python.path,
+				pythonDir,
+				cwd,
+				launcher: new TaskPythonLauncher(folder, services.log, (pid, eventsFile) => void services.journal.setProcess(runId, pid, eventsFile)),
+			});
+			begin = (onProgress, signal) => pytorch.start(job, onProgress, signal);
+		}
 	}
 	let view = newRunView(plan, runId);
+	if (follow) view = { ...view, startedAt: follow.startedAt };
 	if (options.previous) {
 		// A resume continues the cancelled run's curves (the engine sends only the epochs still to do).
 		view = { ...view, points: options.previous.points, snapshots: options.previous.snapshots, notes: options.previous.notes };
@@ -125,12 +138,12 @@ export async function runFineTune(services: Services, plan: FineTunePlan, option
 		}
 	};
 	publish(true);
-	services.log.info(`fine-tune ${runId}: ${plan.engine} ${basename(plan.modelPath)} → ${plan.outputPath}; ${plan.datasetLabel}; ${plan.presetLabel}; T=${plan.tileRows}; ratios ${JSON.stringify(plan.pruneRatios)}${job.resume ? '; resume' : ''}`);
+	services.log.info(`fine-tune ${runId}: ${plan.engine} ${basename(plan.modelPath)} → ${plan.outputPath}; ${plan.datasetLabel}; ${plan.presetLabel}; T=${plan.tileRows}; ratios ${JSON.stringify(plan.pruneRatios)}${job.resume ? '; resume' : ''}${follow ? `; following process ${follow.pid} after a window reload` : ''}`);
 	// The input's panel shows the run (its analysis is the dense starting point).
 	AnalysisPanel.open(services, plan.modelPath, { reason: 'open', preserveFocus: true });
 
 	// Listed until it ends in this window: a reload or close that cuts it off is found at the next start.
-	await services.journal.add({ runId, plan, startedAt: view.startedAt, hostPid: process.pid });
+	await services.journal.add({ runId, plan, startedAt: view.startedAt, hostPid: process.pid, ...(follow ? { pid: follow.pid, eventsFile: follow.eventsFile } : {}) });
 	try {
 		let outputShown = false;
 		const showOutput = (): void => {
@@ -144,9 +157,9 @@ export async function runFineTune(services: Services, plan: FineTunePlan, option
 				const subscription = token.onCancellationRequested(cancel);
 				const total = Math.max(1, plan.hyperParameters.regularizeEpochs + 2 * plan.hyperParameters.finetuneEpochs);
 				let reported = 0;
-				progress.report({ message: `starting (${plan.engine === 'tfjs' ? 'TensorFlow.js' : 'PyTorch'})…` });
+				progress.report({ message: follow ? 'following the run in its terminal…' : `starting (${plan.engine === 'tfjs' ? 'TensorFlow.js' : 'PyTorch'})…` });
 				try {
-					return await engine.start(job, (event: TrainingEvent) => {
+					return await begin((event: TrainingEvent) => {
 						view = applyTrainingEvent(view, event);
 						if (event.event === 'log' || event.event === 'start') services.log.info(`fine-tune: ${event.message ?? ''}`);
 						const done = (100 * epochsDone(view)) / total;
@@ -207,9 +220,13 @@ export function openOutput(outputPath: string, action: string | undefined): void
 	}
 }
 
+/** A run an earlier window started whose engine process goes on (a task terminal that outlived a reload). */
+export type FollowedRun = Pick<InFlightRun, 'runId' | 'startedAt'> & RunningEngineProcess;
+
 /**
- * Tells the user about the runs an earlier window left unfinished: Resume (from the last complete
- * epoch) for a checkpointed one; a note for one still running in its terminal.
+ * Takes up the runs an earlier window left unfinished: a PyTorch task that lives on is followed
+ * again (its curves from the start, its progress, its result); a checkpointed run is offered for
+ * Resume (from the last complete epoch); the user is told of one that was lost.
  */
 export async function offerInterruptedRuns(services: Services): Promise<void> {
 	const { journal, log } = services;
@@ -221,8 +238,11 @@ export async function offerInterruptedRuns(services: Services): Promise<void> {
 		const output = vscode.workspace.asRelativePath(run.plan.outputPath, false);
 		log.info(`fine-tune ${run.runId} (${run.plan.engine}, ${model} → ${output}) was cut off by a window reload or close: ${state}`);
 		await journal.remove(run.runId);
-		if (state === 'running') {
-			// Its terminal carries on and writes the output as usual (its curves are not followed again).
+		if (state === 'running' && run.pid !== undefined && run.eventsFile && existsSync(run.eventsFile)) {
+			const follow: FollowedRun = { runId: run.runId, startedAt: run.startedAt, pid: run.pid, eventsFile: run.eventsFile };
+			void runFineTune(services, run.plan, { follow }).catch((ex: unknown) => reportError(ex, log, 'D.U.B. fine-tune'));
+		} else if (state === 'running') {
+			// A process without an events file to read (an engine of an earlier version): it writes the output as usual.
 			void vscode.window.showInformationMessage(`The D.U.B. fine-tune of ${model} is still running in its terminal (the window was reloaded); it will write ${output}.`);
 		} else if (state === 'lost') {
 			void vscode.window.showWarningMessage(`The D.U.B. fine-tune of ${model} stopped when the window was reloaded or closed, before its first epoch was complete.`);

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import type * as vscode from 'vscode';
 import { tfjsCheckpointPath } from '../../training/engine';
+import { isEngineProcess, processAlive } from '../../training/pytorch/engine';
 import type { FineTunePlan } from './fineTuneChoices';
 
 const journalKey = 'crossbarLens.fineTune.inFlight';
@@ -14,6 +15,8 @@ export interface InFlightRun {
 	readonly hostPid: number;
 	/** The PyTorch engine's process (its task's), once it started. */
 	readonly pid?: number;
+	/** The file that process writes its events to (followed again after a reload). */
+	readonly eventsFile?: string;
 }
 
 /**
@@ -34,8 +37,8 @@ export class RunJournal {
 		await this.state.update(journalKey, [...this.list().filter((r) => r.runId !== run.runId), run]);
 	}
 
-	async setPid(runId: string, pid: number): Promise<void> {
-		await this.state.update(journalKey, this.list().map((r) => (r.runId === runId ? { ...r, pid } : r)));
+	async setProcess(runId: string, pid: number, eventsFile: string | undefined): Promise<void> {
+		await this.state.update(journalKey, this.list().map((r) => (r.runId === runId ? { ...r, pid, eventsFile } : r)));
 	}
 
 	async remove(runId: string): Promise<void> {
@@ -48,22 +51,14 @@ export function resumeCheckpointOf(plan: FineTunePlan): string {
 	return plan.engine === 'tfjs' ? tfjsCheckpointPath({ outputPath: plan.outputPath }) : `${plan.outputPath}.resume.pt`;
 }
 
-export function processAlive(pid: number): boolean {
-	try {
-		process.kill(pid, 0);
-		return true;
-	} catch (ex) {
-		return (ex as NodeJS.ErrnoException).code === 'EPERM';
-	}
-}
-
 /**
  * What a run in the journal is now, seen from the extension host `self`: still running (a PyTorch
- * task that outlived its window, or a run of another window on this workspace, whose extension
+ * task that outlived its window — its process alive and, where that can be read, still the one
+ * writing the run's events file — or a run of another window on this workspace, whose extension
  * host lives), resumable from its checkpoint, or lost (no epoch had completed).
  */
-export function interruptedRunState(run: InFlightRun, self: number = process.pid, alive: (pid: number) => boolean = processAlive, exists: (path: string) => boolean = existsSync): 'running' | 'elsewhere' | 'resumable' | 'lost' {
-	if (run.pid !== undefined && alive(run.pid)) return 'running';
+export function interruptedRunState(run: InFlightRun, self: number = process.pid, alive: (pid: number) => boolean = processAlive, exists: (path: string) => boolean = existsSync, isEngine: (pid: number, eventsFile: string) => boolean = isEngineProcess): 'running' | 'elsewhere' | 'resumable' | 'lost' {
+	if (run.pid !== undefined && (run.eventsFile ? isEngine(run.pid, run.eventsFile) : alive(run.pid))) return 'running';
 	if (run.hostPid !== self && alive(run.hostPid)) return 'elsewhere';
 	return exists(resumeCheckpointOf(run.plan)) ? 'resumable' : 'lost';
 }

@@ -50,8 +50,15 @@ export class TrainingRunRegistry implements vscode.Disposable {
 		return found;
 	}
 
+	/**
+	 * At a window reload or close: a TensorFlow.js run (worker threads of this extension host) is
+	 * stopped, which keeps its last checkpoint. A PyTorch run is left to its task, whose terminal
+	 * outlives a reload: the next window follows it (offerInterruptedRuns).
+	 */
 	dispose(): void {
-		for (const entry of this.runs.values()) entry.cancel?.();
+		for (const entry of this.runs.values()) {
+			if (entry.view.engine !== 'pytorch') entry.cancel?.();
+		}
 		this.runs.clear();
 		this.changed.dispose();
 	}

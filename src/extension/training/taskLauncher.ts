@@ -17,14 +17,17 @@ export const fineTuneTaskType = 'crossbarLens';
 export class TaskPythonLauncher implements PythonLauncher {
 	readonly pipesOutput = false;
 
-	/** `onProcess` learns the task's process id (the run journal keeps it, to know after a reload whether the run lives on). */
-	constructor(private readonly folder: vscode.WorkspaceFolder | undefined, private readonly log: vscode.LogOutputChannel, private readonly onProcess?: (pid: number) => void) {}
+	/** `onProcess` learns the task's process id and events file (the run journal keeps them, to follow the run again after a reload). */
+	constructor(private readonly folder: vscode.WorkspaceFolder | undefined, private readonly log: vscode.LogOutputChannel, private readonly onProcess?: (pid: number, eventsFile: string | undefined) => void) {}
 
 	launch(command: PythonCommand): PythonProcess {
 		const id = randomUUID();
 		const definition: vscode.TaskDefinition = { type: fineTuneTaskType, run: id };
 		const execution = new vscode.ProcessExecution(command.executable, [...command.args], { cwd: command.cwd, env: { ...command.env } });
 		const task = new vscode.Task(definition, this.folder ?? vscode.TaskScope.Workspace, command.title, 'Crossbar', execution);
+		// A background task's terminal is a persistent session (with task.reconnection, VS Code's
+		// default): the engine lives on through a window reload and the new window follows its events.
+		task.isBackground = true;
 		task.presentationOptions = { reveal: vscode.TaskRevealKind.Always, panel: vscode.TaskPanelKind.Dedicated, focus: false, clear: true, echo: true, showReuseMessage: false };
 		const ours = (e: { execution: vscode.TaskExecution }): boolean => (e.execution.task.definition as { run?: string }).run === id;
 		let pid: number | undefined;
@@ -40,7 +43,7 @@ export class TaskPythonLauncher implements PythonLauncher {
 				vscode.tasks.onDidStartTaskProcess((e) => {
 					if (!ours(e)) return;
 					pid = e.processId;
-					this.onProcess?.(e.processId);
+					this.onProcess?.(e.processId, command.eventsFile);
 				}),
 				vscode.tasks.onDidEndTaskProcess((e) => {
 					if (ours(e)) done(e.exitCode ?? null);

@@ -7,10 +7,10 @@
  */
 
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { basename, delimiter, dirname, join } from 'node:path';
 import { UsageError } from '../../core/errors';
 import type { TrainingEngine, TrainingEvent, TrainingJob, TrainingResult } from '../engine';
 import { FileTail, LineSplitter, TailBuffer } from './lines';
@@ -25,6 +25,8 @@ export interface PythonCommand {
 	readonly cwd: string;
 	/** A short title (a task or terminal name). */
 	readonly title: string;
+	/** The `--events-file` the engine writes its JSON lines to, when it was asked for one. */
+	readonly eventsFile?: string;
 }
 
 /** A started process. */
@@ -141,11 +143,75 @@ export function pytorchCommand(job: TrainingJob, settings: PytorchEngineSettings
 		env,
 		cwd: settings.cwd ?? process.cwd(),
 		title: invocation.processes > 1 ? `D.U.B. fine-tune (${invocation.processes} processes)` : 'D.U.B. fine-tune',
+		eventsFile,
 		notes: invocation.notes,
 	};
 }
 
 const abortError = (message: string): DOMException => new DOMException(message, 'AbortError');
+
+/** The folders the engine makes for its events files (only such a folder is removed after a followed run). */
+const eventsDirPrefix = 'crossbar-lens-events-';
+
+export function processAlive(pid: number): boolean {
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch (ex) {
+		return (ex as NodeJS.ErrnoException).code === 'EPERM';
+	}
+}
+
+/**
+ * Whether `pid` is still the engine process that writes `eventsFile`: alive and, where the
+ * process's command line can be read (Linux /proc), one with that events file in it, so that a
+ * process id reused after a reboot is not taken for the run.
+ */
+export function isEngineProcess(pid: number, eventsFile: string, alive: (pid: number) => boolean = processAlive, commandLine: (pid: number) => string | undefined = procCommandLine): boolean {
+	if (!alive(pid)) return false;
+	const line = commandLine(pid);
+	return line === undefined || line.includes(eventsFile);
+}
+
+function procCommandLine(pid: number): string | undefined {
+	try {
+		return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+	} catch {
+		return undefined;
+	}
+}
+
+/** A run started elsewhere, followed: the process is signalled by id, and its end is noticed by polling. */
+function attachedProcess(pid: number, pollMs = 500): PythonProcess {
+	return {
+		kill(signal) {
+			try {
+				// The task's process leads its process group: SIGKILL ends torchrun's workers too.
+				process.kill(signal === 'SIGKILL' && process.platform !== 'win32' ? -pid : pid, signal);
+			} catch {
+				try {
+					process.kill(pid, signal);
+				} catch {
+					// gone
+				}
+			}
+		},
+		exited: new Promise((resolve) => {
+			const timer = setInterval(() => {
+				if (!processAlive(pid)) {
+					clearInterval(timer);
+					resolve({ code: null });
+				}
+			}, pollMs);
+		}),
+	};
+}
+
+/** A run whose process an earlier extension host started and that is still going (a task terminal that outlived a window reload). */
+export interface RunningEngineProcess {
+	readonly pid: number;
+	readonly eventsFile: string;
+}
 
 export class PytorchTrainingEngine implements TrainingEngine {
 	readonly id = 'pytorch' as const;
@@ -156,17 +222,35 @@ export class PytorchTrainingEngine implements TrainingEngine {
 		if (signal.aborted) {
 			return Promise.reject(abortError('Training was cancelled before it started.'));
 		}
-		return this.run(job, onProgress, signal).catch((ex: unknown) => {
+		return this.settle(this.run(job, onProgress, signal), onProgress);
+	}
+
+	/**
+	 * Follows a run of `job` that is already going in `running` (started by an earlier extension
+	 * host): its events file is read from the start, so the events of the epochs done so far come
+	 * first, then it is followed until the process ends. Cancel signals the process as for a run
+	 * started here.
+	 */
+	follow(job: TrainingJob, running: RunningEngineProcess, onProgress: (e: TrainingEvent) => void, signal: AbortSignal): Promise<TrainingResult> {
+		if (signal.aborted) {
+			return Promise.reject(abortError('Following the run was cancelled before it started.'));
+		}
+		return this.settle(this.run(job, onProgress, signal, running), onProgress);
+	}
+
+	private settle(result: Promise<TrainingResult>, onProgress: (e: TrainingEvent) => void): Promise<TrainingResult> {
+		return result.catch((ex: unknown) => {
 			const error = ex instanceof Error ? ex : new Error(String(ex));
 			if (error.name !== 'AbortError') onProgress({ event: 'error', message: error.message });
 			throw error;
 		});
 	}
 
-	private async run(job: TrainingJob, onProgress: (e: TrainingEvent) => void, signal: AbortSignal): Promise<TrainingResult> {
+	private async run(job: TrainingJob, onProgress: (e: TrainingEvent) => void, signal: AbortSignal, running?: RunningEngineProcess): Promise<TrainingResult> {
 		const launcher = this.settings.launcher ?? childProcessLauncher;
-		const eventsDir = launcher.pipesOutput ? undefined : await mkdtemp(join(tmpdir(), 'crossbar-lens-events-'));
-		const eventsFile = eventsDir ? join(eventsDir, 'events.jsonl') : undefined;
+		const followedDir = running && basename(dirname(running.eventsFile)).startsWith(eventsDirPrefix) ? dirname(running.eventsFile) : undefined;
+		const eventsDir = running ? followedDir : launcher.pipesOutput ? undefined : await mkdtemp(join(tmpdir(), eventsDirPrefix));
+		const eventsFile = running ? running.eventsFile : eventsDir ? join(eventsDir, 'events.jsonl') : undefined;
 		let tail: FileTail | undefined;
 		try {
 			const command = pytorchCommand(job, this.settings, eventsFile);
@@ -174,15 +258,16 @@ export class PytorchTrainingEngine implements TrainingEngine {
 			const deliver = (line: string): void => {
 				for (const event of protocol.line(line)) onProgress(event);
 			};
-			for (const note of command.notes) onProgress({ event: 'log', message: note });
+			// A followed run's notes were given when it started.
+			if (!running) for (const note of command.notes) onProgress({ event: 'log', message: note });
 			const stderr = new TailBuffer();
 			const stdout = new LineSplitter();
 			if (eventsFile) {
-				await writeFile(eventsFile, '');
+				if (!running) await writeFile(eventsFile, '');
 				tail = await FileTail.start(eventsFile, deliver);
 			}
 			if (signal.aborted) throw abortError('Training was cancelled before it started.');
-			const child = launcher.launch(command, {
+			const child = running ? attachedProcess(running.pid) : launcher.launch(command, {
 				stdout: (chunk) => stdout.push(chunk).forEach(deliver),
 				stderr: (chunk) => stderr.push(chunk),
 			});
@@ -222,7 +307,7 @@ export class PytorchTrainingEngine implements TrainingEngine {
 				throw protocol.error.usage ? new UsageError(protocol.error.message) : new Error(protocol.error.message);
 			}
 			const last = stderr.lastLine();
-			const where = launcher.pipesOutput ? '' : ' (see the terminal for its output)';
+			const where = running || !launcher.pipesOutput ? ' (see the terminal for its output)' : '';
 			if (last) {
 				throw new Error(/No module named '?torch'?/.test(last)
 					? `${command.executable} has no PyTorch (${last}); choose an interpreter with torch installed.`

@@ -2,10 +2,11 @@
 // /usr/bin/python3 with torch 1.13) and real data: the digits CNN checkpoint of examples/, the
 // digits dataset, 1 epoch per phase at T = 16. The events match the tfjs engine's, the output is
 // a checkpoint the analysis reads with the engine's figures, a cancel keeps the checkpoint and a
-// resume finishes, and the events-file path (the VS Code task mode) gives the same run.
+// resume finishes, the events-file path (the VS Code task mode) gives the same run, and a run
+// whose window was reloaded is followed again from its events file.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -13,7 +14,7 @@ import { openModel } from '../../../src/formats/registry';
 import { analyzeGraph } from '../../../src/hardware/analyze';
 import { resolveProfile } from '../../../src/hardware/profile';
 import type { TrainingEvent, TrainingJob } from '../../../src/training/engine';
-import { checkPythonTorch, PytorchTrainingEngine } from '../../../src/training/pytorch/engine';
+import { checkPythonTorch, isEngineProcess, PytorchTrainingEngine, pytorchCommand } from '../../../src/training/pytorch/engine';
 import type { PythonLauncher } from '../../../src/training/pytorch/engine';
 import { python, repoRoot } from '../cliHarness';
 
@@ -37,6 +38,33 @@ function job(name: string, extra: Partial<TrainingJob> = {}): TrainingJob {
 		engineOptions: { torchvision: 'digits-cnn', threads: 1 },
 		...extra,
 	};
+}
+
+/**
+ * The engine started as a VS Code task starts it (own process group, output to a terminal, events
+ * to a file in a crossbar-lens-events- folder), with no engine object reading it: as a run is
+ * after a window reload, when the extension host that started it is gone.
+ */
+function startAsTask(j: TrainingJob): { job: TrainingJob; pid: number; eventsFile: string; eventsDir: string; exited: Promise<number | null> } {
+	const eventsDir = mkdtempSync(join(tmpdir(), 'crossbar-lens-events-'));
+	const eventsFile = join(eventsDir, 'events.jsonl');
+	writeFileSync(eventsFile, '');
+	const command = pytorchCommand(j, { pythonPath: python, pythonDir: join(repoRoot, 'python'), cwd: dir, env }, eventsFile);
+	const child = spawn(command.executable, [...command.args], { cwd: command.cwd, env: command.env, stdio: 'ignore', detached: true });
+	const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+	after(() => {
+		if (child.exitCode === null) child.kill('SIGKILL');
+		rmSync(eventsDir, { recursive: true, force: true });
+	});
+	return { job: j, pid: child.pid!, eventsFile, eventsDir, exited };
+}
+
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
+	const deadline = Date.now() + timeoutMs;
+	while (!condition()) {
+		if (Date.now() > deadline) throw new Error(`waited ${timeoutMs} ms for ${what}`);
+		await new Promise((resolve) => setTimeout(resolve, 100));
+	}
 }
 
 const engine = (launcher?: PythonLauncher): PytorchTrainingEngine => new PytorchTrainingEngine({ pythonPath: python, pythonDir: join(repoRoot, 'python'), cwd: dir, env, launcher });
@@ -110,6 +138,37 @@ void describe('interop: the PyTorch training engine on a real interpreter', { sk
 		assert.deepEqual(events.filter((e) => e.event === 'epoch').map((e) => e.phase), ['regularize', 'finetune']);
 		assert.equal(result.unstructured, undefined);
 		assert.ok(existsSync(result.outputPath));
+	});
+
+	void it('a run that outlived its window is followed again from its events file: the epochs so far, then to the end', async () => {
+		const task = startAsTask(job('followed', { hyperParameters: { regularizeEpochs: 2, finetuneEpochs: 1, batchSize: 64 } }));
+		await waitFor(() => /"event": ?"epoch"/.test(readFileSync(task.eventsFile, 'utf8')), task.eventsFile);
+		// Held mid-run while the new engine catches up, so the rest is followed live.
+		process.kill(task.pid, 'SIGSTOP');
+		const events: TrainingEvent[] = [];
+		const following = engine().follow(task.job, task, (e) => events.push(e), new AbortController().signal);
+		await waitFor(() => events.some((e) => e.event === 'epoch'), 'the replayed epoch');
+		assert.ok(isEngineProcess(task.pid, task.eventsFile), 'the engine process is still running when it is followed');
+		process.kill(task.pid, 'SIGCONT');
+		const result = await following;
+		const sequence = events.filter((e) => e.event !== 'checkpoint' && e.event !== 'log').map((e) => `${e.event}:${e.phase ?? ''}${e.event === 'epoch' ? e.epoch : ''}`);
+		// The events written before it was followed come first: the run's curves are whole again.
+		assert.deepEqual(sequence, ['start:', 'phase:regularize', 'epoch:regularize1', 'epoch:regularize2', 'phase:prune', 'epoch:finetune1', 'phase:baseline', 'epoch:baseline1', 'done:']);
+		assert.ok(result.dub.adcEnergyImprovement! > 1.5, `D.U.B. ${result.dub.adcEnergyImprovement}`);
+		assert.ok(existsSync(result.outputPath));
+		assert.ok(!existsSync(task.eventsDir), 'the followed run\'s events folder is removed at its end');
+	});
+
+	void it('cancel of a followed run stops the process with its checkpoint kept', async () => {
+		const task = startAsTask(job('followed-cancel', { hyperParameters: { regularizeEpochs: 4, finetuneEpochs: 1, batchSize: 64 } }));
+		await waitFor(() => /"event": ?"start"/.test(readFileSync(task.eventsFile, 'utf8')), task.eventsFile);
+		const controller = new AbortController();
+		await assert.rejects(engine().follow(task.job, task, (e) => {
+			if (e.event === 'checkpoint') controller.abort();
+		}, controller.signal), (ex: Error) => ex.name === 'AbortError' && /keeps the run/.test(ex.message));
+		assert.ok(existsSync(`${task.job.outputPath}.resume.pt`), 'the resume file is kept');
+		assert.ok(!existsSync(task.job.outputPath));
+		assert.equal(await task.exited, 0, 'the engine stopped on SIGTERM after writing its checkpoint');
 	});
 
 	void it('a usage error of the engine is one line, before any training', async () => {

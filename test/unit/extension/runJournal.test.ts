@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import type { FineTunePlan } from '../../../src/extension/training/fineTuneChoices';
 import { interruptedRunState, resumeCheckpointOf, RunJournal } from '../../../src/extension/training/runJournal';
 import type { InFlightRun } from '../../../src/extension/training/runJournal';
+import { isEngineProcess } from '../../../src/training/pytorch/engine';
 
 /** A Memento in memory (the journal keeps its list in the workspace state). */
 function memento(): { get<T>(key: string, fallback?: T): T; update(key: string, value: unknown): Promise<void> } {
@@ -26,8 +27,8 @@ void describe('fine-tune run journal (runs cut off by a window reload)', () => {
 		const journal = new RunJournal(memento());
 		await journal.add({ runId: 'a', plan: plan('pytorch'), startedAt: 1, hostPid: 10 });
 		await journal.add({ runId: 'b', plan: plan('tfjs'), startedAt: 2, hostPid: 10 });
-		await journal.setPid('a', 4242);
-		assert.deepEqual(journal.list().map((r) => [r.runId, r.pid]), [['a', 4242], ['b', undefined]]);
+		await journal.setProcess('a', 4242, '/tmp/crossbar-lens-events-x/events.jsonl');
+		assert.deepEqual(journal.list().map((r) => [r.runId, r.pid, r.eventsFile]), [['a', 4242, '/tmp/crossbar-lens-events-x/events.jsonl'], ['b', undefined, undefined]]);
 		await journal.remove('a');
 		assert.deepEqual(journal.list().map((r) => r.runId), ['b']);
 	});
@@ -53,5 +54,23 @@ void describe('fine-tune run journal (runs cut off by a window reload)', () => {
 		assert.equal(interruptedRunState(run({}), 200, alive([]), exists([])), 'lost');
 		assert.equal(interruptedRunState(run({ plan: plan('tfjs') }), 200, alive([]), exists([resumeCheckpointOf(plan('tfjs'))])), 'resumable');
 		assert.match(resumeCheckpointOf(plan('tfjs')), /out\.onnx\.checkpoint[\\/]tfjs-checkpoint\.bin$/);
+	});
+
+	void it('takes a live process id for the run only while it is still the engine writing the run\'s events file', () => {
+		const events = '/tmp/crossbar-lens-events-a/events.jsonl';
+		const run: InFlightRun = { runId: 'r', plan: plan('pytorch'), startedAt: 0, hostPid: 100, pid: 7, eventsFile: events };
+		const checkpoint = resumeCheckpointOf(plan('pytorch'));
+		const exists = (path: string): boolean => path === checkpoint;
+		const alive = (pid: number): boolean => pid === 7;
+		const engine = (cmdline: string | undefined) => (pid: number, file: string): boolean => isEngineProcess(pid, file, alive, () => cmdline);
+		assert.equal(interruptedRunState(run, 200, alive, exists, engine(`/usr/bin/python3 -m crossbar_lens_train finetune --events-file ${events}`)), 'running');
+		// Process id 7 now belongs to something else (reused after a reboot): the checkpoint is what is left.
+		assert.equal(interruptedRunState(run, 200, alive, exists, engine('/usr/sbin/sshd -D')), 'resumable');
+		// Where no command line can be read, a live process id is taken as the run.
+		assert.equal(interruptedRunState(run, 200, alive, exists, engine(undefined)), 'running');
+		assert.equal(interruptedRunState({ ...run, pid: 8 }, 200, alive, exists, engine('x')), 'resumable');
+		// The real /proc check: this test's own process is alive but writes no such events file.
+		assert.equal(isEngineProcess(process.pid, events), process.platform !== 'linux');
+		assert.equal(isEngineProcess(process.pid, process.argv[1] ?? ''), true);
 	});
 });
