@@ -148,7 +148,7 @@ export async function startServer(dirs) {
 	const child = spawn(codeServerBin, [
 		'--config', config, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none',
 		'--user-data-dir', dirs.userData, '--extensions-dir', dirs.extensions,
-		'--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
+		...(process.env.E2E_LOG_TRACE ? ['--log', 'trace'] : []), '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
 		dirs.workspace,
 	], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: serverEnv(dirs) });
 	const log = [];

@@ -10,6 +10,7 @@
 //   node test/e2e/run.mjs --keep     keep the temp workspace and server log
 //   node test/e2e/run.mjs --only RE  while developing: the first step and those whose names match RE
 //                                    (the others are listed as not run; the suite then exits 1)
+//   E2E_LOG_TRACE=1                  code-server logs at trace level (with --keep: its pty host's log)
 //
 // Last line: `e2e: N passed, N failed`; exit 1 on any failure or missing tool.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';

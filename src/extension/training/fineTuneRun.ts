@@ -193,7 +193,7 @@ export async function runFineTune(services: Services, plan: FineTunePlan, option
 		}
 		view = finishRunView(view, 'done', undefined, result);
 		publish(true);
-		services.log.info(`fine-tune ${runId}: done in ${result.seconds.toFixed(1)} s; D.U.B. ${result.dub.accuracy.toFixed(2)} % at ${result.dub.adcEnergyImprovement?.toFixed(3) ?? '∞'}×; unstructured ${result.unstructured ? `${result.unstructured.accuracy.toFixed(2)} % at ${result.unstructured.adcEnergyImprovement?.toFixed(3) ?? '∞'}×` : '-'}`);
+		services.log.info(`fine-tune ${runId}: done in ${(view.elapsedMs / 1000).toFixed(1)} s; D.U.B. ${result.dub.accuracy.toFixed(2)} % at ${result.dub.adcEnergyImprovement?.toFixed(3) ?? '∞'}×; unstructured ${result.unstructured ? `${result.unstructured.accuracy.toFixed(2)} % at ${result.unstructured.adcEnergyImprovement?.toFixed(3) ?? '∞'}×` : '-'}`);
 		if (plan.engine === 'tfjs' && job.checkpointDir) {
 			// The run is complete: its resume checkpoint is no longer needed (the PyTorch engine removes its own).
 			await rm(result.checkpointPath, { force: true }).catch(() => undefined);
