@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
-import { childProcessLauncher } from '../../training/pytorch/engine';
+import { childProcessLauncher, signalEngineProcess } from '../../training/pytorch/engine';
 import type { PythonCommand, PythonLauncher, PythonProcess } from '../../training/pytorch/engine';
 
 /** The task type of the fine-tune runs (package.json contributes.taskDefinitions). */
@@ -25,8 +25,8 @@ export class TaskPythonLauncher implements PythonLauncher {
 		const definition: vscode.TaskDefinition = { type: fineTuneTaskType, run: id };
 		const execution = new vscode.ProcessExecution(command.executable, [...command.args], { cwd: command.cwd, env: { ...command.env } });
 		const task = new vscode.Task(definition, this.folder ?? vscode.TaskScope.Workspace, command.title, 'Crossbar', execution);
-		// A background task's terminal is a persistent session (with task.reconnection, VS Code's
-		// default): the engine lives on through a window reload and the new window follows its events.
+		// VS Code reconnects a background task's terminal after a window reload (task.reconnection, on
+		// by default), so the user keeps its output; the new window follows the engine's events.
 		task.isBackground = true;
 		task.presentationOptions = { reveal: vscode.TaskRevealKind.Always, panel: vscode.TaskPanelKind.Dedicated, focus: false, clear: true, echo: true, showReuseMessage: false };
 		const ours = (e: { execution: vscode.TaskExecution }): boolean => (e.execution.task.definition as { run?: string }).run === id;
@@ -74,16 +74,7 @@ export class TaskPythonLauncher implements PythonLauncher {
 					running?.terminate();
 					return;
 				}
-				try {
-					// The task's process leads its own process group (a pty session): SIGKILL ends torchrun's workers too.
-					process.kill(signal === 'SIGKILL' ? -pid : pid, signal);
-				} catch {
-					try {
-						process.kill(pid, signal);
-					} catch {
-						// gone
-					}
-				}
+				signalEngineProcess(pid, signal);
 				if (signal === 'SIGKILL') running?.terminate();
 			},
 			exited,

@@ -3,7 +3,8 @@
  * process, or several under torchrun) and turns its JSON lines into TrainingEvents. How the
  * process is started is pluggable: a child process with piped stdout (the default; the CLI and
  * tests), or a VS Code task whose output the user watches in a terminal, in which case the
- * engine asks for `--events-file` and follows that file instead of stdout.
+ * engine asks for `--events-file` and follows that file instead of stdout. Such a run outlives
+ * a window reload; the next window follows it again from that file (`follow`).
  */
 
 import { execFile, spawn } from 'node:child_process';
@@ -181,21 +182,26 @@ function procCommandLine(pid: number): string | undefined {
 	}
 }
 
+/**
+ * Signals an engine process by id. It leads its own process group (a task's pty session, or a
+ * detached child), so SIGKILL goes to the group and ends torchrun's workers too.
+ */
+export function signalEngineProcess(pid: number, signal: 'SIGTERM' | 'SIGKILL'): void {
+	try {
+		process.kill(signal === 'SIGKILL' && process.platform !== 'win32' ? -pid : pid, signal);
+	} catch {
+		try {
+			process.kill(pid, signal);
+		} catch {
+			// gone
+		}
+	}
+}
+
 /** A run started elsewhere, followed: the process is signalled by id, and its end is noticed by polling. */
 function attachedProcess(pid: number, pollMs = 500): PythonProcess {
 	return {
-		kill(signal) {
-			try {
-				// The task's process leads its process group: SIGKILL ends torchrun's workers too.
-				process.kill(signal === 'SIGKILL' && process.platform !== 'win32' ? -pid : pid, signal);
-			} catch {
-				try {
-					process.kill(pid, signal);
-				} catch {
-					// gone
-				}
-			}
-		},
+		kill: (signal) => signalEngineProcess(pid, signal),
 		exited: new Promise((resolve) => {
 			const timer = setInterval(() => {
 				if (!processAlive(pid)) {
