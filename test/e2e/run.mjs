@@ -626,7 +626,7 @@ try {
 		await runPaletteCommand('Developer: Reload Window');
 		await navigated;
 		await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-		// The background task's terminal is a persistent session: the same process goes on.
+		// The reload does not stop the task: the same engine process goes on.
 		expect(engineProcess() === before, `the engine process ${before} survived the reload (now: ${engineProcess() || 'none'})`);
 		await page.locator('.notification-toast').filter({ hasText: 'D.U.B. fine-tune of digits-cnn.pt' }).first().waitFor({ timeout: 40_000 });
 		await shot('finetune-pytorch-followed');
