@@ -176,6 +176,18 @@ async function runPaletteCommand(title) {
 	}, 30_000);
 }
 
+/** The finished fine-tune's section in the output model's panel, once that panel shows the improvement `want`. */
+async function finishedRunIn(panelName, want) {
+	const out = await poll(`the ${panelName} panel with improvement ${want}`, async () => {
+		const frame = await panelNamed(panelName);
+		const value = (await frame?.locator('[data-testid="improvement"] .card-value').first().textContent({ timeout: 1000 }))?.trim();
+		return value === want ? frame : undefined;
+	}, 30_000);
+	const training = out.locator('section.training[data-status="done"]');
+	await training.waitFor({ timeout: 10_000 });
+	return training;
+}
+
 /** The quick input (the multi-step pickers of Run D.U.B. fine-tune). */
 const quick = page.locator('.quick-input-widget');
 const row = (text) => quick.locator('.monaco-list-row').filter({ hasText: text }).first();
@@ -504,13 +516,7 @@ try {
 		expect(cliAnalyze(onnx, ['--tile', '16']).totals.adcEnergyImprovement === 1, 'the input model changed');
 		// The output's panel: its analysis, and the run's curves and final table.
 		const want = improvementText(analysed.totals.adcEnergyImprovement);
-		const out = await poll(`the output panel with improvement ${want}`, async () => {
-			const frame = await panelNamed('digits-cnn.dub.onnx');
-			const value = (await frame?.locator('[data-testid="improvement"] .card-value').first().textContent({ timeout: 1000 }))?.trim();
-			return value === want ? frame : undefined;
-		}, 30_000);
-		const training = out.locator('section.training[data-status="done"]');
-		await training.waitFor({ timeout: 10_000 });
+		const training = await finishedRunIn('digits-cnn.dub.onnx', want);
 		const lines = await training.locator('[data-testid="training-curves"] polyline.series').count();
 		expect(lines >= 6, `${lines} curve lines (loss, accuracy, improvement × regularize/fine-tune/baseline)`);
 		const dubRow = training.locator('[data-testid="training-summary"] tr[data-row="dub"] td.strong');
@@ -560,13 +566,7 @@ try {
 		const analysed = cliAnalyze(output, ['--tile', '16']);
 		expect(analysed.format === 'pytorch' && analysed.totals.adcEnergyImprovement > 1, `the output analyses to ${analysed.totals.adcEnergyImprovement}× (${analysed.format})`);
 		const want = improvementText(analysed.totals.adcEnergyImprovement);
-		const out = await poll(`the output panel with improvement ${want}`, async () => {
-			const frame = await panelNamed('digits-cnn.dub.pt');
-			const value = (await frame?.locator('[data-testid="improvement"] .card-value').first().textContent({ timeout: 1000 }))?.trim();
-			return value === want ? frame : undefined;
-		}, 30_000);
-		const training = out.locator('section.training[data-status="done"]');
-		await training.waitFor({ timeout: 10_000 });
+		const training = await finishedRunIn('digits-cnn.dub.pt', want);
 		const meta = await training.locator('.training-meta').textContent();
 		expect(/PyTorch/.test(meta ?? ''), `engine label: ${meta}`);
 		const lines = await training.locator('[data-testid="training-curves"] polyline.series').count();
@@ -637,13 +637,7 @@ try {
 		expect(analysed.totals.adcEnergyImprovement > 1, `the output analyses to ${analysed.totals.adcEnergyImprovement}×`);
 		// The curves are whole: the epochs before the reload were read back from the run's events file.
 		const want = improvementText(analysed.totals.adcEnergyImprovement);
-		const out = await poll(`the output panel with improvement ${want}`, async () => {
-			const frame = await panelNamed('digits-cnn.reload.pt');
-			const value = (await frame?.locator('[data-testid="improvement"] .card-value').first().textContent({ timeout: 1000 }))?.trim();
-			return value === want ? frame : undefined;
-		}, 30_000);
-		const training = out.locator('section.training[data-status="done"]');
-		await training.waitFor({ timeout: 10_000 });
+		const training = await finishedRunIn('digits-cnn.reload.pt', want);
 		const points = ((await training.locator('polyline.series-regularize').first().getAttribute('points')) ?? '').trim().split(/\s+/).filter(Boolean).length;
 		expect(points >= 10, `the regularize curve has ${points} points (10 epochs, the first before the reload)`);
 		await shot('finetune-pytorch-followed-done');
