@@ -3,8 +3,8 @@
 // touches: the explorer menu, the panel's numbers against the CLI, the profile switcher, the
 // tile drill-down, CodeLens, a checkpoint saved again, the palette, export, reload, themes, a Keras
 // model, and short Run D.U.B. fine-tunes (TensorFlow.js, and PyTorch as a task) with their progress,
-// curves and output, a TensorFlow.js run cut off by a window reload and resumed, and a PyTorch task
-// that lives on through a reload and is followed again.
+// curves and output, a TensorFlow.js run cut off by a window reload and resumed, and PyTorch tasks
+// that live on through a reload and are followed again (to the end, and cancelled).
 //
 //   node test/e2e/run.mjs            run (screenshots in test-results/)
 //   node test/e2e/run.mjs --keep     keep the temp workspace and server log
@@ -641,6 +641,50 @@ try {
 		const points = ((await training.locator('polyline.series-regularize').first().getAttribute('points')) ?? '').trim().split(/\s+/).filter(Boolean).length;
 		expect(points >= 10, `the regularize curve has ${points} points (10 epochs, the first before the reload)`);
 		await shot('finetune-pytorch-followed-done');
+	});
+
+	await step('after a reload the followed PyTorch run has its terminal back, and Cancel stops it with its checkpoint kept', async () => {
+		const output = join(dirs.workspace, 'digits', 'digits-cnn.long.pt');
+		await runPaletteCommand('Crossbar: Run D.U.B. fine-tune');
+		await choose('(1/6): model', 'digits-cnn.pt');
+		await choose('(2/6): dataset', 'built in');
+		await choose('(3/6): engine', 'PyTorch, one process');
+		await choose('(3/6): model architecture', 'train_digits.py:DigitsCNN');
+		await choose('(4/6): settings', 'Paper, CIFAR-10 settings, scaled');
+		// The paper's schedule scaled to 400 + 500 epochs: a run long enough to be cancelled.
+		await quick.locator('input').fill('400');
+		await page.keyboard.press('Enter');
+		await quick.locator('.quick-input-title', { hasText: '(5/6): prune ratios' }).waitFor();
+		await page.keyboard.press('Enter');
+		await quick.locator('.quick-input-title', { hasText: '(6/6): output' }).waitFor();
+		await quick.locator('input').fill('digits-cnn.long.pt');
+		await page.keyboard.press('Enter');
+		await poll('the first epoch\'s checkpoint', async () => existsSync(`${output}.resume.pt`), 60_000);
+		const before = engineProcesses('digits-cnn.long.pt');
+		const navigated = page.waitForEvent('framenavigated', { predicate: (frame) => frame === page.mainFrame(), timeout: 30_000 });
+		await runPaletteCommand('Developer: Reload Window');
+		await navigated;
+		await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+		expect(before !== '' && engineProcesses('digits-cnn.long.pt') === before, `the engine process ${before} survived the reload`);
+		const progress = page.locator('.notification-toast').filter({ hasText: 'D.U.B. fine-tune of digits-cnn.pt' }).filter({ hasText: 'regularize' }).first();
+		await progress.waitFor({ timeout: 40_000 });
+		// VS Code reconnects the background task's terminal: the engine's output is there again.
+		await poll('the task terminal reconnected', async () => (await page.locator('.part.panel').textContent({ timeout: 1000 }))?.includes('D.U.B. fine-tune'), 30_000);
+		// The input model's panel, restored by the reload, plots the followed run live.
+		const live = await poll('the followed run in the digits-cnn.pt panel', async () => {
+			const frame = await panelNamed('digits-cnn.pt');
+			return (await frame?.locator('section.training[data-status="running"] polyline.series-regularize').count()) ? frame : undefined;
+		}, 30_000);
+		await shot('finetune-pytorch-followed-terminal');
+		expect(live !== undefined, 'a live panel');
+		await progress.locator('.monaco-button', { hasText: 'Cancel' }).click();
+		const cancelled = page.locator('.notification-toast').filter({ hasText: 'D.U.B. fine-tune of digits-cnn.pt cancelled' }).first();
+		await cancelled.waitFor({ timeout: 60_000 });
+		expect(/digits-cnn\.long\.pt\.resume\.pt/.test((await cancelled.textContent()) ?? ''), 'the message names the kept checkpoint');
+		expect(await cancelled.locator('.monaco-button', { hasText: 'Resume' }).count() === 1, 'Resume is offered');
+		await poll('the engine process to end', async () => engineProcesses('digits-cnn.long.pt') === '', 20_000);
+		expect(existsSync(`${output}.resume.pt`) && !existsSync(output), 'the checkpoint is kept and no output was written');
+		await shot('finetune-pytorch-followed-cancelled');
 	});
 
 	await step('no CSP violations or webview errors', async () => {
