@@ -661,6 +661,8 @@ try {
 		await page.keyboard.press('Enter');
 		await poll('the first epoch\'s checkpoint', async () => existsSync(`${output}.resume.pt`), 60_000);
 		const before = engineProcesses('digits-cnn.long.pt');
+		// No panel to restore and no Python file open: nothing but the reconnected task activates the extension.
+		await runPaletteCommand('View: Close All Editors');
 		const navigated = page.waitForEvent('framenavigated', { predicate: (frame) => frame === page.mainFrame(), timeout: 30_000 });
 		await runPaletteCommand('Developer: Reload Window');
 		await navigated;
