@@ -1,4 +1,5 @@
 import { deflateRawSync } from 'node:zlib';
+import { concatBytes } from '../../src/core/bytes';
 import { crc32 } from '../../src/formats/zip';
 
 export interface TestEntry {
@@ -62,12 +63,5 @@ export function makeZip(entries: TestEntry[], options: { count?: number; directo
 	ev.setUint32(16, options.directoryOffset ?? directoryOffset, true);
 	ev.setUint16(20, comment.length, true);
 	end.set(comment, 22);
-	const all = [...parts, ...central, end];
-	const out = new Uint8Array(all.reduce((n, p) => n + p.length, 0));
-	let o = 0;
-	for (const p of all) {
-		out.set(p, o);
-		o += p.length;
-	}
-	return out;
+	return concatBytes([...parts, ...central, end]);
 }

@@ -1,8 +1,9 @@
 import type { ByteSource } from '../byteSource';
 import type { Hdf5Dataset, Hdf5File, Hdf5Group } from './api';
 import { Dataset } from './dataset';
-import { FractalHeap, heapString, localHeap, v2BTreeRecords, walkV1BTree } from './heaps';
-import { Cursor, H5Context, UNDEF, checkChecksum, guard } from './io';
+import { denseStorageObjects, heapString, localHeap, walkV1BTree } from './heaps';
+import { H5Context, UNDEF, checkChecksum, guard } from './io';
+import type { Cursor } from './io';
 import { Node, compareNames } from './node';
 import { Msg, body, find, readObjectHeader } from './objectHeader';
 import type { ObjectHeader } from './objectHeader';
@@ -187,18 +188,7 @@ async function readLinks(ctx: H5Context, header: ObjectHeader): Promise<Link[]> 
 	}
 	const info = find(header, Msg.linkInfo);
 	if (info) {
-		const c = body(ctx, info);
-		c.skip(1);
-		c.skip(c.u8() & 1 ? 8 : 0);
-		const heapAddress = c.offset();
-		const names = c.offset();
-		if (heapAddress !== UNDEF) {
-			const heap = await FractalHeap.open(ctx, heapAddress);
-			for (const record of await v2BTreeRecords(ctx, names)) {
-				const bytes = await heap.get(record.skip(4).take(heap.idLength));
-				links.push(parseLink(new Cursor(ctx, bytes, 'a link')));
-			}
-		}
+		for (const c of await denseStorageObjects(ctx, body(ctx, info), 8, 4, 'a link')) links.push(parseLink(c));
 	}
 	const ordered = links.every((l) => l.order !== undefined);
 	return links.sort((a, b) => (ordered ? a.order! - b.order! : compareNames(a.name, b.name)));

@@ -252,3 +252,24 @@ export class FractalHeap {
 		return (await ctx.cursor(at + within, length, 'a fractal heap object')).bytes;
 	}
 }
+
+/**
+ * The objects of "dense" storage, as a link info or attribute info message describes it: a
+ * fractal heap of encoded messages, indexed by a v2 B-tree of names. `info` is that message's
+ * body; `orderFieldSize` is the size of its optional max-creation-index field (8 for links, 2
+ * for attributes) and `idAt` where the heap id starts in each name record (after the 4-byte
+ * name hash for links, first for attributes). None when the object keeps its messages compact.
+ */
+export async function denseStorageObjects(ctx: H5Context, info: Cursor, orderFieldSize: number, idAt: number, what: string): Promise<Cursor[]> {
+	info.skip(1);
+	info.skip(info.u8() & 1 ? orderFieldSize : 0);
+	const heapAddress = info.offset();
+	const names = info.offset();
+	if (heapAddress === UNDEF) return [];
+	const heap = await FractalHeap.open(ctx, heapAddress);
+	const objects: Cursor[] = [];
+	for (const record of await v2BTreeRecords(ctx, names)) {
+		objects.push(new Cursor(ctx, await heap.get(record.skip(idAt).take(heap.idLength)), what));
+	}
+	return objects;
+}

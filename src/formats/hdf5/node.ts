@@ -2,9 +2,9 @@ import { numel } from '../../core/model';
 import type { Hdf5Object } from './api';
 import { decodeValues, isDecodable, parseDataspace, parseDatatype } from './datatype';
 import type { Hdf5Type, Hdf5Value } from './datatype';
-import { FractalHeap, v2BTreeRecords } from './heaps';
-import { Cursor, UNDEF, guard } from './io';
-import type { H5Context } from './io';
+import { denseStorageObjects } from './heaps';
+import { guard } from './io';
+import type { Cursor, H5Context } from './io';
 import { Msg, body, find, readObjectHeader } from './objectHeader';
 import type { Message, ObjectHeader } from './objectHeader';
 
@@ -77,18 +77,7 @@ export abstract class Node implements Hdf5Object {
 			}
 			const info = find(this.header, Msg.attributeInfo);
 			if (info) {
-				const c = body(ctx, info);
-				c.skip(1);
-				c.skip(c.u8() & 1 ? 2 : 0);
-				const heapAddress = c.offset();
-				const names = c.offset();
-				if (heapAddress !== UNDEF) {
-					const heap = await FractalHeap.open(ctx, heapAddress);
-					for (const record of await v2BTreeRecords(ctx, names)) {
-						const bytes = await heap.get(record.take(heap.idLength));
-						found.push(await parseAttribute(ctx, new Cursor(ctx, bytes, 'an attribute')));
-					}
-				}
+				for (const c of await denseStorageObjects(ctx, body(ctx, info), 2, 0, 'an attribute')) found.push(await parseAttribute(ctx, c));
 			}
 			return found.sort((a, b) => compareNames(a.name, b.name));
 		});
