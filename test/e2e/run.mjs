@@ -210,6 +210,34 @@ async function setTheme(theme, bodyClass) {
 	await poll(`the ${theme} theme in the webview`, async () => ((await panel().locator('body').getAttribute('class', { timeout: 3000 })) ?? '').includes(bodyClass), 20_000);
 }
 
+/**
+ * Run D.U.B. fine-tune of digits/digits-cnn.pt from the palette with the PyTorch engine and the
+ * script's DigitsCNN: `preset` is the settings row, `fillPreset` answers what it asks next, the
+ * default prune ratios, `outputName` as the output.
+ */
+async function startPytorchDigitsRun(preset, outputName, fillPreset = async () => {}) {
+	await runPaletteCommand('Crossbar: Run D.U.B. fine-tune');
+	await choose('(1/6): model', 'digits-cnn.pt');
+	await choose('(2/6): dataset', 'built in');
+	await choose('(3/6): engine', 'PyTorch, one process');
+	await choose('(3/6): model architecture', 'train_digits.py:DigitsCNN');
+	await choose('(4/6): settings', preset);
+	await fillPreset();
+	await quick.locator('.quick-input-title', { hasText: '(5/6): prune ratios' }).waitFor();
+	await page.keyboard.press('Enter');
+	await quick.locator('.quick-input-title', { hasText: '(6/6): output' }).waitFor();
+	await quick.locator('input').fill(outputName);
+	await page.keyboard.press('Enter');
+}
+
+/** Developer: Reload Window, as a user reloads (a browser refresh is a window close to VS Code). */
+async function reloadWindow() {
+	const navigated = page.waitForEvent('framenavigated', { predicate: (frame) => frame === page.mainFrame(), timeout: 30_000 });
+	await runPaletteCommand('Developer: Reload Window');
+	await navigated;
+	await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+}
+
 function lensExpected(result, layerName, head) {
 	const layer = result.layers.find((l) => l.name === layerName);
 	return `${head} · ${layer.tiles} crossbars · ADC ${layer.adcBitsDense}→${layer.adcBits} bits (${lensRatio(layer.adcEnergyImprovement)})`;
@@ -606,26 +634,12 @@ try {
 
 	await step('a PyTorch run lives on through a window reload in its task terminal, and the new window follows it to the end', async () => {
 		const output = join(dirs.workspace, 'digits', 'digits-cnn.reload.pt');
-		await runPaletteCommand('Crossbar: Run D.U.B. fine-tune');
-		await choose('(1/6): model', 'digits-cnn.pt');
-		await choose('(2/6): dataset', 'built in');
-		await choose('(3/6): engine', 'PyTorch, one process');
-		await choose('(3/6): model architecture', 'train_digits.py:DigitsCNN');
-		await choose('(4/6): settings', 'Digits quick');
-		await quick.locator('.quick-input-title', { hasText: '(5/6): prune ratios' }).waitFor();
-		await page.keyboard.press('Enter');
-		await quick.locator('.quick-input-title', { hasText: '(6/6): output' }).waitFor();
-		await quick.locator('input').fill('digits-cnn.reload.pt');
-		await page.keyboard.press('Enter');
+		await startPytorchDigitsRun('Digits quick', 'digits-cnn.reload.pt');
 		await poll('the first epoch\'s checkpoint', async () => existsSync(`${output}.resume.pt`), 60_000);
 		const engineProcess = () => engineProcesses('digits-cnn.reload.pt');
 		const before = engineProcess();
 		expect(before !== '', 'the engine process runs before the reload');
-		// Developer: Reload Window, as a user reloads (a browser refresh is a window close to VS Code).
-		const navigated = page.waitForEvent('framenavigated', { predicate: (frame) => frame === page.mainFrame(), timeout: 30_000 });
-		await runPaletteCommand('Developer: Reload Window');
-		await navigated;
-		await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+		await reloadWindow();
 		// The reload does not stop the task: the same engine process goes on.
 		expect(engineProcess() === before, `the engine process ${before} survived the reload (now: ${engineProcess() || 'none'})`);
 		await page.locator('.notification-toast').filter({ hasText: 'D.U.B. fine-tune of digits-cnn.pt' }).first().waitFor({ timeout: 40_000 });
@@ -645,28 +659,16 @@ try {
 
 	await step('after a reload the followed PyTorch run has its terminal back, and Cancel stops it with its checkpoint kept', async () => {
 		const output = join(dirs.workspace, 'digits', 'digits-cnn.long.pt');
-		await runPaletteCommand('Crossbar: Run D.U.B. fine-tune');
-		await choose('(1/6): model', 'digits-cnn.pt');
-		await choose('(2/6): dataset', 'built in');
-		await choose('(3/6): engine', 'PyTorch, one process');
-		await choose('(3/6): model architecture', 'train_digits.py:DigitsCNN');
-		await choose('(4/6): settings', 'Paper, CIFAR-10 settings, scaled');
 		// The paper's schedule scaled to 400 + 500 epochs: a run long enough to be cancelled.
-		await quick.locator('input').fill('400');
-		await page.keyboard.press('Enter');
-		await quick.locator('.quick-input-title', { hasText: '(5/6): prune ratios' }).waitFor();
-		await page.keyboard.press('Enter');
-		await quick.locator('.quick-input-title', { hasText: '(6/6): output' }).waitFor();
-		await quick.locator('input').fill('digits-cnn.long.pt');
-		await page.keyboard.press('Enter');
+		await startPytorchDigitsRun('Paper, CIFAR-10 settings, scaled', 'digits-cnn.long.pt', async () => {
+			await quick.locator('input').fill('400');
+			await page.keyboard.press('Enter');
+		});
 		await poll('the first epoch\'s checkpoint', async () => existsSync(`${output}.resume.pt`), 60_000);
 		const before = engineProcesses('digits-cnn.long.pt');
 		// No panel to restore and no Python file open: nothing but the reconnected task activates the extension.
 		await runPaletteCommand('View: Close All Editors');
-		const navigated = page.waitForEvent('framenavigated', { predicate: (frame) => frame === page.mainFrame(), timeout: 30_000 });
-		await runPaletteCommand('Developer: Reload Window');
-		await navigated;
-		await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+		await reloadWindow();
 		expect(before !== '' && engineProcesses('digits-cnn.long.pt') === before, `the engine process ${before} survived the reload`);
 		const progress = page.locator('.notification-toast').filter({ hasText: 'D.U.B. fine-tune of digits-cnn.pt' }).filter({ hasText: 'regularize' }).first();
 		await progress.waitFor({ timeout: 40_000 });
