@@ -1,8 +1,8 @@
 // Bundles every entry point of Crossbar Lens with esbuild.
 //   node esbuild.mjs            one production build into dist/
 //   node esbuild.mjs --watch    rebuild on change
-// Entries are added here as their folders come: the extension host, the CLI, the webview app
-// and the training worker each get one bundle.
+// The extension host, the CLI, the webview app and the training worker each get one bundle. A
+// missing entry stops the build: a renamed file must not ship a .vsix without its bundle.
 import * as esbuild from 'esbuild';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 
@@ -38,7 +38,12 @@ const builds = [
 		format: 'esm',
 		target: 'es2022',
 	},
-].filter((b) => Object.values(b.entryPoints).every((p) => existsSync(p)));
+];
+const missing = builds.flatMap((b) => Object.values(b.entryPoints)).filter((p) => !existsSync(p));
+if (missing.length > 0) {
+	console.error(`esbuild.mjs: entry point${missing.length === 1 ? '' : 's'} not found: ${missing.join(', ')}`);
+	process.exit(1);
+}
 
 const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
 const common = { define: { CROSSBAR_LENS_VERSION: JSON.stringify(version) }, bundle: true, outdir: 'dist', sourcemap: true, logLevel: 'warning', minify: !watch };
@@ -46,10 +51,7 @@ const common = { define: { CROSSBAR_LENS_VERSION: JSON.stringify(version) }, bun
 // The wasm backend's binaries sit next to the training worker, which loads them from there.
 mkdirSync('dist', { recursive: true });
 for (const file of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm']) {
-	const from = `node_modules/@tensorflow/tfjs-backend-wasm/dist/${file}`;
-	if (existsSync(from)) {
-		copyFileSync(from, `dist/${file}`);
-	}
+	copyFileSync(`node_modules/@tensorflow/tfjs-backend-wasm/dist/${file}`, `dist/${file}`);
 }
 
 if (watch) {

@@ -7,8 +7,8 @@
 import { pruneDubFixedRatio } from '../../src/pruning/dub';
 import { Float32Scratch, percentileOfAbs } from '../../src/pruning/percentile';
 import { ratioPresets } from '../../src/pruning/ratios';
-import { Float64Scratch, dubRegularizer, groupLassoNorms } from '../../src/pruning/regularizer';
-import type { WeightMatrix } from '../../src/pruning/tiles';
+import { Float64Scratch, dubRegularizer } from '../../src/pruning/regularizer';
+import type { WeightMatrix } from '../../src/pruning/weightMatrix';
 import { pruneUnstructured } from '../../src/pruning/unstructured';
 import { randomNormal } from '../../test/unit/pruning/random';
 
@@ -48,25 +48,21 @@ const count = (layers: Layer[]) => layers.reduce((s, l) => s + l.values.length, 
 console.log(`node ${process.version}, VGG11 conv weights ${count(vgg).toLocaleString('en')}, ResNet18 conv weights ${count(resnet).toLocaleString('en')}`);
 
 const f64 = new Float64Scratch();
-for (const tileSize of [32, 64]) {
+for (const crossbarSize of [32, 64]) {
 	let loss = 0;
-	time(`regularizer value+gradient, VGG11, T=${tileSize}`, 15, () => {
+	time(`regularizer value+gradient, VGG11, T=${crossbarSize}`, 15, () => {
 		loss = 0;
-		for (const layer of vgg) loss += dubRegularizer(layer, { tileSize, lambda: 1e-3 }, layer.grad, f64);
+		for (const layer of vgg) loss += dubRegularizer(layer, { crossbarSize, lambda: 1e-3 }, layer.grad, f64);
 	});
-	time(`regularizer value only, VGG11, T=${tileSize}`, 15, () => {
-		for (const layer of vgg) dubRegularizer(layer, { tileSize, lambda: 1e-3 }, undefined, f64);
+	time(`regularizer value only, VGG11, T=${crossbarSize}`, 15, () => {
+		for (const layer of vgg) dubRegularizer(layer, { crossbarSize, lambda: 1e-3 }, undefined, f64);
 	});
 	console.log(`  (loss at λ = 1e-3: ${loss.toFixed(3)})`);
 }
 
-time('Group Lasso xb_tile value+gradient, VGG11, T=32', 9, () => {
-	for (const layer of vgg) groupLassoNorms(layer, { tileSize: 32, group: 'xb_tile', lambda: 5e-4 }, layer.grad);
-});
-
 const f32 = new Float32Scratch();
-const prune = (layers: Layer[], ratios: readonly number[], tileSize: number) => () => {
-	layers.forEach((layer, i) => pruneDubFixedRatio(layer, ratios[i], { tileSize, out: layer.out, mask: layer.mask, scratch: f32 }));
+const prune = (layers: Layer[], ratios: readonly number[], crossbarSize: number) => () => {
+	layers.forEach((layer, i) => pruneDubFixedRatio(layer, ratios[i], { crossbarSize, out: layer.out, mask: layer.mask, scratch: f32 }));
 };
 time('D.U.B. prune, VGG11, prs A, T=32 (8 layers)', 9, prune(vgg, ratioPresets['vgg11-cifar10'].ratios, 32));
 time('D.U.B. prune, VGG11, prs A, T=64 (8 layers)', 9, prune(vgg, ratioPresets['vgg11-cifar10'].ratios, 64));
@@ -81,10 +77,10 @@ time('unstructured prune, VGG11, prs A (8 layers)', 9, () => {
 });
 
 // What the prune did, for the record (levels after pruning, summed over layers).
-for (const [name, layers, ratios, tileSize] of [['VGG11 T=32', vgg, ratioPresets['vgg11-cifar10'].ratios, 32], ['ResNet18 T=64', resnet, ratioPresets['resnet18-imagenet'].ratios, 64]] as const) {
+for (const [name, layers, ratios, crossbarSize] of [['VGG11 T=32', vgg, ratioPresets['vgg11-cifar10'].ratios, 32], ['ResNet18 T=64', resnet, ratioPresets['resnet18-imagenet'].ratios, 64]] as const) {
 	const histogram: number[] = [];
 	layers.forEach((layer, i) => {
-		const result = pruneDubFixedRatio(layer, ratios[i], { tileSize, out: layer.out, mask: layer.mask, scratch: f32 });
+		const result = pruneDubFixedRatio(layer, ratios[i], { crossbarSize, out: layer.out, mask: layer.mask, scratch: f32 });
 		result.tiles.levelAfter.forEach((k) => (histogram[k] = (histogram[k] ?? 0) + 1));
 	});
 	console.log(`  ${name}: tile levels after pruning random weights ${JSON.stringify(Array.from(histogram, (v) => v ?? 0))}`);

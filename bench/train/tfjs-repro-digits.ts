@@ -97,7 +97,7 @@ async function main(): Promise<void> {
 		// 2. The engine: D.U.B. pipeline + unstructured baseline, in worker threads.
 		const job: TrainingJob = {
 			modelPath: dense, dataset, preset: 'digits', hyperParameters: settings.hyperParameters,
-			tileRows: 16, slices: 1, pruneRatios: { ratios: settings.ratios }, outputPath: join(dir, 'digits-dub.onnx'), force: true,
+			crossbarSize: 16, slices: 1, pruneRatios: { ratios: settings.ratios }, outputPath: join(dir, 'digits-dub.onnx'), force: true,
 			seed, checkpointDir: join(dir, 'checkpoint'), engineOptions: { workers },
 		};
 		const onProgress = (e: TrainingEvent) => {

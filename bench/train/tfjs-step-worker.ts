@@ -14,7 +14,7 @@ export interface StepWorkerInput {
 	readonly batch: number;
 	readonly steps: number;
 	readonly warmup: number;
-	readonly tileSize: number;
+	readonly crossbarSize: number;
 	readonly rank: number;
 	readonly size: number;
 	readonly shared?: SharedArrayBuffer;
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
 	const trainer = new Trainer(model, dataset, collective);
 	const settings = {
 		lr: 0.01, momentum: 0.9, weightDecay: 1e-3, batchSize: input.batch, trainables: model.trainables(),
-		regularizer: { lambda: 1e-3, tileSize: input.tileSize, slices: 1 },
+		regularizer: { lambda: 1e-3, crossbarSize: input.crossbarSize, slices: 1 },
 	};
 	const warm = await trainer.trainEpoch({ ...settings, seed: 1, maxSteps: input.warmup });
 	const timed = await trainer.trainEpoch({ ...settings, seed: 2, maxSteps: input.steps });

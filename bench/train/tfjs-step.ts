@@ -26,7 +26,7 @@ function runWorkers(model: 'vgg11' | 'resnet18', batch: number, size: number, st
 	const shared = size > 1 ? createSharedBuffer(size) : undefined;
 	const script = join(__dirname, 'tfjs-step-worker.ts');
 	return Promise.all(Array.from({ length: size }, (_, rank) => new Promise<StepReport>((resolve, reject) => {
-		const input: StepWorkerInput = { model, batch, steps, warmup, tileSize: 32, rank, size, shared };
+		const input: StepWorkerInput = { model, batch, steps, warmup, crossbarSize: 32, rank, size, shared };
 		const worker = new Worker(`require('tsx/cjs'); require(${JSON.stringify(script)});`, { eval: true, workerData: input });
 		worker.once('message', (report: StepReport) => {
 			void worker.terminate();

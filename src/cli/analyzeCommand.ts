@@ -6,7 +6,8 @@ import { adcLaws } from '../shared/analysis';
 import type { AdcLaw, AnalysisResultDto, HardwareProfile } from '../shared/analysis';
 import { numberOption, parseArgs } from './args';
 import type { OptionSpec, ParsedArgs } from './args';
-import { formatAnalysisTable, formatImprovement, toJson } from './format';
+import { formatImprovement, toJson } from '../shared/format';
+import { formatAnalysisTable } from './format';
 
 /** Options shared by every command that analyses (analyze, prune, report). */
 export const profileOptions: Record<string, OptionSpec> = {
@@ -27,7 +28,7 @@ export function profileFromArgs(args: ParsedArgs): HardwareProfile {
 	}
 	const inputSize = args.values.get('input-size');
 	return resolveProfile({
-		tileRows: numberOption(args, 'tile'),
+		crossbarSize: numberOption(args, 'tile'),
 		slices: numberOption(args, 'slices'),
 		tol: numberOption(args, 'tol'),
 		adcLaw: law as AdcLaw | undefined,

@@ -1,14 +1,15 @@
 import { extname } from 'node:path';
 import { UsageError, isAbortError } from '../core/errors';
 import { checkOutputPath } from '../formats/atomicWrite';
-import { tfjsModelExtensions, trainingPresets } from '../training/engine';
+import { hasSuffix, trainableSuffixes } from '../formats/registry';
+import { trainingPresets } from '../training/engine';
 import type { DatasetSpec, TrainingEngine, TrainingEvent, TrainingHyperParameters, TrainingJob, TrainingResult } from '../training/engine';
 import { parseRatios } from '../training/fineTunePresets';
 import { PytorchTrainingEngine } from '../training/pytorch/engine';
 import { TfjsTrainingEngine } from '../training/tfjs/engine';
 import { numberOption, parseArgs } from './args';
 import { singleModelPath } from './analyzeCommand';
-import { formatImprovement } from './format';
+import { formatImprovement } from '../shared/format';
 
 const hyperOptions: Record<string, keyof TrainingHyperParameters> = {
 	'epochs': 'regularizeEpochs',
@@ -63,7 +64,8 @@ export async function runFinetune(argv: readonly string[]): Promise<number> {
 	if (data === undefined || outputPath === undefined || ratios === undefined) {
 		throw new UsageError('finetune needs --data (digits, x.npz or a CIFAR-10 folder), --ratios (a preset, p, or p1,p2,…) and --out <file>.');
 	}
-	const engineId = args.values.get('engine') ?? (tfjsModelExtensions.includes(extname(modelPath).toLowerCase()) ? 'tfjs' : 'pytorch');
+	// PyTorch checkpoints go to the PyTorch engine, every other model file to TensorFlow.js.
+	const engineId = args.values.get('engine') ?? (hasSuffix(modelPath, trainableSuffixes('pytorch')) ? 'pytorch' : 'tfjs');
 	if (engineId !== 'tfjs' && engineId !== 'pytorch') {
 		throw new UsageError(`--engine must be tfjs or pytorch (got '${engineId}').`);
 	}
@@ -82,7 +84,7 @@ export async function runFinetune(argv: readonly string[]): Promise<number> {
 		dataset: datasetFromArg(data),
 		preset,
 		hyperParameters: hyperParameters as Partial<TrainingHyperParameters>,
-		tileRows: numberOption(args, 'tile', (n) => Number.isInteger(n) && n >= 2 && (n & (n - 1)) === 0) ?? 64,
+		crossbarSize: numberOption(args, 'tile', (n) => Number.isInteger(n) && n >= 2 && (n & (n - 1)) === 0) ?? 64,
 		slices: numberOption(args, 'slices', (n) => Number.isInteger(n) && n >= 1) ?? 1,
 		pruneRatios: parseRatios(ratios),
 		outputPath,

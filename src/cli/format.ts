@@ -1,17 +1,5 @@
 import type { AnalysisResultDto, LayerAnalysisDto } from '../shared/analysis';
-
-/** JSON with number arrays kept on one line (tile grids stay readable). */
-export function toJson(value: unknown): string {
-	return JSON.stringify(value, null, 2).replace(/\[\s*(-?[\d.e+-]+(?:,\s*-?[\d.e+-]+)*)\s*\]/g, (_, items: string) => `[${items.split(/,\s*/).join(', ')}]`);
-}
-
-export function formatImprovement(value: number | null): string {
-	return value === null ? '∞ (all crossbars empty)' : `${value.toFixed(value >= 100 ? 1 : value >= 10 ? 2 : 3)}×`;
-}
-
-function percent(part: number, whole: number): string {
-	return whole === 0 ? '–' : `${((100 * part) / whole).toFixed(1)}%`;
-}
+import { formatImprovement, formatInteger, formatPercent as percent, formatPj } from '../shared/format';
 
 function table(rows: string[][], alignRight: readonly boolean[]): string {
 	const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => [...r[c]].length)));
@@ -39,8 +27,8 @@ export function formatAnalysisTable(result: AnalysisResultDto): string {
 	const { profile, totals } = result;
 	const bins = profile.sparsityBins;
 	const header = [
-		`${result.file} · ${result.format} · ${totals.layers} layers · ${totals.weights.toLocaleString('en-US')} weights`,
-		`crossbar ${profile.tileRows}×${profile.tileRows} (${profile.outputChannelsPerCrossbar} output channels, ${profile.slices} slice${profile.slices === 1 ? '' : 's'} per weight) · tol ${profile.tol} · dense ADC ${profile.adcBitsDensePerCrossbar} bits`,
+		`${result.file} · ${result.format} · ${totals.layers} layers · ${formatInteger(totals.weights)} weights`,
+		`crossbar ${profile.crossbarSize}×${profile.crossbarSize} (${profile.channelsPerCrossbar} output channels, ${profile.slices} slice${profile.slices === 1 ? '' : 's'} per weight) · tol ${profile.tol} · dense ADC ${profile.adcBitsDensePerCrossbar} bits`,
 		`ADC law: ${result.adcLaw.name} — ${result.adcLaw.formula}`,
 		'',
 	];
@@ -53,16 +41,10 @@ export function formatAnalysisTable(result: AnalysisResultDto): string {
 	lines.push(`ADC energy improvement (per crossbar, the paper's accounting): ${formatImprovement(totals.adcEnergyImprovement)}`);
 	if (totals.perInference) {
 		const p = totals.perInference;
-		lines.push(`Per inference: ${p.crossbarActivations.toLocaleString('en-US')} crossbar activations, ADC ${formatPj(p.adcEnergyPjDense)} dense → ${formatPj(p.adcEnergyPj)} (${formatImprovement(p.adcEnergyImprovement)}), at ${profile.adcEnergyPjAt8Bits} pJ per 8-bit conversion, ${profile.inputBits}-bit inputs`);
+		lines.push(`Per inference: ${formatInteger(p.crossbarActivations)} crossbar activations, ADC ${formatPj(p.adcEnergyPjDense)} dense → ${formatPj(p.adcEnergyPj)} (${formatImprovement(p.adcEnergyImprovement)}), at ${profile.adcEnergyPjAt8Bits} pJ per 8-bit conversion, ${profile.inputBits}-bit inputs`);
 	}
 	for (const warning of result.warnings) {
 		lines.push(`warning: ${warning}`);
 	}
 	return lines.join('\n');
-}
-
-function formatPj(pj: number): string {
-	const units: [number, string][] = [[1e9, 'mJ'], [1e6, 'µJ'], [1e3, 'nJ'], [1, 'pJ']];
-	const [scale, unit] = units.find(([s]) => pj >= s) ?? [1, 'pJ'];
-	return `${(pj / scale).toFixed(2)} ${unit}`;
 }

@@ -1,4 +1,5 @@
 import { ModelFormatError, UsageError } from '../core/errors';
+import { describeSuffixes, modelFileExtensions } from '../formats/registry';
 import { runAnalyze } from './analyzeCommand';
 import { runFinetune } from './finetuneCommand';
 import { runPrune } from './pruneCommand';
@@ -24,7 +25,7 @@ usage:
                                 [--resume] [--force] [--no-baseline] [--json]
   crossbar-lens --help | --version
 
-models: PyTorch checkpoints (.pt .pth .bin .ckpt), safetensors, ONNX, TF.js model.json, NumPy .npz, Keras .keras/.h5
+models: ${describeSuffixes(modelFileExtensions)} (PyTorch, safetensors, ONNX, TF.js, NumPy, Keras)
 exit codes: 0 ok · 2 usage error · 3 the file cannot be read as a model · 4 improvement below --fail-under`;
 
 /** Exit codes are a contract for scripts and CI jobs. */

@@ -10,7 +10,7 @@ import { ratioPresets } from '../pruning/ratios';
 import { numberOption, parseArgs } from './args';
 import type { ParsedArgs } from './args';
 import { profileFromArgs, profileOptions, singleModelPath } from './analyzeCommand';
-import { formatImprovement, toJson } from './format';
+import { formatImprovement, toJson } from '../shared/format';
 
 function ratioSpecFromArgs(args: ParsedArgs, method: PruneMethod): RatioSpec | undefined {
 	const given = ['preset', 'ratios', 'ratio'].filter((o) => args.values.has(o));
@@ -63,7 +63,7 @@ function summaryTable(outcome: PruneOutcome, outPath: string): string {
 	const lines = rows.map((r) => r.map((cell, c) => (c === 0 || c === 3 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd());
 	const law = after.adcLaw.name;
 	lines.push('');
-	lines.push(`ADC energy improvement (${law} law, T=${after.profile.tileRows}): before ${formatImprovement(before.totals.adcEnergyImprovement)} → ${outcome.method} ${formatImprovement(after.totals.adcEnergyImprovement)}${unstructured ? ` · unstructured at the same ratios ${formatImprovement(unstructured.totals.adcEnergyImprovement)}` : ''}`);
+	lines.push(`ADC energy improvement (${law} law, T=${after.profile.crossbarSize}): before ${formatImprovement(before.totals.adcEnergyImprovement)} → ${outcome.method} ${formatImprovement(after.totals.adcEnergyImprovement)}${unstructured ? ` · unstructured at the same ratios ${formatImprovement(unstructured.totals.adcEnergyImprovement)}` : ''}`);
 	lines.push(`wrote ${outPath}`);
 	for (const warning of after.warnings) {
 		lines.push(`warning: ${warning}`);

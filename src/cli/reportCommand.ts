@@ -3,7 +3,7 @@ import { renderReport, writeReports } from '../report/writeReports';
 import type { ExportFormat } from '../shared/protocol';
 import { analyzeFile, profileFromArgs, profileOptions, singleModelPath } from './analyzeCommand';
 import { parseArgs } from './args';
-import { formatImprovement } from './format';
+import { formatImprovement } from '../shared/format';
 import { toolVersion } from './version';
 
 

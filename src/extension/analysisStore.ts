@@ -6,6 +6,7 @@ import { openModel } from '../formats/registry';
 import { analyzeGraph } from '../hardware/analyze';
 import type { ColumnCounts } from '../hardware/columnCounts';
 import type { AnalysisResultDto, HardwareProfile } from '../shared/analysis';
+import { formatBytes, formatImprovement } from '../shared/format';
 import type { HistoryPointDto, ModelInfoDto } from '../shared/protocol';
 import { profileKey } from './settings';
 
@@ -68,7 +69,7 @@ export class AnalysisStore implements vscode.Disposable {
 		};
 		this.remember(entry);
 		await this.recordHistory(entry);
-		this.log.info(`analyzed ${model.label} (${formatBytes(model.sizeBytes)}) in ${elapsedMs.toFixed(0)} ms: ${run.result.totals.tiles} crossbars, improvement ${run.result.totals.adcEnergyImprovement?.toFixed(3) ?? '∞'}× [${entry.profileKey}]`);
+		this.log.info(`analyzed ${model.label} (${formatBytes(model.sizeBytes)}) in ${elapsedMs.toFixed(0)} ms: ${run.result.totals.tiles} crossbars, improvement ${formatImprovement(run.result.totals.adcEnergyImprovement)} [${entry.profileKey}]`);
 		this.changed.fire(entry);
 		return entry;
 	}
@@ -153,15 +154,4 @@ export async function describeModel(path: string): Promise<ModelInfoDto> {
 	const uri = vscode.Uri.file(path);
 	const label = vscode.workspace.getWorkspaceFolder(uri) ? vscode.workspace.asRelativePath(uri, false) : basename(path);
 	return { path, label, sizeBytes: stat.size, mtimeMs: stat.mtimeMs };
-}
-
-export function formatBytes(bytes: number): string {
-	const units = ['B', 'KB', 'MB', 'GB'];
-	let value = bytes;
-	let unit = 0;
-	while (value >= 1024 && unit < units.length - 1) {
-		value /= 1024;
-		unit++;
-	}
-	return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }

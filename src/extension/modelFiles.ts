@@ -1,17 +1,16 @@
 import { promises as fs } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import * as vscode from 'vscode';
-import { modelFileExtensions } from '../formats/registry';
+import { describeSuffixes, hasSuffix, modelFileExtensions } from '../formats/registry';
 import type { AnalysisStore } from './analysisStore';
-import { formatBytes } from './analysisStore';
+import { formatBytes, formatRatio } from '../shared/format';
 
 const excluded = '**/{node_modules,.git,.venv,venv,env,__pycache__,.cache,.tox,site-packages}/**';
 const maxResults = 2000;
 
 /** True for the file names the analysis reads (the same list as the explorer menu's `when`). */
 export function isModelFile(path: string): boolean {
-	const lower = basename(path).toLowerCase();
-	return modelFileExtensions.some((ext) => (ext.startsWith('.') ? lower.endsWith(ext) : lower === ext));
+	return hasSuffix(basename(path), modelFileExtensions);
 }
 
 /** The model file the user is looking at: the active editor tab's file, when it is one. */
@@ -41,7 +40,7 @@ interface ModelPickItem extends vscode.QuickPickItem {
 export async function pickModelFile(store: AnalysisStore, title = 'Analyze crossbar sparsity: choose a model'): Promise<vscode.Uri | undefined> {
 	const uris = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Crossbar: finding models' }, (_p, token) => findWorkspaceModels(token));
 	if (uris.length === 0) {
-		const browse = await vscode.window.showInformationMessage('No model files (.pt .pth .bin .ckpt .onnx .safetensors .npz model.json .keras .h5) in this workspace.', 'Browse…');
+		const browse = await vscode.window.showInformationMessage(`No model files (${describeSuffixes(modelFileExtensions)}) in this workspace.`, 'Browse…');
 		if (browse !== 'Browse…') {
 			return undefined;
 		}
@@ -63,7 +62,7 @@ export async function pickModelFile(store: AnalysisStore, title = 'Analyze cross
 			uri,
 			label: basename(uri.fsPath),
 			description: vscode.workspace.asRelativePath(dirname(uri.fsPath)) === dirname(uri.fsPath) ? '' : vscode.workspace.asRelativePath(dirname(uri.fsPath)),
-			detail: [stat ? formatBytes(stat.size) : undefined, stat ? `saved ${new Date(stat.mtimeMs).toLocaleString()}` : undefined, analysed ? `last analysis ${improvement === null || improvement === undefined ? '∞' : improvement.toFixed(2)}×` : undefined].filter(Boolean).join(' · '),
+			detail: [stat ? formatBytes(stat.size) : undefined, stat ? `saved ${new Date(stat.mtimeMs).toLocaleString()}` : undefined, analysed && improvement !== undefined ? `last analysis ${formatRatio(improvement)}` : undefined].filter(Boolean).join(' · '),
 			sortKey: (analysed ? 1e15 + analysed.finishedAt : 0) + (stat?.mtimeMs ?? 0) / 1e3,
 		};
 	});

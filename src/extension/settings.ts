@@ -21,7 +21,7 @@ export function profileFromSettings(scope?: vscode.Uri): HardwareProfile {
 	}
 	try {
 		return resolveProfile({
-			tileRows: get<number>(Settings.tileSize),
+			crossbarSize: get<number>(Settings.crossbarSize),
 			slices: get<number>(Settings.slices),
 			tol: get<number>(Settings.tol),
 			adcLaw: get<AdcLaw>(Settings.adcLaw),
@@ -44,12 +44,12 @@ export function applyChoice(profile: HardwareProfile, choice: ProfileChoiceDto |
 }
 
 export function choiceOf(profile: HardwareProfile): ProfileChoiceDto {
-	return { tileRows: profile.tileRows, slices: profile.slices, adcLaw: profile.adcLaw, includeLinear: profile.includeLinear };
+	return { crossbarSize: profile.crossbarSize, slices: profile.slices, adcLaw: profile.adcLaw, includeLinear: profile.includeLinear };
 }
 
 /** Two analyses with the same key are comparable (same mapping, counting and law). */
 export function profileKey(profile: HardwareProfile): string {
-	return [profile.tileRows, profile.slices, profile.tol, profile.adcLaw, profile.includeLinear ? 'L' : 'C', profile.inputBits, profile.adcEnergyPjAt8Bits, profile.inputSize?.join('x') ?? ''].join('|');
+	return [profile.crossbarSize, profile.slices, profile.tol, profile.adcLaw, profile.includeLinear ? 'L' : 'C', profile.inputBits, profile.adcEnergyPjAt8Bits, profile.inputSize?.join('x') ?? ''].join('|');
 }
 
 export function affectsProfile(event: vscode.ConfigurationChangeEvent): boolean {

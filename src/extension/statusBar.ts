@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import * as vscode from 'vscode';
 import { Commands } from '../shared/commandIds';
+import { formatRatio } from '../shared/format';
 import { Disposable } from './disposable';
 import { activeModelFile } from './modelFiles';
 import type { Services } from './services';
@@ -36,12 +37,12 @@ export class ModelStatusBar extends Disposable {
 			return;
 		}
 		const { totals, profile, adcLaw } = entry.result;
-		const improvement = totals.adcEnergyImprovement === null ? '∞' : `${totals.adcEnergyImprovement.toFixed(2)}×`;
+		const improvement = formatRatio(totals.adcEnergyImprovement);
 		this.item.text = `$(circuit-board) ${improvement}`;
 		const tooltip = new vscode.MarkdownString(undefined, true);
 		tooltip.appendMarkdown(`**Crossbar Lens** · ${basename(path)}\n\n`);
 		tooltip.appendMarkdown(`ADC energy improvement **${improvement}** (${adcLaw.name} law)\n\n`);
-		tooltip.appendMarkdown(`${totals.tiles} crossbars ${profile.tileRows}×${profile.tileRows} · ADC bits ${totals.adcBitsDense} → ${totals.adcBits}\n\n`);
+		tooltip.appendMarkdown(`${totals.tiles} crossbars ${profile.crossbarSize}×${profile.crossbarSize} · ADC bits ${totals.adcBitsDense} → ${totals.adcBits}\n\n`);
 		tooltip.appendMarkdown('Click to show the crossbar panel.');
 		this.item.tooltip = tooltip;
 		this.item.accessibilityInformation = { label: `Crossbar Lens: ${basename(path)}, ADC energy improvement ${improvement}` };

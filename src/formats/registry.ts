@@ -10,23 +10,74 @@ import { tfjsReader } from './tfjs';
 import { numpyReader } from './numpy';
 import { kerasReader } from './keras';
 
-interface FormatEntry {
+/** The fine-tune engine that can start from a model file of a format (src/training). */
+export type TrainingEngineId = 'tfjs' | 'pytorch';
+
+/** One format: its reader, the file names it usually has, and the engine that fine-tunes it. */
+export interface ModelFileType {
 	readonly reader: FormatReader;
-	/** File names this format usually has (lower case). */
-	readonly extensions: readonly string[];
+	/** Lower-case name endings: extensions ('.pt') or whole names ('model.json'). */
+	readonly suffixes: readonly string[];
+	readonly trainWith?: TrainingEngineId;
 }
 
-const entries: readonly FormatEntry[] = [
-	{ reader: pytorchReader, extensions: ['.pt', '.pth', '.bin', '.ckpt', '.tar'] },
-	{ reader: safetensorsReader, extensions: ['.safetensors'] },
-	{ reader: onnxReader, extensions: ['.onnx'] },
-	{ reader: tfjsReader, extensions: ['.json'] },
-	{ reader: numpyReader, extensions: ['.npz'] },
-	{ reader: kerasReader, extensions: ['.keras', '.h5', '.hdf5'] },
+/**
+ * Every model file the tool reads: the ONE list. Menus (package.json's `when` clauses, checked
+ * by test/unit/extension/packageJson.test.ts), pickers, watchers and the engines' checks derive
+ * from it. Order: readers whose suffix matches a file are tried first, in this order.
+ */
+export const modelFileTypes: readonly ModelFileType[] = [
+	{ reader: pytorchReader, suffixes: ['.pt', '.pth', '.bin', '.ckpt', '.tar'], trainWith: 'pytorch' },
+	{ reader: safetensorsReader, suffixes: ['.safetensors'] },
+	{ reader: onnxReader, suffixes: ['.onnx'], trainWith: 'tfjs' },
+	{ reader: tfjsReader, suffixes: ['model.json'], trainWith: 'tfjs' },
+	{ reader: numpyReader, suffixes: ['.npz'] },
+	{ reader: kerasReader, suffixes: ['.keras', '.h5', '.hdf5'], trainWith: 'tfjs' },
 ];
 
-/** File extensions the analysis reads (for menus, pickers and watchers). */
-export const modelFileExtensions: readonly string[] = ['.pt', '.pth', '.bin', '.ckpt', '.onnx', '.safetensors', '.npz', 'model.json', '.keras', '.h5'];
+/** Name endings of every model file the analysis reads (for menus, pickers and watchers). */
+export const modelFileExtensions: readonly string[] = modelFileTypes.flatMap((t) => t.suffixes);
+
+/** Name endings of the model files an engine fine-tunes. */
+export function trainableSuffixes(engine?: TrainingEngineId): string[] {
+	return modelFileTypes.filter((t) => (engine === undefined ? t.trainWith !== undefined : t.trainWith === engine)).flatMap((t) => t.suffixes);
+}
+
+/** Whether a file name ends with one of `suffixes` (case-insensitive). */
+export function hasSuffix(name: string, suffixes: readonly string[]): boolean {
+	const lower = name.toLowerCase();
+	return suffixes.some((suffix) => lower.endsWith(suffix));
+}
+
+/** The suffixes as a reader would say them: ".pt .pth … model.json". */
+export function describeSuffixes(suffixes: readonly string[]): string {
+	return suffixes.join(' ');
+}
+
+/**
+ * The `when` clause of a menu item shown for these suffixes (VS Code context keys): extensions
+ * through `resourceExtname`, whole names through `resourceFilename`.
+ */
+function menuWhenClause(suffixes: readonly string[]): string {
+	const extensions = suffixes.filter((s) => s.startsWith('.')).map((s) => s.slice(1));
+	const names = suffixes.filter((s) => !s.startsWith('.'));
+	return [`resourceExtname =~ /^\\.(${extensions.join('|')})$/i`, ...names.map((n) => `resourceFilename == ${n}`)].join(' || ');
+}
+
+/**
+ * The `when` clause package.json must give each model-file menu item, by command id: analysis,
+ * pruning and reports for every model file; fine-tuning (which runs code) for the files an engine
+ * trains, in trusted workspaces only. scripts/sync-menus.ts writes them into package.json.
+ */
+export function menuWhenClauses(): Record<string, string> {
+	const all = menuWhenClause(modelFileExtensions);
+	return {
+		'crossbarLens.analyzeModel': all,
+		'crossbarLens.pruneModel': all,
+		'crossbarLens.exportReport': all,
+		'crossbarLens.runFineTune': `isWorkspaceTrusted && (${menuWhenClause(trainableSuffixes())})`,
+	};
+}
 
 const headBytes = 4096;
 
@@ -55,8 +106,8 @@ export async function openModelSource(source: ByteSource, options: OpenOptions =
 		await source.close();
 		throw ex;
 	}
-	const lower = source.name.toLowerCase();
-	const ordered = [...entries].sort((a, b) => Number(b.extensions.some((e) => lower.endsWith(e))) - Number(a.extensions.some((e) => lower.endsWith(e))));
+	const matches = (type: ModelFileType): boolean => hasSuffix(source.name, type.suffixes);
+	const ordered = [...modelFileTypes].sort((a, b) => Number(matches(b)) - Number(matches(a)));
 	let firstFailure: unknown;
 	for (const { reader } of ordered) {
 		if (!safeSniff(reader, source.name, head)) {
@@ -72,10 +123,10 @@ export async function openModelSource(source: ByteSource, options: OpenOptions =
 	if (firstFailure !== undefined) {
 		throw firstFailure;
 	}
-	const expected = ordered.filter(({ extensions }) => extensions.some((e) => lower.endsWith(e))).map(({ reader }) => formatNames[reader.id]);
+	const expected = ordered.filter(matches).map(({ reader }) => formatNames[reader.id]);
 	throw new ModelFormatError(expected.length > 0 ? 'bad-magic' : 'unknown-format', expected.length > 0
 		? `${source.name}: does not look like a ${expected.join(' or ')} file (first bytes ${hex(head.subarray(0, 8))}).`
-		: `${source.name}: not a model format Crossbar Lens reads (PyTorch, safetensors, ONNX, TF.js model.json, npz, Keras .keras/.h5).`);
+		: `${source.name}: not a model format Crossbar Lens reads (${describeSuffixes(modelFileExtensions)}).`);
 }
 
 /** Opens a model file by path. */
@@ -84,7 +135,7 @@ export async function openModel(path: string, options: OpenOptions = {}, display
 }
 
 export function formatIds(): FormatId[] {
-	return entries.map((e) => e.reader.id);
+	return modelFileTypes.map((t) => t.reader.id);
 }
 
 function safeSniff(reader: FormatReader, name: string, head: Uint8Array): boolean {

@@ -4,6 +4,8 @@ import { numel } from '../core/model';
 import type { ByteSource } from './byteSource';
 import { decodeToFloat32, float32Target } from './dtype';
 import type { FormatReader } from './types';
+import { isObject, kerasPair, kerasTopology } from './kerasTopology';
+import type { KerasLayer, KerasShape } from './kerasTopology';
 import { graphOverSources } from './stateDict';
 
 /** model.json is parsed whole; anything bigger than this is not a TF.js topology. */
@@ -44,9 +46,6 @@ export interface TfjsManifest {
 
 const storedBytes: Record<TfjsWeightLocation['stored'], number> = { float32: 4, int32: 4, bool: 1, float16: 2, uint8: 1, uint16: 2 };
 
-function isObject(value: unknown): value is Record<string, unknown> {
-	return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function corrupt(source: ByteSource, what: string): never {
 	throw new ModelFormatError('corrupt', `${source.name}: ${what} (not a valid TF.js layers model).`);
@@ -230,86 +229,7 @@ function reshaped(tensor: TensorRef, shape: number[]): TensorRef {
 
 type Dim = number | undefined;
 /** A layer output shape without the batch axis; undefined when unknown. */
-type Shape = Dim[] | undefined;
-
-interface KerasLayer {
-	className: string;
-	name: string;
-	config: Record<string, unknown>;
-	/** Names of the layers feeding this one (first call only); undefined in a Sequential. */
-	inbound?: string[];
-}
-
-function pair(value: unknown, fallback: number): [number, number] {
-	if (typeof value === 'number') {
-		return [value, value];
-	}
-	if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'number')) {
-		return [value[0] as number, value[1] as number];
-	}
-	return [fallback, fallback];
-}
-
-/** Names of the layers in a Keras inbound node (Keras 2 lists, Keras 3 keras_history). */
-function inboundNames(value: unknown): string[] {
-	const names: string[] = [];
-	const visit = (v: unknown, depth: number): void => {
-		// Real inbound nodes nest 3 to 6 levels; a deeper structure is not one.
-		if (depth > 32) {
-			return;
-		}
-		if (Array.isArray(v)) {
-			if (typeof v[0] === 'string' && typeof v[1] === 'number') {
-				names.push(v[0]);
-				return;
-			}
-			v.forEach((item) => visit(item, depth + 1));
-		} else if (isObject(v)) {
-			if (isObject(v.config) && Array.isArray(v.config.keras_history)) {
-				visit(v.config.keras_history, depth + 1);
-				return;
-			}
-			Object.values(v).forEach((item) => visit(item, depth + 1));
-		}
-	};
-	visit(value, 0);
-	return names;
-}
-
-/** Flattens the topology's layers in order, descending into nested Sequential/Functional models. */
-function topologyLayers(model: unknown, out: KerasLayer[], source: ByteSource, depth = 0): { inputShape?: Shape } {
-	if (!isObject(model) || depth > 16) {
-		return {};
-	}
-	const config = model.config;
-	const list = Array.isArray(config) ? config : isObject(config) && Array.isArray(config.layers) ? config.layers : undefined;
-	if (!list) {
-		corrupt(source, `modelTopology '${String(model.class_name)}' has no layers`);
-	}
-	let inputShape: Shape;
-	for (const layer of list as unknown[]) {
-		if (!isObject(layer) || typeof layer.class_name !== 'string') {
-			continue;
-		}
-		const layerConfig = isObject(layer.config) ? layer.config : {};
-		const name = typeof layerConfig.name === 'string' ? layerConfig.name : typeof layer.name === 'string' ? layer.name : `${layer.class_name}_${out.length}`;
-		if (['Sequential', 'Functional', 'Model'].includes(layer.class_name)) {
-			topologyLayers(layer, out, source, depth + 1);
-			continue;
-		}
-		out.push({
-			className: layer.class_name,
-			name,
-			config: layerConfig,
-			inbound: Array.isArray(layer.inbound_nodes) ? inboundNames(layer.inbound_nodes[0]) : undefined,
-		});
-		const batchShape = layerConfig.batch_input_shape ?? layerConfig.batch_shape;
-		if (inputShape === undefined && Array.isArray(batchShape)) {
-			inputShape = batchShape.slice(1).map((d) => (typeof d === 'number' && d > 0 ? d : undefined));
-		}
-	}
-	return { inputShape };
-}
+type Shape = KerasShape;
 
 const passThrough = new Set([
 	'Activation', 'ReLU', 'LeakyReLU', 'PReLU', 'ELU', 'ThresholdedReLU', 'Softmax', 'BatchNormalization', 'LayerNormalization',
@@ -346,9 +266,9 @@ function layerOutput(layer: KerasLayer, inputs: Shape[]): Shape {
 			}
 			const [h, w, ch] = spatial(input);
 			const isPool = layer.className.endsWith('Pooling2D');
-			const [kh, kw] = pair(isPool ? c.pool_size : c.kernel_size, isPool ? 2 : 1);
-			const [sh, sw] = pair(isPool ? c.strides ?? c.pool_size : c.strides, isPool ? kh : 1);
-			const [dh, dw] = pair(c.dilation_rate, 1);
+			const [kh, kw] = kerasPair(isPool ? c.pool_size : c.kernel_size, isPool ? 2 : 1);
+			const [sh, sw] = kerasPair(isPool ? c.strides ?? c.pool_size : c.strides, isPool ? kh : 1);
+			const [dh, dw] = kerasPair(c.dilation_rate, 1);
 			const channels = isPool ? ch : layer.className === 'DepthwiseConv2D'
 				? (ch === undefined ? undefined : ch * ((c.depth_multiplier as number | undefined) ?? 1))
 				: (c.filters as number | undefined);
@@ -372,10 +292,10 @@ function layerOutput(layer: KerasLayer, inputs: Shape[]): Shape {
 			let rows: [number, number];
 			let cols: [number, number];
 			if (Array.isArray(raw) && Array.isArray(raw[0])) {
-				rows = pair(raw[0], 0);
-				cols = pair(raw[1], 0);
+				rows = kerasPair(raw[0], 0);
+				cols = kerasPair(raw[1], 0);
 			} else {
-				const [a, b] = pair(raw, layer.className === 'ZeroPadding2D' ? 1 : 0);
+				const [a, b] = kerasPair(raw, layer.className === 'ZeroPadding2D' ? 1 : 0);
 				rows = [a, a];
 				cols = [b, b];
 			}
@@ -386,7 +306,7 @@ function layerOutput(layer: KerasLayer, inputs: Shape[]): Shape {
 			if (!input || input.length !== 3) {
 				return undefined;
 			}
-			const [fh, fw] = pair(c.size, 2);
+			const [fh, fw] = kerasPair(c.size, 2);
 			const [h, w, ch] = spatial(input);
 			return pack(h === undefined ? undefined : h * fh, w === undefined ? undefined : w * fw, ch);
 		}
@@ -461,12 +381,12 @@ export function weightFinder(tensors: readonly TensorRef[]): KerasWeightFinder {
  * no topology.
  */
 export function buildKerasLayers(topology: unknown, find: KerasWeightFinder, inputSize: readonly number[] | undefined, source: ByteSource, warnings: string[]): LayerWeight[] | undefined {
-	const model = isObject(topology) && isObject(topology.model_config) ? topology.model_config : topology;
-	if (!isObject(model)) {
+	const parsed = kerasTopology(topology, (what) => corrupt(source, what));
+	if (!parsed) {
 		return undefined;
 	}
-	const list: KerasLayer[] = [];
-	let { inputShape } = topologyLayers(model, list, source);
+	const list = parsed.layers;
+	let inputShape = parsed.inputShape;
 	if (inputSize) {
 		// TF.js is NHWC: [C, H, W] → [H, W, C].
 		inputShape = [inputSize[1], inputSize[2], inputSize[0]];

@@ -1,10 +1,12 @@
 import { ModelFormatError, throwIfAborted } from '../core/errors';
 import type { LayerWeight, ModelGraph } from '../core/model';
-import type { AnalysisResultDto, HardwareProfile, LayerAnalysisDto, PerInferenceDto, TotalsDto } from '../shared/analysis';
+import type { AnalysisResultDto, HardwareProfile, LayerAnalysisDto, PerInferenceDto, ProfileEchoDto, TotalsDto } from '../shared/analysis';
+import type { TileColumnsDto } from '../shared/protocol';
 import { countColumnNonZeros } from './columnCounts';
 import type { ColumnCounts } from './columnCounts';
-import { adcEnergy, describeAdcLaw, improvement } from './energy';
-import { adcBitsForLevel, levelFromCounts, log2Int, sparsityBins } from './levels';
+import { adcEnergyOf, costOfHistogram, describeAdcLaw, improvement } from './energy';
+import { blockLength, crossbarGeometry, crossbarGrid } from './geometry';
+import { adcBitsByLevel, adcBitsForLevel, levelFromCounts, log2Int, sparsityBins } from './levels';
 import { matrixDims, toMatrix } from './matrix';
 
 export interface AnalyzeOptions {
@@ -21,43 +23,34 @@ export interface AnalysisRun {
 	readonly columnCounts?: ReadonlyMap<string, ColumnCounts>;
 }
 
-/** Tile statistics of one weight matrix given its per-column counts (dub-method.md §2, §3, §5). */
+/** Crossbar statistics of one weight matrix given its per-column counts (docs/method.md §2, §3, §5). */
 export function layerStatistics(layer: Pick<LayerWeight, 'name' | 'kind' | 'layout' | 'groups' | 'invocationsPerInference'> & { shape: readonly number[] }, counts: ColumnCounts, profile: HardwareProfile): LayerAnalysisDto {
 	const [rows, cols] = matrixDims(layer.shape, layer.layout);
-	const tileRows = profile.tileRows;
-	const channelsPerTile = tileRows / profile.slices;
-	const bins = sparsityBins(tileRows);
-	const denseBits = log2Int(tileRows);
-	const gridRows = counts.blocks;
-	const gridCols = Math.ceil(rows / channelsPerTile);
-	const levels: number[] = new Array<number>(gridRows * gridCols).fill(0);
-	const lscNonZeros: number[] = new Array<number>(gridRows * gridCols).fill(0);
+	const geometry = crossbarGeometry(profile.crossbarSize, profile.slices);
+	const { crossbarSize, channelsPerCrossbar, bins } = geometry;
+	const { inputBlocks, channelGroups, count } = crossbarGrid(rows, cols, geometry);
+	const levels: number[] = new Array<number>(count).fill(0);
+	const lscNonZeros: number[] = new Array<number>(count).fill(0);
 	const levelHistogram: number[] = new Array(bins).fill(0);
 	let nonZeros = 0;
-	let adcBits = 0;
-	let energy = 0;
-	for (let b = 0; b < gridRows; b++) {
-		const columnLength = Math.min(tileRows, cols - b * tileRows);
-		for (let a = 0; a < gridCols; a++) {
+	for (let block = 0; block < inputBlocks; block++) {
+		const columnLength = blockLength(cols, crossbarSize, block);
+		for (let group = 0; group < channelGroups; group++) {
 			let lsc = 0;
-			const end = Math.min(rows, (a + 1) * channelsPerTile);
-			for (let o = a * channelsPerTile; o < end; o++) {
-				const n = counts.counts[o * gridRows + b];
+			const end = Math.min(rows, (group + 1) * channelsPerCrossbar);
+			for (let o = group * channelsPerCrossbar; o < end; o++) {
+				const n = counts.counts[o * counts.blocks + block];
 				nonZeros += n;
 				if (n > lsc) lsc = n;
 			}
 			const level = levelFromCounts(lsc, columnLength, bins);
-			const bits = adcBitsForLevel(level, tileRows);
-			levels[b * gridCols + a] = level;
-			lscNonZeros[b * gridCols + a] = lsc;
+			levels[block * channelGroups + group] = level;
+			lscNonZeros[block * channelGroups + group] = lsc;
 			levelHistogram[level]++;
-			adcBits += bits;
-			energy += adcEnergy(profile.adcLaw, bits);
 		}
 	}
-	const tiles = gridRows * gridCols;
 	const weights = rows * cols;
-	const adcEnergyDense = tiles * adcEnergy(profile.adcLaw, denseBits);
+	const cost = costOfHistogram(levelHistogram, crossbarSize, profile.adcLaw);
 	return {
 		name: layer.name,
 		kind: layer.kind,
@@ -65,17 +58,14 @@ export function layerStatistics(layer: Pick<LayerWeight, 'name' | 'kind' | 'layo
 		layout: layer.layout,
 		groups: layer.groups,
 		matrix: [rows, cols],
-		tiles,
+		tiles: count,
 		weights,
 		zeros: weights - nonZeros,
 		levelHistogram,
-		adcBitsDense: tiles * denseBits,
-		adcBits,
-		adcEnergyDense,
-		adcEnergy: energy,
-		adcEnergyImprovement: improvement(adcEnergyDense, energy),
+		...cost,
+		adcEnergyImprovement: improvement(cost.adcEnergyDense, cost.adcEnergy),
 		...(layer.invocationsPerInference !== undefined ? { invocationsPerInference: layer.invocationsPerInference } : {}),
-		grid: { rows: gridRows, cols: gridCols, levels, lscNonZeros },
+		grid: { inputBlocks, channelGroups, levels, lscNonZeros },
 	};
 }
 
@@ -144,7 +134,7 @@ export async function forEachLayerMatrix(layers: readonly LayerWeight[], visit: 
 
 /** Per-column counts of one matrix; NaN weights are a ModelFormatError naming the layer. */
 export function countLayerColumns(file: string, m: LayerMatrix, profile: HardwareProfile, into?: Int32Array): ColumnCounts {
-	const counts = countColumnNonZeros(m.values, m.rows, m.cols, profile.tileRows, profile.tol, into);
+	const counts = countColumnNonZeros(m.values, m.rows, m.cols, profile.crossbarSize, profile.tol, into);
 	if (counts.nanCount > 0) {
 		throw new ModelFormatError('nan-weights', `${file}: layer ${m.layer.name} has ${counts.nanCount} NaN weight${counts.nanCount === 1 ? '' : 's'}; the checkpoint is not usable (training diverged?).`);
 	}
@@ -178,14 +168,15 @@ export async function analyzeGraph(graph: ModelGraph, profile: HardwareProfile, 
 export function buildAnalysisResult(graph: Pick<ModelGraph, 'file' | 'format'>, profile: HardwareProfile, layers: LayerAnalysisDto[], warnings: string[]): AnalysisResultDto {
 	return {
 		tool: 'crossbar-lens',
-		schemaVersion: 1,
+		schemaVersion: 2,
 		file: graph.file,
 		format: graph.format,
 		profile: {
 			...profile,
-			sparsityBins: sparsityBins(profile.tileRows),
-			outputChannelsPerCrossbar: profile.tileRows / profile.slices,
-			adcBitsDensePerCrossbar: log2Int(profile.tileRows),
+			sparsityBins: sparsityBins(profile.crossbarSize),
+			channelsPerCrossbar: profile.crossbarSize / profile.slices,
+			adcBitsDensePerCrossbar: log2Int(profile.crossbarSize),
+			adcBitsByLevel: adcBitsByLevel(profile.crossbarSize),
 		},
 		adcLaw: describeAdcLaw(profile.adcLaw),
 		warnings,
@@ -195,19 +186,15 @@ export function buildAnalysisResult(graph: Pick<ModelGraph, 'file' | 'format'>, 
 }
 
 function sumTotals(layers: readonly LayerAnalysisDto[], profile: HardwareProfile, warnings: string[]): TotalsDto {
-	const bins = sparsityBins(profile.tileRows);
-	const levelHistogram: number[] = new Array(bins).fill(0);
-	let tiles = 0, weights = 0, zeros = 0, adcBitsDense = 0, adcBits = 0, adcEnergyDense = 0, energy = 0;
+	const levelHistogram: number[] = new Array(sparsityBins(profile.crossbarSize)).fill(0);
+	let tiles = 0, weights = 0, zeros = 0;
 	for (const layer of layers) {
 		tiles += layer.tiles;
 		weights += layer.weights;
 		zeros += layer.zeros;
-		adcBitsDense += layer.adcBitsDense;
-		adcBits += layer.adcBits;
-		adcEnergyDense += layer.adcEnergyDense;
-		energy += layer.adcEnergy;
 		layer.levelHistogram.forEach((n, k) => (levelHistogram[k] += n));
 	}
+	const cost = costOfHistogram(levelHistogram, profile.crossbarSize, profile.adcLaw);
 	const perInference = perInferenceFigures(layers, profile, warnings);
 	return {
 		layers: layers.length,
@@ -215,11 +202,8 @@ function sumTotals(layers: readonly LayerAnalysisDto[], profile: HardwareProfile
 		weights,
 		zeros,
 		levelHistogram,
-		adcBitsDense,
-		adcBits,
-		adcEnergyDense,
-		adcEnergy: energy,
-		adcEnergyImprovement: improvement(adcEnergyDense, energy),
+		...cost,
+		adcEnergyImprovement: improvement(cost.adcEnergyDense, cost.adcEnergy),
 		...(perInference ? { perInference } : {}),
 	};
 }
@@ -237,23 +221,52 @@ function perInferenceFigures(layers: readonly LayerAnalysisDto[], profile: Hardw
 		}
 		return undefined;
 	}
-	const pjPerUnit = profile.adcEnergyPjAt8Bits / adcEnergy(profile.adcLaw, 8);
-	const channelsPerTile = profile.tileRows / profile.slices;
-	const denseBits = log2Int(profile.tileRows);
+	const pjPerUnit = profile.adcEnergyPjAt8Bits / adcEnergyOf(profile.adcLaw, 8);
+	const channelsPerCrossbar = profile.crossbarSize / profile.slices;
+	const denseBits = log2Int(profile.crossbarSize);
 	let activations = 0, dense = 0, current = 0;
 	for (const layer of layers) {
 		const fires = layer.invocationsPerInference ?? 0;
 		const [rows] = layer.matrix;
-		for (let b = 0; b < layer.grid.rows; b++) {
-			for (let a = 0; a < layer.grid.cols; a++) {
-				const physicalColumns = Math.min(channelsPerTile, rows - a * channelsPerTile) * profile.slices;
+		const { inputBlocks, channelGroups, levels } = layer.grid;
+		for (let block = 0; block < inputBlocks; block++) {
+			for (let group = 0; group < channelGroups; group++) {
+				const physicalColumns = Math.min(channelsPerCrossbar, rows - group * channelsPerCrossbar) * profile.slices;
 				const conversions = fires * physicalColumns * profile.inputBits;
-				const bits = adcBitsForLevel(layer.grid.levels[b * layer.grid.cols + a], profile.tileRows);
+				const bits = adcBitsForLevel(levels[block * channelGroups + group], profile.crossbarSize);
 				activations += fires;
-				dense += conversions * adcEnergy(profile.adcLaw, denseBits) * pjPerUnit;
-				current += conversions * adcEnergy(profile.adcLaw, bits) * pjPerUnit;
+				dense += conversions * adcEnergyOf(profile.adcLaw, denseBits) * pjPerUnit;
+				current += conversions * adcEnergyOf(profile.adcLaw, bits) * pjPerUnit;
 			}
 		}
 	}
 	return { crossbarActivations: activations, adcEnergyPjDense: dense, adcEnergyPj: current, adcEnergyImprovement: improvement(dense, current) };
+}
+
+/**
+ * Per-column non-zeros of one crossbar of an analysed layer (the panel's drill-down), from the
+ * counts the analysis kept. Throws a RangeError for a crossbar outside the layer's grid.
+ */
+export function crossbarColumns(layer: LayerAnalysisDto, counts: ColumnCounts, profile: ProfileEchoDto, block: number, group: number): TileColumnsDto {
+	const { inputBlocks, channelGroups, levels } = layer.grid;
+	if (block >= inputBlocks || group >= channelGroups) {
+		throw new RangeError(`Crossbar (block ${block}, group ${group}) is outside ${layer.name}'s ${inputBlocks} × ${channelGroups} grid.`);
+	}
+	const channelStart = group * profile.channelsPerCrossbar;
+	const channelEnd = Math.min(layer.matrix[0], channelStart + profile.channelsPerCrossbar);
+	const nonZeros: number[] = [];
+	for (let o = channelStart; o < channelEnd; o++) {
+		nonZeros.push(counts.counts[o * counts.blocks + block]);
+	}
+	const level = levels[block * channelGroups + group];
+	return {
+		layer: layer.name,
+		block,
+		group,
+		channelStart,
+		nonZeros,
+		columnLength: blockLength(layer.matrix[1], profile.crossbarSize, block),
+		level,
+		adcBits: profile.adcBitsByLevel[level],
+	};
 }

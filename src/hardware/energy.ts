@@ -1,4 +1,5 @@
 import type { AdcLaw, AdcLawDto } from '../shared/analysis';
+import { adcBitsForLevel, log2Int } from './levels';
 
 interface LawDefinition extends AdcLawDto {
 	/** Relative energy of one conversion at `bits` of resolution. */
@@ -7,13 +8,13 @@ interface LawDefinition extends AdcLawDto {
 
 /**
  * ADC energy laws. A 0-bit crossbar (least-sparse column with at most one non-zero) needs no
- * conversion and costs 0 under every law, as in the paper's accounting (dub-method.md §5.2).
+ * conversion and costs 0 under every law, as in the paper's accounting (docs/method.md §5.2).
  */
 const laws: Record<AdcLaw, LawDefinition> = {
 	paper: {
 		name: 'paper',
 		formula: 'E ∝ bits, bits = log2 T − k (0 for ≤ 1 non-zero)',
-		source: 'dub-method.md §5.2: reconstructed from the D.U.B. logs; reproduces 7.13× (VGG11/CIFAR-10, T=32) and 1.27× (ResNet18/ImageNet, T=64), arXiv 2403.13082',
+		source: 'docs/method.md §5.2: reconstructed from the D.U.B. logs; reproduces 7.13× (VGG11/CIFAR-10, T=32) and 1.27× (ResNet18/ImageNet, T=64), arXiv 2403.13082',
 		energy: (bits) => bits,
 	},
 	walden: {
@@ -37,7 +38,7 @@ export function describeAdcLaw(law: AdcLaw): AdcLawDto {
 }
 
 /** Relative energy of one conversion at `bits` under `law`. */
-export function adcEnergy(law: AdcLaw, bits: number): number {
+export function adcEnergyOf(law: AdcLaw, bits: number): number {
 	return laws[law].energy(bits);
 }
 
@@ -49,9 +50,26 @@ export function improvement(dense: number, current: number): number | null {
 	return dense > 0 ? null : 1;
 }
 
-/** Network-level improvement from a level histogram (dub-method.md TV5). */
-export function improvementFromHistogram(histogram: readonly number[], tileRows: number, law: AdcLaw, bitsForLevel: (k: number) => number): number | null {
-	const dense = histogram.reduce((sum, tiles) => sum + tiles, 0) * adcEnergy(law, Math.log2(tileRows));
-	const current = histogram.reduce((sum, tiles, k) => sum + tiles * adcEnergy(law, bitsForLevel(k)), 0);
-	return improvement(dense, current);
+/** ADC bits and energy of a set of crossbars, from how many sit at each level. */
+export interface HistogramCost {
+	readonly adcBitsDense: number;
+	readonly adcBits: number;
+	readonly adcEnergyDense: number;
+	readonly adcEnergy: number;
+}
+
+/**
+ * The cost of crossbars given by their level histogram (docs/method.md §5.2, TV5): a crossbar's
+ * resolution depends only on its level, so the histogram is all the accounting needs.
+ */
+export function costOfHistogram(histogram: readonly number[], crossbarSize: number, law: AdcLaw): HistogramCost {
+	const denseBits = log2Int(crossbarSize);
+	let crossbars = 0, adcBits = 0, adcEnergy = 0;
+	histogram.forEach((count, level) => {
+		const bits = adcBitsForLevel(level, crossbarSize);
+		crossbars += count;
+		adcBits += count * bits;
+		adcEnergy += count * adcEnergyOf(law, bits);
+	});
+	return { adcBitsDense: crossbars * denseBits, adcBits, adcEnergyDense: crossbars * adcEnergyOf(law, denseBits), adcEnergy };
 }

@@ -1,5 +1,6 @@
 /**
- * Discrete sparsity levels and ADC resolution of one crossbar (dub-method.md §3, §5.2, A17).
+ * Discrete sparsity levels and ADC resolution of one crossbar (docs/method.md §3, §5.2, rule
+ * A17): the one home of the level rule, used by the analysis, the pruning and the trainers.
  * Everything works on integer counts, never on float fractions, so bin edges cannot be missed
  * by rounding.
  */
@@ -9,14 +10,18 @@ export function log2Int(n: number): number {
 	return 31 - Math.clz32(n);
 }
 
-/** B, the number of sparsity bins: ceil(log2 T) + 2 (the reference's `ADC_res_bits`). */
-export function sparsityBins(tileRows: number): number {
-	return Math.ceil(Math.log2(tileRows)) + 2;
+/** B, the number of sparsity levels: ⌈log2 T⌉ + 2 (the reference's `ADC_res_bits`), from integers. */
+export function sparsityBins(crossbarSize: number): number {
+	let bits = 0;
+	while (2 ** bits < crossbarSize) {
+		bits++;
+	}
+	return bits + 2;
 }
 
-/** Bin edges e_k = 1 − 2^−k for k = 0..B−1, then 1 (numpy-histogram edges of the reference). */
-export function binEdges(tileRows: number): number[] {
-	const bins = sparsityBins(tileRows);
+/** Bin edges e_k = 1 − 2^−k for k = 0..B−1, then 1 (the numpy-histogram edges of the reference). */
+export function binEdges(crossbarSize: number): number[] {
+	const bins = sparsityBins(crossbarSize);
 	return [...Array.from({ length: bins }, (_, k) => 1 - 2 ** -k), 1];
 }
 
@@ -40,7 +45,12 @@ export function levelFromCounts(lscNonZeros: number, columnLength: number, bins:
  * ADC bits a crossbar at level k needs (model 5.2): log2 T − k, and 0 for a least-sparse
  * column with one non-zero (k = B−2) or none (k = B−1).
  */
-export function adcBitsForLevel(level: number, tileRows: number): number {
-	const bins = sparsityBins(tileRows);
-	return level >= bins - 1 ? 0 : Math.max(log2Int(tileRows) - level, 0);
+export function adcBitsForLevel(level: number, crossbarSize: number): number {
+	const bins = sparsityBins(crossbarSize);
+	return level >= bins - 1 ? 0 : Math.max(log2Int(crossbarSize) - level, 0);
+}
+
+/** ADC bits of every level k = 0..B−1 (what views print next to a level). */
+export function adcBitsByLevel(crossbarSize: number): number[] {
+	return Array.from({ length: sparsityBins(crossbarSize) }, (_, k) => adcBitsForLevel(k, crossbarSize));
 }

@@ -3,11 +3,11 @@ import { adcLaws } from '../shared/analysis';
 import type { HardwareProfile } from '../shared/analysis';
 
 /**
- * The default profile reproduces the paper's accounting (dub-method.md §5): 64×64 crossbars,
+ * The default profile reproduces the paper's accounting (docs/method.md §5): 64×64 crossbars,
  * one column per weight, exact zeros, linear-in-bits ADC energy, conv layers only.
  */
 export const defaultProfile: HardwareProfile = {
-	tileRows: 64,
+	crossbarSize: 64,
 	slices: 1,
 	tol: 0,
 	adcLaw: 'paper',
@@ -20,13 +20,13 @@ export const defaultProfile: HardwareProfile = {
 /** Fills defaults and checks every field; bad values are UsageErrors that say what is allowed. */
 export function resolveProfile(partial: Partial<HardwareProfile> = {}): HardwareProfile {
 	const profile: HardwareProfile = { ...defaultProfile, ...stripUndefined(partial) };
-	const { tileRows, slices, tol, adcLaw, inputSize, adcEnergyPjAt8Bits, inputBits } = profile;
-	if (!Number.isInteger(tileRows) || tileRows < 2 || tileRows > 4096 || (tileRows & (tileRows - 1)) !== 0) {
-		throw new UsageError(`tile size must be a power of two from 2 to 4096 (got ${tileRows}).`);
+	const { crossbarSize, slices, tol, adcLaw, inputSize, adcEnergyPjAt8Bits, inputBits } = profile;
+	if (!Number.isInteger(crossbarSize) || crossbarSize < 2 || crossbarSize > 4096 || (crossbarSize & (crossbarSize - 1)) !== 0) {
+		throw new UsageError(`crossbar size (tile) must be a power of two from 2 to 4096 (got ${crossbarSize}).`);
 	}
 	// The reference asserts q = 1 or even (REPO:c1…class.py); the crossbar must hold at least one channel.
-	if (!Number.isInteger(slices) || slices < 1 || (slices > 1 && slices % 2 !== 0) || tileRows % slices !== 0 || slices > tileRows) {
-		throw new UsageError(`slices must be 1 or an even divisor of the tile size ${tileRows} (got ${slices}).`);
+	if (!Number.isInteger(slices) || slices < 1 || (slices > 1 && slices % 2 !== 0) || crossbarSize % slices !== 0 || slices > crossbarSize) {
+		throw new UsageError(`slices must be 1 or an even divisor of the crossbar size ${crossbarSize} (got ${slices}).`);
 	}
 	if (!Number.isFinite(tol) || tol < 0) {
 		throw new UsageError(`tol must be a number ≥ 0 (got ${tol}).`);

@@ -1,5 +1,5 @@
 /**
- * Post-training D.U.B. pruning of one layer (dub-method.md §6) and whole-crossbar pruning
+ * Post-training D.U.B. pruning of one layer (docs/method.md §6) and whole-crossbar pruning
  * (part S of S-DUB, §8.4), on the reference's matrix M.
  *
  * Reproduces REPO:c1_Hoyer_and_variance_class.py:prune_fixed_prune_ratios_based_on_tile_sparsity
@@ -13,8 +13,11 @@
 
 import { throwIfAborted } from '../core/errors';
 import { Float32Scratch, numpyLerp, percentileOfAbs, selectNth } from './percentile';
-import type { TileGeometry, TileGrid, WeightMatrix } from './tiles';
-import { checkMatrix, sparsityLevel, tileGeometry, tileGrid } from './tiles';
+import { crossbarGeometry, crossbarGrid } from '../hardware/geometry';
+import type { CrossbarGeometry, CrossbarGrid } from '../hardware/geometry';
+import { binEdges, levelFromCounts } from '../hardware/levels';
+import type { WeightMatrix } from './weightMatrix';
+import { checkMatrix } from './weightMatrix';
 
 /** What pruning did to one tile; stored as codes in `TilePruneReport.action`. */
 export const TileAction = {
@@ -35,10 +38,10 @@ export const TileAction = {
 /** One of the TileAction codes. */
 export type TileActionCode = (typeof TileAction)[keyof typeof TileAction];
 
-/** Per-tile facts for reports, index a·grid.tileCols + b (reference loop order). */
+/** Per-crossbar facts for reports, index block·grid.channelGroups + group (src/hardware/geometry.ts). */
 export interface TilePruneReport {
-	readonly geometry: TileGeometry;
-	readonly grid: TileGrid;
+	readonly geometry: CrossbarGeometry;
+	readonly grid: CrossbarGrid;
 	/** Level k from almost-zero counts (|w| ≤ θ) before pruning: the k the decision used. */
 	readonly levelBefore: Uint8Array;
 	/** Level k from exact zeros after pruning (what the reference's histogram then shows). */
@@ -80,7 +83,7 @@ export interface PruneOutputOptions {
 /** Crossbar geometry and the paper-mode switches of a D.U.B. prune. */
 export interface DubPruneOptions extends PruneOutputOptions {
 	/** T: crossbar rows. */
-	readonly tileSize: number;
+	readonly crossbarSize: number;
 	/** q: physical columns per weight (default 1), so R = T/q output channels per crossbar. */
 	readonly slices?: number;
 	/**
@@ -138,32 +141,33 @@ export function pruneWholeTiles(matrix: WeightMatrix, threshold: ThresholdSpec, 
 
 function pruneTiles(matrix: WeightMatrix, threshold: number, mode: TileMode, options: DubPruneOptions): TilePruneResult {
 	const { values, outChannels, fanIn } = matrix;
-	const geometry = tileGeometry(options.tileSize, options.slices ?? 1);
-	const grid = tileGrid(outChannels, fanIn, geometry);
-	const { tileSize, channelsPerTile, bins } = geometry;
+	const geometry = crossbarGeometry(options.crossbarSize, options.slices ?? 1);
+	const grid = crossbarGrid(outChannels, fanIn, geometry);
+	const { crossbarSize, channelsPerCrossbar, bins } = geometry;
 	const total = values.length;
 	const out = prepareOutput(values, options.out);
 	// One column's worth of scratch for every per-column percentile (no allocation per column).
-	const column = (options.scratch ?? defaultScratch).view(tileSize);
+	const column = (options.scratch ?? defaultScratch).view(crossbarSize);
 	const levelBefore = new Uint8Array(grid.count);
 	const levelAfter = new Uint8Array(grid.count);
 	const action = new Uint8Array(grid.count);
 	// torch: `tile <= threshold` with a Python float rounds the scalar to the tensor's float32.
 	const theta = Math.fround(threshold);
 	// Reference bin edges, as Python floats: bins = [1 − 2**−k for k in range(B)] + [1.0].
-	const edges: number[] = [];
-	for (let k = 0; k < bins; k++) edges.push(1 - 2 ** -k);
+	const edges = binEdges(crossbarSize);
 	let pruned = 0;
 
-	for (let a = 0; a < grid.tileRows; a++) {
+	// The reference's loop order (channel group outer); crossbars are independent, so the order
+	// only matters for where the cancellation check falls.
+	for (let group = 0; group < grid.channelGroups; group++) {
 		throwIfAborted(options.signal);
-		const o0 = a * channelsPerTile;
-		const o1 = Math.min(outChannels, o0 + channelsPerTile);
-		for (let b = 0; b < grid.tileCols; b++) {
-			const k0 = b * tileSize;
-			const k1 = Math.min(fanIn, k0 + tileSize);
+		const o0 = group * channelsPerCrossbar;
+		const o1 = Math.min(outChannels, o0 + channelsPerCrossbar);
+		for (let block = 0; block < grid.inputBlocks; block++) {
+			const k0 = block * crossbarSize;
+			const k1 = Math.min(fanIn, k0 + crossbarSize);
 			const n = k1 - k0;
-			const t = a * grid.tileCols + b;
+			const t = block * grid.channelGroups + group;
 
 			// Almost-zeros per column; s = min_o z_o / n_b through the least-sparse column (§3).
 			// The same pass counts exact non-zeros, for the level of a tile left as it is.
@@ -182,7 +186,7 @@ function pruneTiles(matrix: WeightMatrix, threshold: number, mode: TileMode, opt
 				if (nz > maxNonZeros) maxNonZeros = nz;
 			}
 			const lscNonZeros = n - minZeros;
-			const k = sparsityLevel(lscNonZeros, n, bins);
+			const k = levelFromCounts(lscNonZeros, n, bins);
 			levelBefore[t] = k;
 
 			let quantile = -1; // q* for the per-column percentile; −1: none
@@ -219,7 +223,7 @@ function pruneTiles(matrix: WeightMatrix, threshold: number, mode: TileMode, opt
 			if (action[t] === TileAction.zeroed) {
 				levelAfter[t] = bins - 1;
 			} else if (quantile < 0) {
-				levelAfter[t] = sparsityLevel(maxNonZeros, n, bins);
+				levelAfter[t] = levelFromCounts(maxNonZeros, n, bins);
 			} else {
 				// Per column: τ_o = np.percentile(A[o, :], 100·q*) (the reference passes bins[k]·100.0);
 				// zero A ≤ τ_o, compared in float32 like torch.
@@ -240,7 +244,7 @@ function pruneTiles(matrix: WeightMatrix, threshold: number, mode: TileMode, opt
 					}
 					if (kept > maxKept) maxKept = kept;
 				}
-				levelAfter[t] = sparsityLevel(maxKept, n, bins);
+				levelAfter[t] = levelFromCounts(maxKept, n, bins);
 			}
 		}
 	}

@@ -103,7 +103,7 @@ export async function pruneGraph(graph: ModelGraph, profile: HardwareProfile, sp
 		}
 		const ratio = ratioByLayer.get(m.layer.name);
 		const matrix = { values: m.values, outChannels: m.rows, fanIn: m.cols };
-		const common = { tileSize: profile.tileRows, slices: profile.slices, skipLevel0Loosening: spec.skipLevel0Loosening, scratch, signal: options.signal };
+		const common = { crossbarSize: profile.crossbarSize, slices: profile.slices, skipLevel0Loosening: spec.skipLevel0Loosening, scratch, signal: options.signal };
 		let result: PruneResult;
 		switch (spec.method) {
 			case 'dub': result = pruneDubFixedRatio(matrix, ratio ?? 0, common); break;

@@ -1,6 +1,6 @@
-import { formatImprovement } from '../cli/format';
-import type { AnalysisResultDto, LayerAnalysisDto, TileGridDto } from '../shared/analysis';
-import { bitsForLevel, describeLevel, levelCss, levelRgba } from '../shared/levelPalette';
+import { formatCompact, formatImprovement, formatInteger, formatPercent, formatPj } from '../shared/format';
+import type { AnalysisResultDto, LayerAnalysisDto, CrossbarGridDto } from '../shared/analysis';
+import { describeLevel, levelCss, levelPalette } from '../shared/levelPalette';
 import { pngDataUri } from './png';
 
 export interface HtmlReportOptions {
@@ -25,19 +25,20 @@ const maxCell = 18;
 export function renderHtmlReport(result: AnalysisResultDto, options: HtmlReportOptions = {}): string {
 	const { totals, profile } = result;
 	const bins = profile.sparsityBins;
+	const bits = profile.adcBitsByLevel;
 	const title = options.title ?? baseName(result.file);
 	const generatedAt = (options.generatedAt ?? new Date()).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
 	const perInference = totals.perInference;
 	const cards = [
 		card('ADC energy improvement', formatImprovement(totals.adcEnergyImprovement), `${result.adcLaw.name} law, per crossbar (the paper's accounting)`, 'improvement'),
-		card('Crossbars', totals.tiles.toLocaleString('en-US'), `${profile.tileRows}×${profile.tileRows}, ${totals.layers} layer${totals.layers === 1 ? '' : 's'}`),
-		card('ADC bits', `${totals.adcBitsDense.toLocaleString('en-US')} → ${totals.adcBits.toLocaleString('en-US')}`, 'Σ over crossbars, dense → current'),
-		card('ADC energy', `${formatNumber(totals.adcEnergyDense)} → ${formatNumber(totals.adcEnergy)}`, `units of the ${result.adcLaw.name} law`),
-		card('Zero weights', percent(totals.zeros, totals.weights), `${totals.zeros.toLocaleString('en-US')} of ${totals.weights.toLocaleString('en-US')}`),
-		...(perInference ? [card('Per inference', `${formatPj(perInference.adcEnergyPjDense)} → ${formatPj(perInference.adcEnergyPj)}`, `${perInference.crossbarActivations.toLocaleString('en-US')} crossbar activations, ${formatImprovement(perInference.adcEnergyImprovement)}`)] : []),
+		card('Crossbars', formatInteger(totals.tiles), `${profile.crossbarSize}×${profile.crossbarSize}, ${totals.layers} layer${totals.layers === 1 ? '' : 's'}`),
+		card('ADC bits', `${formatInteger(totals.adcBitsDense)} → ${formatInteger(totals.adcBits)}`, 'Σ over crossbars, dense → current'),
+		card('ADC energy', `${formatCompact(totals.adcEnergyDense)} → ${formatCompact(totals.adcEnergy)}`, `units of the ${result.adcLaw.name} law`),
+		card('Zero weights', formatPercent(totals.zeros, totals.weights), `${formatInteger(totals.zeros)} of ${formatInteger(totals.weights)}`),
+		...(perInference ? [card('Per inference', `${formatPj(perInference.adcEnergyPjDense)} → ${formatPj(perInference.adcEnergyPj)}`, `${formatInteger(perInference.crossbarActivations)} crossbar activations, ${formatImprovement(perInference.adcEnergyImprovement)}`)] : []),
 	];
 	const profileRows: [string, string][] = [
-		['Crossbar', `${profile.tileRows} × ${profile.tileRows} (${profile.outputChannelsPerCrossbar} output channels per crossbar)`],
+		['Crossbar', `${profile.crossbarSize} × ${profile.crossbarSize} (${profile.channelsPerCrossbar} output channels per crossbar)`],
 		['Slices per weight', String(profile.slices)],
 		['Zero tolerance', profile.tol === 0 ? '0 (exact zeros)' : `|w| ≤ ${profile.tol}`],
 		['Dense ADC', `${profile.adcBitsDensePerCrossbar} bits per crossbar`],
@@ -60,7 +61,7 @@ export function renderHtmlReport(result: AnalysisResultDto, options: HtmlReportO
 <body>
 <header>
 <h1>Crossbar report: ${esc(title)}</h1>
-<p class="sub">${esc(result.file)} · ${esc(result.format)} · ${totals.weights.toLocaleString('en-US')} weights · generated ${esc(generatedAt)} by ${esc(options.generator ?? 'crossbar-lens')}</p>
+<p class="sub">${esc(result.file)} · ${esc(result.format)} · ${formatInteger(totals.weights)} weights · generated ${esc(generatedAt)} by ${esc(options.generator ?? 'crossbar-lens')}</p>
 </header>
 <section class="cards" aria-label="Totals">${cards.join('')}</section>
 <section>
@@ -69,8 +70,8 @@ export function renderHtmlReport(result: AnalysisResultDto, options: HtmlReportO
 </section>
 <section>
 <h2>Crossbars per sparsity level</h2>
-${histogramSvg(totals.levelHistogram, bins, profile.adcBitsDensePerCrossbar)}
-${legend(bins)}
+${histogramSvg(totals.levelHistogram, bits)}
+${legend(bits)}
 </section>
 <section>
 <h2>Layers</h2>
@@ -79,15 +80,15 @@ ${legend(bins)}
 <tbody>
 ${result.layers.map(layerRow).join('\n')}
 </tbody>
-<tfoot><tr><th scope="row">Total</th><td></td><td></td><td class="num">${totals.tiles.toLocaleString('en-US')}</td><td class="num">${percent(totals.zeros, totals.weights)}</td><td class="levels">${totals.levelHistogram.join(' ')}</td><td class="num">${totals.adcBitsDense} → ${totals.adcBits}</td><td class="num">${formatNumber(totals.adcEnergyDense)} → ${formatNumber(totals.adcEnergy)}</td><td class="num"><b>${esc(formatImprovement(totals.adcEnergyImprovement))}</b></td></tr></tfoot>
+<tfoot><tr><th scope="row">Total</th><td></td><td></td><td class="num">${formatInteger(totals.tiles)}</td><td class="num">${formatPercent(totals.zeros, totals.weights)}</td><td class="levels">${totals.levelHistogram.join(' ')}</td><td class="num">${totals.adcBitsDense} → ${totals.adcBits}</td><td class="num">${formatCompact(totals.adcEnergyDense)} → ${formatCompact(totals.adcEnergy)}</td><td class="num"><b>${esc(formatImprovement(totals.adcEnergyImprovement))}</b></td></tr></tfoot>
 </table>
 </section>
 <section>
 <h2>Crossbar heatmaps</h2>
-<p class="note">One cell per crossbar: grid rows are blocks of ${profile.tileRows} inputs, columns are groups of ${profile.outputChannelsPerCrossbar} output channels; the colour is the crossbar's level (ADC bits its least-sparse column needs).</p>
-${legend(bins)}
+<p class="note">One cell per crossbar: grid rows are blocks of ${profile.crossbarSize} inputs, columns are groups of ${profile.channelsPerCrossbar} output channels; the colour is the crossbar's level (ADC bits its least-sparse column needs).</p>
+${legend(bits)}
 <div class="heatmaps">
-${result.layers.map((layer) => heatmapFigure(layer, bins)).join('\n')}
+${result.layers.map((layer) => heatmapFigure(layer, bits)).join('\n')}
 </div>
 </section>
 ${result.warnings.length > 0 ? `<section><h2>Warnings</h2><ul class="warnings">${result.warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul></section>` : ''}
@@ -102,24 +103,24 @@ function card(label: string, value: string, detail: string, extraClass = ''): st
 }
 
 function layerRow(layer: LayerAnalysisDto): string {
-	return `<tr><th scope="row"><a href="#layer-${anchor(layer.name)}">${esc(layer.name)}</a></th><td>${layer.kind}</td><td class="num">${layer.matrix[0]}×${layer.matrix[1]}</td><td class="num">${layer.tiles.toLocaleString('en-US')}</td><td class="num">${percent(layer.zeros, layer.weights)}</td><td class="levels">${layer.levelHistogram.join(' ')}</td><td class="num">${layer.adcBitsDense} → ${layer.adcBits}</td><td class="num">${formatNumber(layer.adcEnergyDense)} → ${formatNumber(layer.adcEnergy)}</td><td class="num">${esc(formatImprovement(layer.adcEnergyImprovement))}</td></tr>`;
+	return `<tr><th scope="row"><a href="#layer-${anchor(layer.name)}">${esc(layer.name)}</a></th><td>${layer.kind}</td><td class="num">${layer.matrix[0]}×${layer.matrix[1]}</td><td class="num">${formatInteger(layer.tiles)}</td><td class="num">${formatPercent(layer.zeros, layer.weights)}</td><td class="levels">${layer.levelHistogram.join(' ')}</td><td class="num">${layer.adcBitsDense} → ${layer.adcBits}</td><td class="num">${formatCompact(layer.adcEnergyDense)} → ${formatCompact(layer.adcEnergy)}</td><td class="num">${esc(formatImprovement(layer.adcEnergyImprovement))}</td></tr>`;
 }
 
 /** The cell size (CSS px) of a grid's heatmap, and whether to leave a 1 px gap between cells. */
-export function heatmapCellSize(grid: Pick<TileGridDto, 'rows' | 'cols'>): { cell: number; gap: number } {
-	const cell = Math.max(1, Math.min(maxCell, Math.floor(maxHeatmapWidth / grid.cols), Math.floor(maxHeatmapHeight / grid.rows)));
+export function heatmapCellSize(grid: Pick<CrossbarGridDto, 'inputBlocks' | 'channelGroups'>): { cell: number; gap: number } {
+	const cell = Math.max(1, Math.min(maxCell, Math.floor(maxHeatmapWidth / grid.channelGroups), Math.floor(maxHeatmapHeight / grid.inputBlocks)));
 	return { cell, gap: cell >= 6 ? 1 : 0 };
 }
 
 /** RGBA pixels of a layer's heatmap at `cell` px per crossbar (gaps transparent). */
-export function heatmapPixels(grid: TileGridDto, bins: number, cell: number, gap: number): { width: number; height: number; rgba: Uint8Array } {
-	const width = grid.cols * cell;
-	const height = grid.rows * cell;
+export function heatmapPixels(grid: CrossbarGridDto, adcBitsByLevel: readonly number[], cell: number, gap: number): { width: number; height: number; rgba: Uint8Array } {
+	const width = grid.channelGroups * cell;
+	const height = grid.inputBlocks * cell;
 	const rgba = new Uint8Array(width * height * 4);
-	const palette = Array.from({ length: bins }, (_, k) => levelRgba(k, bins));
-	for (let r = 0; r < grid.rows; r++) {
-		for (let c = 0; c < grid.cols; c++) {
-			const color = palette[Math.min(grid.levels[r * grid.cols + c], bins - 1)];
+	const palette = levelPalette(adcBitsByLevel);
+	for (let r = 0; r < grid.inputBlocks; r++) {
+		for (let c = 0; c < grid.channelGroups; c++) {
+			const color = palette[Math.min(grid.levels[r * grid.channelGroups + c], palette.length - 1)];
 			for (let y = r * cell; y < (r + 1) * cell - gap; y++) {
 				for (let x = c * cell; x < (c + 1) * cell - gap; x++) {
 					rgba.set(color, (y * width + x) * 4);
@@ -130,17 +131,17 @@ export function heatmapPixels(grid: TileGridDto, bins: number, cell: number, gap
 	return { width, height, rgba };
 }
 
-function heatmapFigure(layer: LayerAnalysisDto, bins: number): string {
+function heatmapFigure(layer: LayerAnalysisDto, adcBitsByLevel: readonly number[]): string {
 	const { cell, gap } = heatmapCellSize(layer.grid);
-	const { width, height, rgba } = heatmapPixels(layer.grid, bins, cell, gap);
-	const counts = layer.levelHistogram.map((n, k) => (n > 0 ? `${n} at ${describeLevel(k, bins)}` : '')).filter(Boolean).join('; ');
+	const { width, height, rgba } = heatmapPixels(layer.grid, adcBitsByLevel, cell, gap);
+	const counts = layer.levelHistogram.map((n, k) => (n > 0 ? `${n} at ${describeLevel(k, adcBitsByLevel)}` : '')).filter(Boolean).join('; ');
 	return `<figure id="layer-${anchor(layer.name)}">
-<figcaption><b>${esc(layer.name)}</b> · ${layer.kind} ${layer.matrix[0]}×${layer.matrix[1]} · ${layer.grid.rows} × ${layer.grid.cols} crossbars · ADC ${layer.adcBitsDense} → ${layer.adcBits} bits · ${esc(formatImprovement(layer.adcEnergyImprovement))}</figcaption>
+<figcaption><b>${esc(layer.name)}</b> · ${layer.kind} ${layer.matrix[0]}×${layer.matrix[1]} · ${layer.grid.inputBlocks} × ${layer.grid.channelGroups} crossbars · ADC ${layer.adcBitsDense} → ${layer.adcBits} bits · ${esc(formatImprovement(layer.adcEnergyImprovement))}</figcaption>
 <img src="${pngDataUri(width, height, rgba)}" width="${width}" height="${height}" alt="${esc(`${layer.name}: ${counts}`)}">
 </figure>`;
 }
 
-function histogramSvg(histogram: readonly number[], bins: number, denseBits: number): string {
+function histogramSvg(histogram: readonly number[], adcBitsByLevel: readonly number[]): string {
 	const barWidth = 44;
 	const gap = 10;
 	const plotHeight = 120;
@@ -149,9 +150,9 @@ function histogramSvg(histogram: readonly number[], bins: number, denseBits: num
 	const bars = histogram.map((n, k) => {
 		const h = n === 0 ? 0 : Math.max(2, Math.round((plotHeight * n) / max));
 		const x = gap + k * (barWidth + gap);
-		const bits = k >= bins - 1 ? '∅' : `${bitsForLevel(k, denseBits)}b`;
-		return `<g><title>${esc(`${describeLevel(k, bins)}: ${n} crossbar${n === 1 ? '' : 's'}`)}</title>`
-			+ `<rect x="${x}" y="${20 + plotHeight - h}" width="${barWidth}" height="${h}" fill="${levelCss(k, bins)}" stroke="currentColor" stroke-opacity="0.35"/>`
+		const bits = k >= adcBitsByLevel.length - 1 ? '∅' : `${adcBitsByLevel[k]}b`;
+		return `<g><title>${esc(`${describeLevel(k, adcBitsByLevel)}: ${n} crossbar${n === 1 ? '' : 's'}`)}</title>`
+			+ `<rect x="${x}" y="${20 + plotHeight - h}" width="${barWidth}" height="${h}" fill="${levelCss(k, adcBitsByLevel)}" stroke="currentColor" stroke-opacity="0.35"/>`
 			+ `<text x="${x + barWidth / 2}" y="${14 + plotHeight - h}" text-anchor="middle">${n}</text>`
 			+ `<text x="${x + barWidth / 2}" y="${plotHeight + 36}" text-anchor="middle">k=${k}</text>`
 			+ `<text x="${x + barWidth / 2}" y="${plotHeight + 50}" text-anchor="middle" class="muted">${bits}</text></g>`;
@@ -159,8 +160,8 @@ function histogramSvg(histogram: readonly number[], bins: number, denseBits: num
 	return `<svg class="histogram" role="img" aria-label="Crossbars per level" viewBox="0 0 ${width} ${plotHeight + 56}" width="${width}" height="${plotHeight + 56}">${bars}</svg>`;
 }
 
-function legend(bins: number): string {
-	return `<ul class="legend" aria-label="Legend">${Array.from({ length: bins }, (_, k) => `<li><span class="swatch" style="background:${levelCss(k, bins)}"></span>${esc(describeLevel(k, bins))}</li>`).join('')}</ul>`;
+function legend(adcBitsByLevel: readonly number[]): string {
+	return `<ul class="legend" aria-label="Legend">${adcBitsByLevel.map((_, k) => `<li><span class="swatch" style="background:${levelCss(k, adcBitsByLevel)}"></span>${esc(describeLevel(k, adcBitsByLevel))}</li>`).join('')}</ul>`;
 }
 
 const css = `
@@ -207,23 +208,4 @@ function anchor(name: string): string {
 
 function baseName(path: string): string {
 	return path.split(/[\\/]/).pop() || path;
-}
-
-function percent(part: number, whole: number): string {
-	return whole === 0 ? '–' : `${((100 * part) / whole).toFixed(1)}%`;
-}
-
-/** Compact number: integers as they are, others with 3 significant digits. */
-export function formatNumber(value: number): string {
-	if (Number.isInteger(value)) {
-		return value.toLocaleString('en-US');
-	}
-	return Math.abs(value) >= 1000 ? Math.round(value).toLocaleString('en-US') : Number(value.toPrecision(3)).toString();
-}
-
-/** pJ in the largest unit that keeps the value ≥ 1. */
-export function formatPj(pj: number): string {
-	const units: [number, string][] = [[1e9, 'mJ'], [1e6, 'µJ'], [1e3, 'nJ'], [1, 'pJ']];
-	const [scale, unit] = units.find(([s]) => pj >= s) ?? [1, 'pJ'];
-	return `${(pj / scale).toFixed(2)} ${unit}`;
 }

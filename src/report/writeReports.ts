@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError } from '../core/errors';
 import { writeFileAtomic } from '../formats/atomicWrite';
-import { toJson } from '../cli/format';
+import { toJson } from '../shared/format';
 import type { AnalysisResultDto } from '../shared/analysis';
 import type { ExportFormat } from '../shared/protocol';
 import { renderCsvReport } from './csvReport';

@@ -1,7 +1,10 @@
 /**
  * The analysis result as plain JSON-safe data: the same object is printed by
- * `crossbar-lens analyze --json`, posted to the panel and read by the CodeLens. Field names of
- * `layers[]` and `totals` are a public contract (scripts rely on them): add, never rename.
+ * `crossbar-lens analyze --json`, posted to the panel and read by the CodeLens. Field names are a
+ * public contract (scripts rely on them): add, never rename without bumping `schemaVersion`.
+ * Schema 2 (this one) renamed schema 1's `profile.crossbarSize` to `crossbarSize`,
+ * `profile.channelsPerCrossbar` to `channelsPerCrossbar`, and the layer grid's
+ * `rows`/`cols` to `inputBlocks`/`channelGroups` (docs/glossary.md).
  */
 
 export type AdcLaw = 'paper' | 'walden' | 'thermal';
@@ -10,8 +13,8 @@ export const adcLaws: readonly AdcLaw[] = ['paper', 'walden', 'thermal'];
 /** Every hardware setting an analysis used (units in the names). */
 export interface HardwareProfile {
 	/** T: crossbar rows (word lines, one per input) = physical columns (bit lines). A power of two. */
-	readonly tileRows: number;
-	/** q: physical columns per weight (bit slices); a crossbar holds tileRows / slices output channels. */
+	readonly crossbarSize: number;
+	/** q: physical columns per weight (bit slices); a crossbar holds crossbarSize / slices output channels. */
 	readonly slices: number;
 	/** |w| ≤ tol counts as zero (0: exact zeros only). */
 	readonly tol: number;
@@ -26,12 +29,13 @@ export interface HardwareProfile {
 	readonly inputBits: number;
 }
 
-export interface TileGridDto {
-	/** Grid rows: blocks of tileRows inputs (the fan-in is split over vertically stacked crossbars). */
-	readonly rows: number;
-	/** Grid columns: groups of tileRows/slices output channels. */
-	readonly cols: number;
-	/** Level k of each crossbar, row-major (`levels[row * cols + col]`). */
+/** A layer's crossbars (docs/method.md §2): one orientation everywhere, `index = block · channelGroups + group`. */
+export interface CrossbarGridDto {
+	/** Blocks of T inputs (the fan-in is split over vertically stacked crossbars): the heatmap's rows. */
+	readonly inputBlocks: number;
+	/** Groups of T/q output channels side by side: the heatmap's columns. */
+	readonly channelGroups: number;
+	/** Level k of each crossbar, `levels[block * channelGroups + group]`. */
 	readonly levels: number[];
 	/** Non-zeros of each crossbar's least-sparse column (same order). */
 	readonly lscNonZeros: number[];
@@ -66,7 +70,7 @@ export interface LayerAnalysisDto extends CrossbarStatsDto {
 	readonly matrix: [number, number];
 	/** How many times each crossbar fires per inference (conv output positions), when known. */
 	readonly invocationsPerInference?: number;
-	readonly grid: TileGridDto;
+	readonly grid: CrossbarGridDto;
 }
 
 export interface PerInferenceDto {
@@ -88,12 +92,24 @@ export interface AdcLawDto {
 	readonly source: string;
 }
 
+/** The profile as an analysis used it, with the numbers that follow from it. */
+export interface ProfileEchoDto extends HardwareProfile {
+	/** B = log2 T + 2 levels (k = 0..B−1). */
+	readonly sparsityBins: number;
+	/** R = T/q output channels per crossbar. */
+	readonly channelsPerCrossbar: number;
+	/** log2 T: the ADC resolution of a dense crossbar. */
+	readonly adcBitsDensePerCrossbar: number;
+	/** ADC bits of a crossbar at each level k (docs/method.md §5.2). */
+	readonly adcBitsByLevel: number[];
+}
+
 export interface AnalysisResultDto {
 	readonly tool: 'crossbar-lens';
-	readonly schemaVersion: 1;
+	readonly schemaVersion: 2;
 	readonly file: string;
 	readonly format: string;
-	readonly profile: HardwareProfile & { readonly sparsityBins: number; readonly outputChannelsPerCrossbar: number; readonly adcBitsDensePerCrossbar: number };
+	readonly profile: ProfileEchoDto;
 	readonly adcLaw: AdcLawDto;
 	readonly warnings: string[];
 	readonly layers: LayerAnalysisDto[];

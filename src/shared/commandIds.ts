@@ -27,7 +27,7 @@ export const configSection = 'crossbarLens';
 
 /** Setting keys below `crossbarLens.` */
 export const Settings = {
-	tileSize: 'hardware.tileSize',
+	crossbarSize: 'hardware.crossbarSize',
 	slices: 'hardware.slices',
 	tol: 'hardware.tol',
 	adcLaw: 'hardware.adcLaw',

@@ -20,18 +20,17 @@ const rampEnd = 0.95;
 /** Colour of an empty crossbar (no non-zero weight: no conversion at all). */
 export const emptyTileRgba: Rgba = [128, 128, 128, 90];
 
-/** ADC bits a crossbar at level k needs: log2 T − k, 0 from level log2 T on (dub-method.md §5.2). */
-export function bitsForLevel(level: number, denseBits: number): number {
-	return Math.max(denseBits - level, 0);
-}
-
-/** Colour of level k out of `bins` levels (bins = log2 T + 2; the last one is "empty"). */
-export function levelRgba(level: number, bins: number): Rgba {
-	const denseBits = bins - 2;
-	if (level >= bins - 1) {
+/**
+ * Colour of level k. `adcBitsByLevel` is the analysis's table of ADC bits per level
+ * (`profile.adcBitsByLevel`, from src/hardware/levels.ts: this file only maps it to colours);
+ * the last level is "empty". The ramp runs from the dense level's resolution down to 0 bits.
+ */
+export function levelRgba(level: number, adcBitsByLevel: readonly number[]): Rgba {
+	const denseBits = adcBitsByLevel[0] ?? 0;
+	if (level >= adcBitsByLevel.length - 1) {
 		return emptyTileRgba;
 	}
-	const t = rampStart + (rampEnd - rampStart) * (denseBits === 0 ? 1 : bitsForLevel(level, denseBits) / denseBits);
+	const t = rampStart + (rampEnd - rampStart) * (denseBits === 0 ? 1 : (denseBits - adcBitsByLevel[level]) / denseBits);
 	const x = t * (viridis.length - 1);
 	const i = Math.min(Math.floor(x), viridis.length - 2);
 	const f = x - i;
@@ -41,22 +40,21 @@ export function levelRgba(level: number, bins: number): Rgba {
 }
 
 /** CSS colour of level k. */
-export function levelCss(level: number, bins: number): string {
-	const [r, g, b, a] = levelRgba(level, bins);
+export function levelCss(level: number, adcBitsByLevel: readonly number[]): string {
+	const [r, g, b, a] = levelRgba(level, adcBitsByLevel);
 	return a === 255 ? `rgb(${r} ${g} ${b})` : `rgb(${r} ${g} ${b} / ${(a / 255).toFixed(2)})`;
 }
 
-/** A palette table for one tile size: index = level. */
-export function levelPalette(bins: number): Rgba[] {
-	return Array.from({ length: bins }, (_, k) => levelRgba(k, bins));
+/** A palette table for one crossbar size: index = level. */
+export function levelPalette(adcBitsByLevel: readonly number[]): Rgba[] {
+	return adcBitsByLevel.map((_, k) => levelRgba(k, adcBitsByLevel));
 }
 
 /** What a level means, for legends and hover text. */
-export function describeLevel(level: number, bins: number): string {
-	const denseBits = bins - 2;
-	if (level >= bins - 1) {
+export function describeLevel(level: number, adcBitsByLevel: readonly number[]): string {
+	if (level >= adcBitsByLevel.length - 1) {
 		return `level ${level}: empty, no ADC`;
 	}
-	const bits = bitsForLevel(level, denseBits);
+	const bits = adcBitsByLevel[level];
 	return `level ${level}: ${bits} ADC bit${bits === 1 ? '' : 's'}${level === 0 ? ' (dense)' : ''}`;
 }

@@ -10,11 +10,11 @@ import { adcLaws } from './analysis';
 import type { TrainingRunDto } from './training';
 
 /** Bumped when a message changes shape; the webview says which one it speaks in `webview/ready`. */
-export const protocolVersion = 1;
+export const protocolVersion = 2;
 
 /** The part of the hardware profile the panel's switcher changes (the rest comes from settings). */
 export interface ProfileChoiceDto {
-	readonly tileRows: number;
+	readonly crossbarSize: number;
 	readonly slices: number;
 	readonly adcLaw: AdcLaw;
 	readonly includeLinear: boolean;
@@ -42,10 +42,13 @@ export interface HistoryPointDto {
 	readonly weights: number;
 }
 
-/** A one-shot D.U.B. prune the panel previews (dub-method.md §6). */
+/** The prune methods the panel previews: the method names of `crossbar-lens prune --method` (docs/method.md §6). */
+export type PanelPruneMethod = 'dub' | 'dub-tol';
+
+/** A one-shot D.U.B. prune the panel previews (docs/method.md §6). */
 export interface PruneSpecDto {
-	/** 'fixed': per-layer percentile ratios (the paper's headline variant); 'tol': θ = tol for every layer. */
-	readonly variant: 'fixed' | 'tol';
+	/** 'dub': per-layer percentile ratios (the paper's headline variant); 'dub-tol': θ = tol for every layer. */
+	readonly method: PanelPruneMethod;
 	/** One of `PruneCapabilityDto.presets[].id`, for per-layer ratio sets from the paper. */
 	readonly preset?: string;
 	/** The same prune ratio (percent, 0–100) for every layer, when no preset is chosen. */
@@ -61,18 +64,11 @@ export interface PrunePresetDto {
 	readonly layers: number;
 }
 
-export interface PruneCapabilityDto {
-	readonly available: boolean;
-	/** Why pruning is unavailable, when it is. */
-	readonly reason?: string;
-	readonly presets: PrunePresetDto[];
-}
-
 export interface PrunePreviewDto {
 	readonly spec: PruneSpecDto;
 	readonly before: AnalysisResultDto;
 	readonly after: AnalysisResultDto;
-	/** The crossbar-unaware baseline at the same per-layer ratios (dub-method.md §8.2). */
+	/** The crossbar-unaware baseline at the same per-layer ratios (docs/method.md §8.2). */
 	readonly unstructured?: AnalysisResultDto;
 	readonly elapsedMs: number;
 }
@@ -80,13 +76,14 @@ export interface PrunePreviewDto {
 /** Per-column non-zeros of one crossbar (the panel's drill-down when a tile is clicked). */
 export interface TileColumnsDto {
 	readonly layer: string;
-	readonly row: number;
-	readonly col: number;
+	/** The crossbar's input block and channel group (src/hardware/geometry.ts). */
+	readonly block: number;
+	readonly group: number;
 	/** First output channel of the crossbar (column i is output channel channelStart + i). */
 	readonly channelStart: number;
 	/** Non-zeros of each output channel among this crossbar's inputs. */
 	readonly nonZeros: number[];
-	/** Inputs this crossbar holds (tileRows, or fewer at the last block). */
+	/** Inputs this crossbar holds (T, or fewer at the last block). */
 	readonly columnLength: number;
 	readonly level: number;
 	readonly adcBits: number;
@@ -97,7 +94,7 @@ export interface ViewStateDto {
 	readonly modelPath: string;
 	readonly profile?: ProfileChoiceDto;
 	readonly selectedLayer?: string;
-	readonly selectedTile?: { readonly layer: string; readonly row: number; readonly col: number };
+	readonly selectedTile?: { readonly layer: string; readonly block: number; readonly group: number };
 	readonly scrollY?: number;
 }
 
@@ -126,8 +123,8 @@ export type HostToWebview =
 	| { readonly type: 'tile/columns'; readonly requestId: number; readonly columns?: TileColumnsDto; readonly error?: string }
 	/** Scroll to and highlight one layer (a CodeLens was clicked). */
 	| { readonly type: 'layer/reveal'; readonly layer: string }
-	/** Whether D.U.B. pruning can be previewed here, and its presets. */
-	| { readonly type: 'prune/capability'; readonly capability: PruneCapabilityDto }
+	/** The per-layer ratio presets the prune preview offers. */
+	| { readonly type: 'prune/presets'; readonly presets: PrunePresetDto[] }
 	/** Answer to `prune/preview`. */
 	| { readonly type: 'prune/result'; readonly requestId: number; readonly preview?: PrunePreviewDto; readonly error?: string }
 	/** Answer to `prune/save`: the path written, or nothing when the user cancelled. */
@@ -148,7 +145,7 @@ export type WebviewToHost =
 	/** Back to the profile from the settings. */
 	| { readonly type: 'profile/reset' }
 	/** Request: per-column counts of one crossbar; answered by `tile/columns`. */
-	| { readonly type: 'tile/select'; readonly requestId: number; readonly layer: string; readonly row: number; readonly col: number }
+	| { readonly type: 'tile/select'; readonly requestId: number; readonly layer: string; readonly block: number; readonly group: number }
 	/** Request: compute a one-shot prune preview (nothing is written); answered by `prune/result`. */
 	| { readonly type: 'prune/preview'; readonly requestId: number; readonly spec: PruneSpecDto }
 	/** Request: save the last previewed prune as a new file; answered by `prune/saved`. */
@@ -175,14 +172,14 @@ const isRequestId = (value: unknown): value is number => isInt(value, 0);
 /** A profile choice with sane types and ranges (the host validates the values again when it resolves the profile). */
 export function isProfileChoice(value: unknown): value is ProfileChoiceDto {
 	return isObject(value)
-		&& isInt(value.tileRows, 2, 4096)
+		&& isInt(value.crossbarSize, 2, 4096)
 		&& isInt(value.slices, 1, 4096)
 		&& typeof value.adcLaw === 'string' && adcLaws.includes(value.adcLaw as AdcLaw)
 		&& typeof value.includeLinear === 'boolean';
 }
 
 export function isPruneSpec(value: unknown): value is PruneSpecDto {
-	if (!isObject(value) || (value.variant !== 'fixed' && value.variant !== 'tol')) {
+	if (!isObject(value) || (value.method !== 'dub' && value.method !== 'dub-tol')) {
 		return false;
 	}
 	if (value.preset !== undefined && !isString(value.preset, 100)) {
@@ -194,7 +191,7 @@ export function isPruneSpec(value: unknown): value is PruneSpecDto {
 	if (value.tol !== undefined && !(isFiniteNumber(value.tol) && value.tol >= 0)) {
 		return false;
 	}
-	return value.variant === 'tol' || value.preset !== undefined || value.ratioPercent !== undefined;
+	return value.method === 'dub-tol' || value.preset !== undefined || value.ratioPercent !== undefined;
 }
 
 export function isViewState(value: unknown): value is ViewStateDto {
@@ -207,7 +204,7 @@ export function isViewState(value: unknown): value is ViewStateDto {
 	if (value.selectedLayer !== undefined && !isString(value.selectedLayer)) {
 		return false;
 	}
-	if (value.selectedTile !== undefined && !(isObject(value.selectedTile) && isString(value.selectedTile.layer) && isInt(value.selectedTile.row) && isInt(value.selectedTile.col))) {
+	if (value.selectedTile !== undefined && !(isObject(value.selectedTile) && isString(value.selectedTile.layer) && isInt(value.selectedTile.block) && isInt(value.selectedTile.group))) {
 		return false;
 	}
 	return value.scrollY === undefined || isFiniteNumber(value.scrollY);
@@ -217,7 +214,7 @@ const webviewGuards: Record<WebviewToHost['type'], Guard> = {
 	'webview/ready': (m) => isInt(m.protocolVersion, 1),
 	'profile/change': (m) => isProfileChoice(m.profile),
 	'profile/reset': () => true,
-	'tile/select': (m) => isRequestId(m.requestId) && isString(m.layer) && isInt(m.row) && isInt(m.col),
+	'tile/select': (m) => isRequestId(m.requestId) && isString(m.layer) && isInt(m.block) && isInt(m.group),
 	'prune/preview': (m) => isRequestId(m.requestId) && isPruneSpec(m.spec),
 	'prune/save': (m) => isRequestId(m.requestId),
 	'report/export': (m) => typeof m.format === 'string' && exportFormats.includes(m.format as ExportFormat),
@@ -245,7 +242,7 @@ const hostGuards: Record<HostToWebview['type'], Guard> = {
 	'analysis/error': (m) => isModelInfo(m.model) && isReason(m.reason) && isString(m.message, 20_000),
 	'tile/columns': (m) => isRequestId(m.requestId) && (isObject(m.columns) || isString(m.error)),
 	'layer/reveal': (m) => isString(m.layer),
-	'prune/capability': (m) => isObject(m.capability) && typeof m.capability.available === 'boolean' && Array.isArray(m.capability.presets),
+	'prune/presets': (m) => Array.isArray(m.presets),
 	'prune/result': (m) => isRequestId(m.requestId) && (isObject(m.preview) || isString(m.error)),
 	'prune/saved': (m) => isRequestId(m.requestId),
 	'prune/show': () => true,

@@ -59,7 +59,9 @@ export interface TrainingRunDto {
 	readonly outputLabel: string;
 	readonly datasetLabel: string;
 	readonly presetLabel: string;
-	readonly tileRows: number;
+	readonly crossbarSize: number;
+	/** ADC bits of a crossbar at each level k at this crossbar size (src/hardware/levels.ts), for the level histograms. */
+	readonly adcBitsByLevel: number[];
 	readonly status: TrainingStatus;
 	/** The error, or where a cancelled run can resume. */
 	readonly message?: string;

@@ -89,9 +89,6 @@ export const trainingPresets: Readonly<Record<string, TrainingHyperParameters>> 
 	},
 };
 
-/** Model files the tfjs engine trains: ONNX graphs, TF.js layers models (model.json) and Keras models. */
-export const tfjsModelExtensions: readonly string[] = ['.onnx', '.json', '.keras', '.h5'];
-
 /** One "Run D.U.B. fine-tune" request. Paths are absolute or relative to the process's cwd. */
 export interface TrainingJob {
 	/** The trained starting model (the tfjs engine needs an ONNX graph, a TF.js layers model.json or a Keras .keras/.h5; PyTorch takes .pt too). */
@@ -100,8 +97,8 @@ export interface TrainingJob {
 	/** A key of `trainingPresets` (default 'paper-cifar10'); fields given below override it. */
 	readonly preset?: string;
 	readonly hyperParameters?: Partial<TrainingHyperParameters>;
-	/** Crossbar geometry: T (tileRows) and q (slices) of the regularizer, the prune and the ADC figures. */
-	readonly tileRows: number;
+	/** Crossbar geometry: T (crossbarSize) and q (slices) of the regularizer, the prune and the ADC figures. */
+	readonly crossbarSize: number;
 	readonly slices?: number;
 	/** Per-conv-layer prune ratios (percent) for D.U.B. and the unstructured baseline. */
 	readonly pruneRatios: RatioSpec;

@@ -3,10 +3,11 @@
  * points, the level histogram per phase, the final comparison. Pure; both engines feed it.
  */
 
+import { adcBitsByLevel } from '../hardware/levels';
 import type { TrainingPointDto, TrainingRunDto, TrainingSnapshotDto, TrainingSummaryRowDto } from '../shared/training';
 import type { TrainingEvent, TrainingResult } from './engine';
 
-export type RunViewInit = Pick<TrainingRunDto, 'runId' | 'engine' | 'modelPath' | 'modelLabel' | 'outputPath' | 'outputLabel' | 'datasetLabel' | 'presetLabel' | 'tileRows' | 'plannedEpochs'> & { readonly startedAt?: number };
+export type RunViewInit = Pick<TrainingRunDto, 'runId' | 'engine' | 'modelPath' | 'modelLabel' | 'outputPath' | 'outputLabel' | 'datasetLabel' | 'presetLabel' | 'crossbarSize' | 'plannedEpochs'> & { readonly startedAt?: number };
 
 const maxNotes = 6;
 
@@ -14,6 +15,7 @@ const maxNotes = 6;
 export function createRunView(init: RunViewInit): TrainingRunDto {
 	return {
 		...init,
+		adcBitsByLevel: adcBitsByLevel(init.crossbarSize),
 		engineLabel: init.engine === 'tfjs' ? 'TensorFlow.js' : 'PyTorch',
 		status: 'running',
 		points: [],

@@ -1,5 +1,6 @@
 // Helpers of the e2e runner: tools, packaging, fixture workspace, code-server lifecycle.
 // See shared/docs/vscode-e2e.md for why each step is done the way it is.
+import { tsImport } from 'tsx/esm/api';
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -90,7 +91,7 @@ export function makeWorkspace(dirs) {
 	cpSync(join(repo, 'examples', 'digits-cnn.pt'), join(dirs.workspace, 'digits', 'digits-cnn.pt'));
 	cpSync(join(repo, 'examples', 'train_digits.py'), join(dirs.workspace, 'digits', 'train_digits.py'));
 	mkdirSync(join(dirs.workspace, '.vscode'), { recursive: true });
-	writeFileSync(join(dirs.workspace, '.vscode', 'settings.json'), JSON.stringify({ 'crossbarLens.hardware.tileSize': 16 }, null, 2));
+	writeFileSync(join(dirs.workspace, '.vscode', 'settings.json'), JSON.stringify({ 'crossbarLens.hardware.crossbarSize': 16 }, null, 2));
 }
 
 export function writeUserSettings(dirs, theme) {
@@ -195,13 +196,11 @@ export function removeWorkDir(dirs) {
 	rmSync(dirs.root, { recursive: true, force: true });
 }
 
-/** The panel's improvement text for a result: the CLI's formatImprovement. */
-export function improvementText(value) {
-	return value === null ? '∞ (all crossbars empty)' : `${value.toFixed(value >= 100 ? 1 : value >= 10 ? 2 : 3)}×`;
-}
+// The texts the panel and the CodeLens print: the extension's own formatters (src/shared/format.ts).
+const { formatImprovement, formatRatio } = await tsImport('../../src/shared/format.ts', import.meta.url);
 
-/** The CodeLens ratio (src/extension/codelens/lensText.ts formatLensRatio). */
-export function lensRatio(value) {
-	if (value === null) return '∞';
-	return `${value >= 100 ? value.toFixed(0) : value >= 2 ? value.toFixed(1) : value.toFixed(2)}×`;
-}
+/** The panel's improvement text for a result. */
+export const improvementText = formatImprovement;
+
+/** The CodeLens ratio. */
+export const lensRatio = formatRatio;

@@ -314,14 +314,14 @@ try {
 		const box = await canvas.boundingBox();
 		const layer = expected.t16.layers.find((l) => l.name === 'features.2');
 		// Centre of tile (row 0, col 0).
-		await canvas.hover({ position: { x: box.width / layer.grid.cols / 2, y: box.height / layer.grid.rows / 2 } });
+		await canvas.hover({ position: { x: box.width / layer.grid.channelGroups / 2, y: box.height / layer.grid.inputBlocks / 2 } });
 		await panel().locator('.tooltip.visible').waitFor();
 		await shot('tile-hover');
-		await canvas.click({ position: { x: box.width / layer.grid.cols / 2, y: box.height / layer.grid.rows / 2 } });
+		await canvas.click({ position: { x: box.width / layer.grid.channelGroups / 2, y: box.height / layer.grid.inputBlocks / 2 } });
 		const detail = panel().locator('article.layer[data-layer="features.2"] [data-testid="tile-columns"]');
 		await detail.waitFor();
 		const bars = await detail.locator('rect.column').count();
-		expect(bars === Math.min(expected.t16.profile.outputChannelsPerCrossbar, layer.matrix[0]), `${bars} column bars`);
+		expect(bars === Math.min(expected.t16.profile.channelsPerCrossbar, layer.matrix[0]), `${bars} column bars`);
 		const lsc = await detail.locator('rect.column.lsc').count();
 		expect(lsc >= 1 || layer.grid.lscNonZeros[0] === 0, 'no least-sparse column marked');
 		const text = await detail.textContent();

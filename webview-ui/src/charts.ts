@@ -2,9 +2,10 @@
  * Small SVG charts (no library: each has at most a few hundred marks). Colours come from the
  * level palette or --vscode-* variables through CSS classes, so they follow the theme.
  */
+import { formatRatio, formatTime } from '../../src/shared/format';
+import { describeLevel, levelCss } from '../../src/shared/levelPalette';
 import type { HistoryPointDto } from '../../src/shared/protocol';
-import { bitsForLevel, describeLevel, levelCss } from '../../src/shared/levelPalette';
-import { shortRatio, time } from './format';
+import { levelThresholds, linearScale, paddedRange, rangeTicks } from './scales';
 
 const svgNs = 'http://www.w3.org/2000/svg';
 
@@ -22,9 +23,12 @@ function titled<T extends SVGElement>(element: T, title: string): T {
 	return element;
 }
 
-/** Crossbars per level: one bar per level in its palette colour, count above, k and bits below. */
-export function levelHistogram(histogram: readonly number[], bins: number, options: { compact?: boolean; label: string }): SVGSVGElement {
-	const denseBits = bins - 2;
+/**
+ * Crossbars per level: one bar per level in its palette colour, count above, k and bits below.
+ * `adcBitsByLevel` is the analysis's ADC bits per level (`profile.adcBitsByLevel`).
+ */
+export function levelHistogram(histogram: readonly number[], adcBitsByLevel: readonly number[], options: { compact?: boolean; label: string }): SVGSVGElement {
+	const bins = adcBitsByLevel.length;
 	// Wide enough for the longest count above its bar.
 	const digits = Math.max(...histogram.map((n) => String(n).length), 1);
 	const barWidth = Math.max(options.compact ? 18 : 34, digits * 7 + 4);
@@ -38,15 +42,15 @@ export function levelHistogram(histogram: readonly number[], bins: number, optio
 	histogram.forEach((count, k) => {
 		const h = count === 0 ? 0 : Math.max(2, Math.round((plot * count) / max));
 		const x = gap + k * (barWidth + gap);
-		const group = titled(svg('g', { class: 'bar' }), `${describeLevel(k, bins)} — ${count} crossbar${count === 1 ? '' : 's'}`);
-		group.append(svg('rect', { x, y: top + plot - h, width: barWidth, height: h, fill: levelCss(k, bins), class: 'bar-fill' }));
+		const group = titled(svg('g', { class: 'bar' }), `${describeLevel(k, adcBitsByLevel)} — ${count} crossbar${count === 1 ? '' : 's'}`);
+		group.append(svg('rect', { x, y: top + plot - h, width: barWidth, height: h, fill: levelCss(k, adcBitsByLevel), class: 'bar-fill' }));
 		group.append(svg('rect', { x, y: top, width: barWidth, height: plot, class: 'bar-hit' }));
 		if (count > 0 || !options.compact) {
 			group.append(svg('text', { x: x + barWidth / 2, y: top + plot - h - 4, 'text-anchor': 'middle', class: 'count' }, String(count)));
 		}
 		group.append(svg('text', { x: x + barWidth / 2, y: top + plot + 12, 'text-anchor': 'middle', class: 'axis' }, options.compact ? String(k) : `k=${k}`));
 		if (!options.compact) {
-			group.append(svg('text', { x: x + barWidth / 2, y: top + plot + 26, 'text-anchor': 'middle', class: 'axis muted' }, k >= bins - 1 ? 'empty' : `${bitsForLevel(k, denseBits)} b`));
+			group.append(svg('text', { x: x + barWidth / 2, y: top + plot + 26, 'text-anchor': 'middle', class: 'axis muted' }, k >= bins - 1 ? 'empty' : `${adcBitsByLevel[k]} b`));
 		}
 		root.append(group);
 	});
@@ -54,16 +58,16 @@ export function levelHistogram(histogram: readonly number[], bins: number, optio
 }
 
 /** A legend for the level colours, with what each level costs. */
-export function levelLegend(bins: number): HTMLElement {
+export function levelLegend(adcBitsByLevel: readonly number[]): HTMLElement {
 	const list = document.createElement('ul');
 	list.className = 'legend';
 	list.setAttribute('aria-label', 'Level colours');
-	for (let k = 0; k < bins; k++) {
+	for (let k = 0; k < adcBitsByLevel.length; k++) {
 		const item = document.createElement('li');
 		const swatch = document.createElement('span');
 		swatch.className = 'swatch';
-		swatch.style.background = levelCss(k, bins);
-		item.append(swatch, document.createTextNode(describeLevel(k, bins).replace(/^level /, 'k=')));
+		swatch.style.background = levelCss(k, adcBitsByLevel);
+		item.append(swatch, document.createTextNode(describeLevel(k, adcBitsByLevel).replace(/^level /, 'k=')));
 		list.append(item);
 	}
 	return list;
@@ -83,11 +87,9 @@ export function columnBars(nonZeros: readonly number[], columnLength: number, ch
 	const width = left + n * barWidth + 8;
 	const root = svg('svg', { class: 'columns', viewBox: `0 0 ${width} ${top + plot + 22}`, width, height: top + plot + 22, role: 'img', 'aria-label': `Non-zeros per column of the selected crossbar` });
 	const max = Math.max(...nonZeros, 0);
-	const y = (v: number): number => top + plot - (plot * v) / Math.max(1, columnLength);
-	// Level thresholds: a crossbar is at level ≥ k when its densest column has ≤ n/2^k non-zeros.
+	const y = linearScale(0, Math.max(1, columnLength), top + plot, top);
 	let lastLabelY = y(columnLength);
-	for (let k = 1; k < bins - 1 && columnLength / 2 ** k >= 1; k++) {
-		const v = columnLength / 2 ** k;
+	for (const { level: k, nonZeros: v } of levelThresholds(columnLength, bins)) {
 		root.append(titled(svg('line', { x1: left, x2: width - 4, y1: y(v), y2: y(v), class: 'threshold' }), `level ${k} and sparser: every column ≤ ${v} non-zeros`));
 		if (y(v) - lastLabelY >= 11) {
 			root.append(svg('text', { x: left - 4, y: y(v) + 3, 'text-anchor': 'end', class: 'axis muted' }, `k${k}`));
@@ -115,14 +117,14 @@ export function sparkline(points: readonly HistoryPointDto[]): SVGSVGElement {
 	const values = points.map((p) => p.improvement ?? 0);
 	const min = Math.min(...values, 1);
 	const max = Math.max(...values, min + 0.01);
-	const x = (i: number): number => (points.length === 1 ? width / 2 : 4 + (i * (width - 8)) / (points.length - 1));
-	const y = (v: number): number => height - 4 - ((v - min) * (height - 8)) / (max - min);
+	const x = linearScale(0, points.length - 1, 4, width - 4);
+	const y = linearScale(min, max, height - 4, 4);
 	const root = svg('svg', { class: 'sparkline', viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'aria-label': `Improvement across ${points.length} saves` });
 	if (points.length > 1) {
 		root.append(svg('polyline', { points: values.map((v, i) => `${x(i)},${y(v)}`).join(' '), class: 'line' }));
 	}
 	points.forEach((p, i) => {
-		root.append(titled(svg('circle', { cx: x(i), cy: y(values[i]), r: i === points.length - 1 ? 3.5 : 2.5, class: i === points.length - 1 ? 'dot last' : 'dot' }), `saved ${time(p.mtimeMs)}: ${shortRatio(p.improvement)}, ADC bits ${p.adcBitsDense} → ${p.adcBits}`));
+		root.append(titled(svg('circle', { cx: x(i), cy: y(values[i]), r: i === points.length - 1 ? 3.5 : 2.5, class: i === points.length - 1 ? 'dot last' : 'dot' }), `saved ${formatTime(p.mtimeMs)}: ${formatRatio(p.improvement)}, ADC bits ${p.adcBitsDense} → ${p.adcBits}`));
 	});
 	return root;
 }
@@ -159,19 +161,14 @@ export function lineChart(series: readonly LineSeries[], options: LineChartOptio
 	const bottom = 22;
 	const plotW = width - left - right;
 	const plotH = height - top - bottom;
-	const values = series.flatMap((s) => s.points.map((p) => p.y)).concat(options.include ?? []);
-	const dataMin = values.length ? Math.min(...values) : 0;
-	const dataMax = values.length ? Math.max(...values) : 1;
 	// A little room around the data; the ticks sit on the data's own min, middle and max.
-	const pad = dataMax - dataMin < 1e-9 ? Math.abs(dataMax) * 0.05 || 0.5 : (dataMax - dataMin) * 0.08;
-	const min = dataMin - pad;
-	const max = dataMax + pad;
+	const { dataMin, dataMax, min, max } = paddedRange(series.flatMap((s) => s.points.map((p) => p.y)), options.include);
 	const xMax = Math.max(1, options.xMax);
-	const x = (v: number): number => left + (plotW * v) / xMax;
-	const y = (v: number): number => top + plotH - (plotH * (v - min)) / (max - min);
+	const x = linearScale(0, xMax, left, left + plotW);
+	const y = linearScale(min, max, top + plotH, top);
 	const root = svg('svg', { class: 'line-chart', viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'aria-label': options.label });
 	root.append(svg('rect', { x: left, y: top, width: plotW, height: plotH, class: 'plot-area' }));
-	for (const v of dataMax - dataMin < 1e-9 ? [dataMin] : [dataMin, (dataMin + dataMax) / 2, dataMax]) {
+	for (const v of rangeTicks(dataMin, dataMax)) {
 		root.append(svg('line', { x1: left, x2: left + plotW, y1: y(v), y2: y(v), class: 'grid' }));
 		root.append(svg('text', { x: left - 4, y: y(v) + 3.5, 'text-anchor': 'end', class: 'axis muted' }, options.format(v)));
 	}

@@ -1,25 +1,13 @@
 import type { LayerAnalysisDto } from '../../src/shared/analysis';
 import { levelPalette } from '../../src/shared/levelPalette';
+import { fillLevelPixels, heatmapCells, packPalette, tileAtFraction } from './heatmapGeometry';
+import type { TileRef } from './heatmapGeometry';
 
-export interface TileRef {
-	readonly row: number;
-	readonly col: number;
-}
+export type { TileRef } from './heatmapGeometry';
 
 export interface HeatmapCallbacks {
 	hover(tile: TileRef | undefined, event: MouseEvent | undefined): void;
 	select(tile: TileRef): void;
-}
-
-const maxCell = 36;
-const minCell = 2;
-const maxHeight = 420;
-
-/** Little-endian RGBA packed as one Uint32 per pixel, for a one-pass ImageData fill. */
-function packedPalette(bins: number): Uint32Array {
-	const bytes = new Uint8ClampedArray(bins * 4);
-	levelPalette(bins).forEach((rgba, k) => bytes.set(rgba, k * 4));
-	return new Uint32Array(bytes.buffer);
 }
 
 /**
@@ -38,18 +26,18 @@ export class Heatmap {
 	/** Milliseconds the last draw took (exposed as data-draw-ms for benchmarks and e2e logs). */
 	lastDrawMs = 0;
 
-	constructor(private readonly layer: LayerAnalysisDto, private readonly bins: number, private readonly callbacks: HeatmapCallbacks) {
+	constructor(private readonly layer: LayerAnalysisDto, private readonly adcBitsByLevel: readonly number[], private readonly callbacks: HeatmapCallbacks) {
 		this.canvas = document.createElement('canvas');
 		this.canvas.className = 'heatmap';
 		this.canvas.tabIndex = 0;
 		this.canvas.setAttribute('role', 'img');
-		this.canvas.setAttribute('aria-label', `${layer.name}: ${layer.grid.rows} by ${layer.grid.cols} crossbars; ${layer.levelHistogram.map((n, k) => (n ? `${n} at level ${k}` : '')).filter(Boolean).join(', ')}. Arrow keys move, Enter shows a crossbar's columns.`);
+		this.canvas.setAttribute('aria-label', `${layer.name}: ${layer.grid.inputBlocks} input blocks by ${layer.grid.channelGroups} channel groups of crossbars; ${layer.levelHistogram.map((n, k) => (n ? `${n} at level ${k}` : '')).filter(Boolean).join(', ')}. Arrow keys move, Enter shows a crossbar's columns.`);
 		this.source = document.createElement('canvas');
-		this.source.width = layer.grid.cols;
-		this.source.height = layer.grid.rows;
+		this.source.width = layer.grid.channelGroups;
+		this.source.height = layer.grid.inputBlocks;
 		this.canvas.addEventListener('mousemove', (event) => {
 			const tile = this.tileAt(event);
-			if (tile?.row !== this.hovered?.row || tile?.col !== this.hovered?.col) {
+			if (tile?.block !== this.hovered?.block || tile?.group !== this.hovered?.group) {
 				this.hovered = tile;
 			}
 			this.callbacks.hover(tile, event);
@@ -68,9 +56,8 @@ export class Heatmap {
 
 	/** Chooses cell sizes for the available width; tall grids get flatter cells, never below 2 px. */
 	layout(availableWidth: number): void {
-		const { rows, cols } = this.layer.grid;
-		this.cellWidth = Math.max(minCell, Math.min(maxCell, Math.floor(Math.max(availableWidth, 60) / cols)));
-		this.cellHeight = Math.max(minCell, Math.min(this.cellWidth, Math.floor(maxHeight / rows)));
+		const { inputBlocks: rows, channelGroups: cols } = this.layer.grid;
+		({ cellWidth: this.cellWidth, cellHeight: this.cellHeight } = heatmapCells(this.layer.grid, availableWidth));
 		const dpr = window.devicePixelRatio || 1;
 		const width = cols * this.cellWidth;
 		const height = rows * this.cellHeight;
@@ -90,7 +77,7 @@ export class Heatmap {
 		const started = performance.now();
 		const ctx = this.canvas.getContext('2d');
 		if (!ctx) return;
-		const { rows, cols } = this.layer.grid;
+		const { inputBlocks: rows, channelGroups: cols } = this.layer.grid;
 		ctx.setTransform(1, 0, 0, 1, 0, 0);
 		ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
 		ctx.imageSmoothingEnabled = false;
@@ -118,10 +105,10 @@ export class Heatmap {
 			const line = 2 * (window.devicePixelRatio || 1);
 			ctx.lineWidth = line;
 			ctx.strokeStyle = style.getPropertyValue('--vscode-focusBorder').trim() || '#0078d4';
-			ctx.strokeRect(this.selected.col * sx + line / 2, this.selected.row * sy + line / 2, Math.max(sx - line, line), Math.max(sy - line, line));
+			ctx.strokeRect(this.selected.group * sx + line / 2, this.selected.block * sy + line / 2, Math.max(sx - line, line), Math.max(sy - line, line));
 			ctx.strokeStyle = style.getPropertyValue('--vscode-editor-foreground').trim() || '#ffffff';
 			ctx.lineWidth = 1;
-			ctx.strokeRect(this.selected.col * sx - 0.5, this.selected.row * sy - 0.5, sx + 1, sy + 1);
+			ctx.strokeRect(this.selected.group * sx - 0.5, this.selected.block * sy - 0.5, sx + 1, sy + 1);
 		}
 		this.lastDrawMs = performance.now() - started;
 		this.canvas.dataset.drawMs = this.lastDrawMs.toFixed(2);
@@ -130,43 +117,35 @@ export class Heatmap {
 	/** The crossbar under the mouse, if any. */
 	tileAt(event: MouseEvent): TileRef | undefined {
 		const rect = this.canvas.getBoundingClientRect();
-		const col = Math.floor(((event.clientX - rect.left) / rect.width) * this.layer.grid.cols);
-		const row = Math.floor(((event.clientY - rect.top) / rect.height) * this.layer.grid.rows);
-		return row >= 0 && col >= 0 && row < this.layer.grid.rows && col < this.layer.grid.cols ? { row, col } : undefined;
+		return tileAtFraction(this.layer.grid, (event.clientX - rect.left) / rect.width, (event.clientY - rect.top) / rect.height);
 	}
 
 	/** Client coordinates of a tile's centre (for keyboard-driven tooltips and tests). */
 	tileCentre(tile: TileRef): { x: number; y: number } {
 		const rect = this.canvas.getBoundingClientRect();
-		return { x: rect.left + ((tile.col + 0.5) / this.layer.grid.cols) * rect.width, y: rect.top + ((tile.row + 0.5) / this.layer.grid.rows) * rect.height };
+		return { x: rect.left + ((tile.group + 0.5) / this.layer.grid.channelGroups) * rect.width, y: rect.top + ((tile.block + 0.5) / this.layer.grid.inputBlocks) * rect.height };
 	}
 
 	/** One ImageData pass at one pixel per crossbar (timed as data-fill-ms). */
 	private fillSource(): void {
 		const started = performance.now();
-		const { rows, cols, levels } = this.layer.grid;
+		const { inputBlocks: rows, channelGroups: cols, levels } = this.layer.grid;
 		const ctx = this.source.getContext('2d');
 		if (!ctx) return;
 		const image = ctx.createImageData(cols, rows);
-		const pixels = new Uint32Array(image.data.buffer);
-		const palette = packedPalette(this.bins);
-		const last = this.bins - 1;
-		for (let i = 0; i < levels.length; i++) {
-			const level = levels[i];
-			pixels[i] = palette[level > last ? last : level];
-		}
+		fillLevelPixels(levels, packPalette(levelPalette(this.adcBitsByLevel)), new Uint32Array(image.data.buffer));
 		ctx.putImageData(image, 0, 0);
 		this.canvas.dataset.fillMs = (performance.now() - started).toFixed(2);
 	}
 
 	private onKey(event: KeyboardEvent): void {
-		const { rows, cols } = this.layer.grid;
-		const current = this.selected ?? { row: 0, col: 0 };
+		const { inputBlocks: rows, channelGroups: cols } = this.layer.grid;
+		const current = this.selected ?? { block: 0, group: 0 };
 		const moves: Record<string, [number, number]> = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
 		const move = moves[event.key];
 		if (move) {
 			event.preventDefault();
-			const next = { row: Math.min(rows - 1, Math.max(0, current.row + move[0])), col: Math.min(cols - 1, Math.max(0, current.col + move[1])) };
+			const next = { block: Math.min(rows - 1, Math.max(0, current.block + move[0])), group: Math.min(cols - 1, Math.max(0, current.group + move[1])) };
 			this.callbacks.select(next);
 		} else if (event.key === 'Enter' || event.key === ' ') {
 			event.preventDefault();

@@ -1,8 +1,8 @@
 import { promises as fs } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import * as vscode from 'vscode';
-import { scanPythonSource } from '../../core/pythonScan';
-import type { PythonScan } from '../../core/pythonScan';
+import { scanPythonSource } from '../../source/pythonScan';
+import type { PythonScan } from '../../source/pythonScan';
 import type { HardwareProfile, LayerAnalysisDto } from '../../shared/analysis';
 import { Commands } from '../../shared/commandIds';
 import type { AnalysisEntry, AnalysisStore } from '../analysisStore';

@@ -3,34 +3,18 @@
  * A lens states what the layer costs under the current profile (crossbars, dense ADC bits)
  * and, once a checkpoint of the same model has been analysed, what it measured.
  */
-import type { ScannedLayer } from '../../core/pythonScan';
-import { scannedLayerMatrix } from '../../core/pythonScan';
+import type { ScannedLayer } from '../../source/pythonScan';
+import { scannedLayerMatrix } from '../../source/pythonScan';
+import { crossbarGeometry, crossbarGrid } from '../../hardware/geometry';
+import type { CrossbarGrid } from '../../hardware/geometry';
+import { log2Int } from '../../hardware/levels';
 import type { AnalysisResultDto, HardwareProfile, LayerAnalysisDto } from '../../shared/analysis';
+import { formatRatio } from '../../shared/format';
 
-export interface CrossbarCount {
-	/** Grid rows: blocks of tileRows inputs. */
-	readonly rows: number;
-	/** Grid columns: groups of tileRows/slices output channels. */
-	readonly cols: number;
-	readonly tiles: number;
-	readonly adcBitsDense: number;
-}
-
-/** Crossbars a [out, fanIn] matrix needs under a profile, and their dense ADC bits (log2 T each). */
-export function crossbarsFor(matrix: readonly [number, number], profile: Pick<HardwareProfile, 'tileRows' | 'slices'>): CrossbarCount {
-	const [out, fanIn] = matrix;
-	const rows = Math.ceil(fanIn / profile.tileRows);
-	const cols = Math.ceil(out / (profile.tileRows / profile.slices));
-	const tiles = rows * cols;
-	return { rows, cols, tiles, adcBitsDense: tiles * Math.round(Math.log2(profile.tileRows)) };
-}
-
-/** "2.3×": one decimal from 2×, two below (so 1.27× stays visible), ∞ for all-empty. */
-export function formatLensRatio(value: number | null): string {
-	if (value === null) {
-		return '∞';
-	}
-	return `${value >= 100 ? value.toFixed(0) : value >= 2 ? value.toFixed(1) : value.toFixed(2)}×`;
+/** Crossbars a [out, fanIn] matrix needs under a profile (src/hardware/geometry.ts), and their dense ADC bits (log2 T each). */
+export function crossbarsFor(matrix: readonly [number, number], profile: Pick<HardwareProfile, 'crossbarSize' | 'slices'>): CrossbarGrid & { readonly adcBitsDense: number } {
+	const grid = crossbarGrid(matrix[0], matrix[1], crossbarGeometry(profile.crossbarSize, profile.slices));
+	return { ...grid, adcBitsDense: grid.count * log2Int(profile.crossbarSize) };
 }
 
 /** `conv 64→128 3×3`, `linear 512→10`, `conv ?→32 3×3` (input channels unknown). */
@@ -51,7 +35,7 @@ export interface LensText {
  * The lens of one scanned layer. `measured` is the matching layer of an analysed checkpoint
  * (same profile), `source` names that checkpoint.
  */
-export function formatLayerLens(layer: ScannedLayer, profile: Pick<HardwareProfile, 'tileRows' | 'slices' | 'includeLinear' | 'adcLaw'>, measured?: { layer: LayerAnalysisDto; source: string }): LensText {
+export function formatLayerLens(layer: ScannedLayer, profile: Pick<HardwareProfile, 'crossbarSize' | 'slices' | 'includeLinear' | 'adcLaw'>, measured?: { layer: LayerAnalysisDto; source: string }): LensText {
 	const head = describeScannedLayer(layer);
 	const matrix = scannedLayerMatrix(layer);
 	if (!matrix) {
@@ -59,26 +43,26 @@ export function formatLayerLens(layer: ScannedLayer, profile: Pick<HardwareProfi
 		return { title: `${head} · crossbars unknown`, tooltip: `Crossbar Lens: ${missing}, so the crossbar count cannot be computed from the script.` };
 	}
 	const count = crossbarsFor(matrix, profile);
-	const crossbars = `${count.tiles} crossbar${count.tiles === 1 ? '' : 's'}`;
-	const geometry = `${profile.tileRows}×${profile.tileRows} crossbars${profile.slices > 1 ? `, ${profile.slices} slices per weight` : ''}`;
+	const crossbars = `${count.count} crossbar${count.count === 1 ? '' : 's'}`;
+	const geometry = `${profile.crossbarSize}×${profile.crossbarSize} crossbars${profile.slices > 1 ? `, ${profile.slices} slices per weight` : ''}`;
 	const inferred = layer.inChannelsInferred ? ` Input channels (${layer.inChannels}) inferred from the previous layer.` : '';
 	if (layer.kind === 'linear' && !profile.includeLinear) {
 		return {
 			title: `${head} · ${crossbars} · not counted (linear)`,
-			tooltip: `Matrix ${matrix[0]}×${matrix[1]} → ${count.rows} × ${count.cols} ${geometry}. Linear layers are not counted, as in the paper: turn on crossbarLens.hardware.includeLinear to count them.${inferred}`,
+			tooltip: `Matrix ${matrix[0]}×${matrix[1]} → ${count.inputBlocks} × ${count.channelGroups} ${geometry}. Linear layers are not counted, as in the paper: turn on crossbarLens.hardware.includeLinear to count them.${inferred}`,
 		};
 	}
 	if (!measured) {
 		return {
 			title: `${head} · ${crossbars} · ADC ${count.adcBitsDense} bits dense`,
-			tooltip: `Matrix ${matrix[0]}×${matrix[1]} → ${count.rows} × ${count.cols} ${geometry}, ${Math.log2(profile.tileRows)} ADC bits each when dense. Analyze a checkpoint of this model to see its measured levels.${inferred}`,
+			tooltip: `Matrix ${matrix[0]}×${matrix[1]} → ${count.inputBlocks} × ${count.channelGroups} ${geometry}, ${log2Int(profile.crossbarSize)} ADC bits each when dense. Analyze a checkpoint of this model to see its measured levels.${inferred}`,
 		};
 	}
 	const m = measured.layer;
 	const levels = m.levelHistogram.map((n, k) => `k${k}:${n}`).join(' ');
 	return {
-		title: `${head} · ${m.tiles} crossbar${m.tiles === 1 ? '' : 's'} · ADC ${m.adcBitsDense}→${m.adcBits} bits (${formatLensRatio(m.adcEnergyImprovement)})`,
-		tooltip: `${m.name} in ${measured.source}: ${m.tiles} ${geometry}, ${(100 * m.zeros / Math.max(1, m.weights)).toFixed(1)}% zeros. Crossbars per level ${levels}. ADC bits ${m.adcBitsDense} → ${m.adcBits}; ADC energy improvement ${formatLensRatio(m.adcEnergyImprovement)} (${profile.adcLaw} law). Click to show the layer.${inferred}`,
+		title: `${head} · ${m.tiles} crossbar${m.tiles === 1 ? '' : 's'} · ADC ${m.adcBitsDense}→${m.adcBits} bits (${formatRatio(m.adcEnergyImprovement)})`,
+		tooltip: `${m.name} in ${measured.source}: ${m.tiles} ${geometry}, ${(100 * m.zeros / Math.max(1, m.weights)).toFixed(1)}% zeros. Crossbars per level ${levels}. ADC bits ${m.adcBitsDense} → ${m.adcBits}; ADC energy improvement ${formatRatio(m.adcEnergyImprovement)} (${profile.adcLaw} law). Click to show the layer.${inferred}`,
 	};
 }
 

@@ -1,32 +1,23 @@
-import { basename, dirname, extname } from 'node:path';
+import { basename } from 'node:path';
 import * as vscode from 'vscode';
 import { isAbortError, ModelFormatError } from '../../core/errors';
-import { openModel } from '../../formats/registry';
+import { crossbarColumns } from '../../hardware/analyze';
 import type { HardwareProfile } from '../../shared/analysis';
 import { analysisViewType, Commands } from '../../shared/commandIds';
-import { bitsForLevel } from '../../shared/levelPalette';
 import { isWebviewToHost, protocolVersion } from '../../shared/protocol';
-import type { AnalysisReason, HostToWebview, ModelInfoDto, ProfileChoiceDto, PruneSpecDto, TileColumnsDto, TrainingCapabilityDto, ViewStateDto, WebviewToHost } from '../../shared/protocol';
-import type { TrainingRunDto } from '../../shared/training';
+import type { AnalysisReason, HostToWebview, ModelInfoDto, ProfileChoiceDto, TileColumnsDto, ViewStateDto, WebviewToHost } from '../../shared/protocol';
 import type { AnalysisEntry } from '../analysisStore';
 import { describeModel } from '../analysisStore';
 import { Disposable } from '../disposable';
-import { loadPruneEngine, pruneCapability } from '../pruning/pruneBridge';
-import type { PruneOutcome } from '../pruning/pruneBridge';
-import { abortSignalFor, reportError } from '../reportError';
+import { reportError } from '../reportError';
 import { analyzeWithProgress } from '../services';
 import type { Services } from '../services';
 import { affectsProfile, applyChoice, choiceOf, profileFromSettings } from '../settings';
-import { concerns } from '../training/runRegistry';
 import { ModelFileWatcher } from './modelFileWatcher';
+import type { PanelHost } from './panelHost';
+import { PrunePreviewSection } from './prunePreviewSection';
+import { TrainingSection } from './trainingSection';
 import { renderWebviewHtml, webviewOptions } from './webviewHtml';
-
-/** The fine-tune button runs training code: trusted workspaces only. */
-function trainingCapability(): TrainingCapabilityDto {
-	return vscode.workspace.isTrusted
-		? { available: true }
-		: { available: false, reason: 'Run D.U.B. fine-tune runs training code: trust this workspace to use it.' };
-}
 
 export interface OpenOptions {
 	readonly reason: AnalysisReason;
@@ -41,19 +32,14 @@ export interface OpenOptions {
 	readonly deferAnalysis?: boolean;
 }
 
-interface PendingPrune {
-	readonly spec: PruneSpecDto;
-	readonly profile: HardwareProfile;
-	readonly outcome: PruneOutcome;
-	readonly mtimeMs: number;
-}
-
 /**
  * One analysis panel per model file: it owns the webview, watches the file (re-analysing when
  * a training run saves a new checkpoint), answers the webview's requests, and restores after
- * a window reload through the serializer (its view state names the model).
+ * a window reload through the serializer (its view state names the model). The analysis
+ * section lives here; the prune preview and the training section are their own classes
+ * (prunePreviewSection.ts, trainingSection.ts), as in the webview (webview-ui/src/sections).
  */
-export class AnalysisPanel extends Disposable {
+export class AnalysisPanel extends Disposable implements PanelHost {
 	private static readonly panels = new Map<string, AnalysisPanel>();
 
 	/** Opens (or reveals) the panel of a model. */
@@ -99,17 +85,16 @@ export class AnalysisPanel extends Disposable {
 
 	private entry: AnalysisEntry | undefined;
 	private inflight: AbortController | undefined;
-	private pendingPrune: PendingPrune | undefined;
+	private readonly prune: PrunePreviewSection;
+	private readonly training: TrainingSection;
 	private readyOnce = false;
 	/** A message could not be delivered (the panel was hidden): replay the state at the next ready. */
 	private missed = false;
 	private lastError: Extract<HostToWebview, { type: 'analysis/error' }> | undefined;
-	/** The fine-tune run of (or into) this model that the panel shows. */
-	private training: TrainingRunDto | undefined;
 	/** Size and mtime of the file as the last analysis found it (a watcher event without a change is ignored). */
 	private analyzedVersion: string | undefined;
 
-	private constructor(readonly panel: vscode.WebviewPanel, private readonly services: Services, readonly path: string, private choice: ProfileChoiceDto | undefined) {
+	private constructor(readonly panel: vscode.WebviewPanel, readonly services: Services, readonly path: string, private choice: ProfileChoiceDto | undefined) {
 		super();
 		AnalysisPanel.panels.set(path, this);
 		AnalysisPanel.lastFocused = this;
@@ -129,15 +114,8 @@ export class AnalysisPanel extends Disposable {
 				void this.analyze('profile', 'window').catch(() => undefined);
 			}
 		}));
-		this.training = services.trainingRuns.forPath(path);
-		if (this.training) void this.post({ type: 'training/update', run: this.training });
-		this.register(services.trainingRuns.onDidChange((run) => {
-			if (concerns(run, this.path) && (run.runId === this.training?.runId || run.startedAt >= (this.training?.startedAt ?? 0))) {
-				this.training = run;
-				void this.post({ type: 'training/update', run });
-			}
-		}));
-		this.register(vscode.workspace.onDidGrantWorkspaceTrust(() => void this.post({ type: 'training/capability', capability: trainingCapability() })));
+		this.prune = new PrunePreviewSection(this);
+		this.training = this.register(new TrainingSection(this));
 		this.register(new ModelFileWatcher(path, {
 			changed: () => void this.onFileChanged(),
 			deleted: () => void this.post({ type: 'analysis/error', model: this.modelInfoFallback(), reason: 'fileChanged', message: `${basename(path)} was deleted or moved; the panel shows its last analysis.` }),
@@ -230,14 +208,12 @@ export class AnalysisPanel extends Disposable {
 		if (this.lastError) {
 			void this.post(this.lastError);
 		}
-		if (this.training) {
-			void this.post({ type: 'training/update', run: this.training });
-		}
+		this.training.replay();
 	}
 
 	private showEntry(entry: AnalysisEntry, reason: AnalysisReason): void {
 		this.entry = entry;
-		this.pendingPrune = undefined;
+		this.prune.reset();
 		this.lastError = undefined;
 		this.postResult(entry, reason);
 	}
@@ -296,8 +272,8 @@ export class AnalysisPanel extends Disposable {
 			const again = this.readyOnce || this.missed;
 			this.readyOnce = true;
 			this.missed = false;
-			void pruneCapability().then((capability) => this.post({ type: 'prune/capability', capability }));
-			void this.post({ type: 'training/capability', capability: trainingCapability() });
+			this.prune.ready();
+			this.training.ready();
 			if (again) {
 				this.replay();
 			}
@@ -321,7 +297,7 @@ export class AnalysisPanel extends Disposable {
 				return;
 			case 'tile/select': {
 				try {
-					const columns = await this.tileColumns(message.layer, message.row, message.col);
+					const columns = await this.tileColumns(message.layer, message.block, message.group);
 					await this.post({ type: 'tile/columns', requestId: message.requestId, columns });
 				} catch (ex) {
 					await this.post({ type: 'tile/columns', requestId: message.requestId, error: ex instanceof Error ? ex.message : String(ex) });
@@ -333,34 +309,25 @@ export class AnalysisPanel extends Disposable {
 				await vscode.commands.executeCommand(Commands.exportReport, vscode.Uri.file(this.path), message.format);
 				return;
 			case 'prune/preview':
-				await this.prunePreview(message.requestId, message.spec);
+				await this.prune.preview(message.requestId, message.spec);
 				return;
 			case 'prune/save':
-				await this.pruneSave(message.requestId);
+				await this.prune.save(message.requestId);
 				return;
 			case 'log/error':
 				this.services.log.error(`webview: ${message.message}`);
 				return;
 			case 'training/start':
-				await vscode.commands.executeCommand(Commands.runFineTune, vscode.Uri.file(this.path));
+				await this.training.start();
 				return;
-			case 'training/action': {
-				const run = this.services.trainingRuns.get(message.runId);
-				if (!run) return;
-				if (message.action === 'cancel') {
-					this.services.trainingRuns.cancel(run.runId);
-				} else if (message.action === 'open') {
-					await vscode.commands.executeCommand(Commands.analyzeModel, vscode.Uri.file(run.outputPath));
-				} else {
-					await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(run.outputPath));
-				}
+			case 'training/action':
+				await this.training.action(message.runId, message.action);
 				return;
-			}
 		}
 	}
 
 	/** Per-column non-zeros of one crossbar, from the counts the analysis kept. */
-	private async tileColumns(layerName: string, row: number, col: number): Promise<TileColumnsDto> {
+	private async tileColumns(layerName: string, block: number, group: number): Promise<TileColumnsDto> {
 		let entry = this.entry;
 		if (!entry) {
 			throw new Error('No analysis yet.');
@@ -375,104 +342,7 @@ export class AnalysisPanel extends Disposable {
 		if (!layer || !counts) {
 			throw new Error(`Layer ${layerName} is not in the current analysis.`);
 		}
-		const { grid } = layer;
-		if (row >= grid.rows || col >= grid.cols) {
-			throw new Error(`Crossbar (${row}, ${col}) is outside ${layerName}'s ${grid.rows} × ${grid.cols} grid.`);
-		}
-		const { tileRows, outputChannelsPerCrossbar, adcBitsDensePerCrossbar } = entry.result.profile;
-		const channelStart = col * outputChannelsPerCrossbar;
-		const channelEnd = Math.min(layer.matrix[0], channelStart + outputChannelsPerCrossbar);
-		const nonZeros: number[] = [];
-		for (let o = channelStart; o < channelEnd; o++) {
-			nonZeros.push(counts.counts[o * counts.blocks + row]);
-		}
-		const level = grid.levels[row * grid.cols + col];
-		return {
-			layer: layerName,
-			row,
-			col,
-			channelStart,
-			nonZeros,
-			columnLength: Math.min(tileRows, layer.matrix[1] - row * tileRows),
-			level,
-			adcBits: level >= entry.result.profile.sparsityBins - 1 ? 0 : bitsForLevel(level, adcBitsDensePerCrossbar),
-		};
-	}
-
-	private async prunePreview(requestId: number, spec: PruneSpecDto): Promise<void> {
-		const engine = await loadPruneEngine();
-		if (!engine) {
-			await this.post({ type: 'prune/result', requestId, error: (await pruneCapability()).reason ?? 'Pruning is not available.' });
-			return;
-		}
-		const profile = this.profile();
-		const model = await describeModel(this.path);
-		const started = performance.now();
-		try {
-			const outcome = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Crossbar: D.U.B. prune preview of ${basename(this.path)}`, cancellable: true }, async (progress, token) => {
-				const abort = abortSignalFor(token);
-				try {
-					const graph = await openModel(this.path, { inputSize: profile.inputSize, signal: abort.signal }, this.path);
-					try {
-						return await engine.pruneGraph(graph, profile, spec, {
-							signal: abort.signal,
-							onProgress: (done, total, layer) => progress.report({ message: `${layer} (${done}/${total})`, increment: 100 / total }),
-						});
-					} finally {
-						await graph.close();
-					}
-				} finally {
-					abort.dispose();
-				}
-			});
-			this.pendingPrune = { spec, profile, outcome, mtimeMs: model.mtimeMs };
-			await this.post({ type: 'prune/result', requestId, preview: { spec, before: outcome.before, after: outcome.after, ...(outcome.unstructured ? { unstructured: outcome.unstructured } : {}), elapsedMs: Math.round(performance.now() - started) } });
-		} catch (ex) {
-			await this.post({ type: 'prune/result', requestId, error: isAbortError(ex) ? 'Cancelled.' : ex instanceof Error ? ex.message : String(ex) });
-			if (!isAbortError(ex)) throw ex;
-		}
-	}
-
-	private async pruneSave(requestId: number): Promise<void> {
-		const pending = this.pendingPrune;
-		const engine = await loadPruneEngine();
-		if (!pending || !engine) {
-			await this.post({ type: 'prune/saved', requestId, error: 'Preview a prune first.' });
-			return;
-		}
-		const model = await describeModel(this.path);
-		if (model.mtimeMs !== pending.mtimeMs) {
-			await this.post({ type: 'prune/saved', requestId, error: `${basename(this.path)} changed since the preview; preview again.` });
-			return;
-		}
-		const ext = extname(this.path);
-		const defaultUri = vscode.Uri.file(`${dirname(this.path)}/${basename(this.path, ext)}.dub${ext}`);
-		const target = await vscode.window.showSaveDialog({ defaultUri, title: 'Save the pruned model as', saveLabel: 'Save pruned model' });
-		if (!target) {
-			await this.post({ type: 'prune/saved', requestId });
-			return;
-		}
-		if (target.fsPath === this.path) {
-			await this.post({ type: 'prune/saved', requestId, error: 'Choose a new file: the original model is never overwritten.' });
-			return;
-		}
-		// A training run may have saved a new checkpoint while the dialog was open.
-		if ((await describeModel(this.path)).mtimeMs !== pending.mtimeMs) {
-			await this.post({ type: 'prune/saved', requestId, error: `${basename(this.path)} changed since the preview; preview again.` });
-			return;
-		}
-		try {
-			await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Crossbar: writing ${basename(target.fsPath)}` }, () =>
-				engine.writePrunedModel(this.path, pending.outcome.updates, target.fsPath, { inputSize: pending.profile.inputSize }));
-		} catch (ex) {
-			await this.post({ type: 'prune/saved', requestId, error: ex instanceof Error ? ex.message : String(ex) });
-			throw ex;
-		}
-		await this.post({ type: 'prune/saved', requestId, path: target.fsPath });
-		void vscode.window.showInformationMessage(`Pruned model saved: ${vscode.workspace.asRelativePath(target)}`, 'Analyze', 'Reveal').then((choice) => {
-			if (choice === 'Analyze') void vscode.commands.executeCommand(Commands.analyzeModel, target);
-			if (choice === 'Reveal') void vscode.commands.executeCommand('revealInExplorer', target);
-		});
+		return crossbarColumns(layer, counts, entry.result.profile, block, group);
 	}
 
 	private async onFileChanged(): Promise<void> {
@@ -481,7 +351,7 @@ export class AnalysisPanel extends Disposable {
 		if (now !== undefined && now === this.analyzedVersion) {
 			return;
 		}
-		this.pendingPrune = undefined;
+		this.prune.reset();
 		try {
 			await this.analyze('fileChanged', 'window');
 		} catch (ex) {

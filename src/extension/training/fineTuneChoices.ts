@@ -2,21 +2,18 @@ import { existsSync, promises as fs } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import * as vscode from 'vscode';
 import { UsageError } from '../../core/errors';
-import { openModel } from '../../formats/registry';
+import { describeSuffixes, hasSuffix, openModel, trainableSuffixes } from '../../formats/registry';
 import { ratioPresets, resolveRatios } from '../../pruning/ratios';
 import type { RatioSpec } from '../../pruning/ratios';
 import { configSection, Settings } from '../../shared/commandIds';
 import { defaultDigitsPath } from '../../training/datasets';
-import { tfjsModelExtensions, trainingPresets } from '../../training/engine';
+import { trainingPresets } from '../../training/engine';
 import { paperScaled, parseRatios, scaleMilestones } from '../../training/fineTunePresets';
 import type { DatasetSpec, TrainingHyperParameters } from '../../training/engine';
 import { findModelFactories } from '../../training/pytorch/factories';
-import { pytorchCheckpointExtensions } from '../../training/pytorch/protocol';
 import { findWorkspaceModels } from '../modelFiles';
 
 /** Extensions a fine-tune starts from: ONNX, a TF.js model.json or Keras (TensorFlow.js engine), or a PyTorch checkpoint (PyTorch engine). */
-export const trainableExtensions: readonly string[] = [...tfjsModelExtensions, ...pytorchCheckpointExtensions];
-const tfjsInputs = tfjsModelExtensions;
 
 export type PresetId = 'paper' | 'digits-quick' | 'smoke' | 'custom';
 
@@ -33,7 +30,7 @@ export interface FineTunePlan {
 	readonly preset: PresetId;
 	readonly presetLabel: string;
 	readonly hyperParameters: TrainingHyperParameters;
-	readonly tileRows: number;
+	readonly crossbarSize: number;
 	readonly slices: number;
 	readonly pruneRatios: RatioSpec;
 	readonly outputPath: string;
@@ -50,7 +47,7 @@ interface Memory {
 	processes?: number;
 	preset?: PresetId;
 	paperEpochs?: number;
-	custom?: { lambdaVar: number; lambda2: number; lr: number; regularizeEpochs: number; finetuneEpochs: number; batchSize: number; tileRows: number };
+	custom?: { lambdaVar: number; lambda2: number; lr: number; regularizeEpochs: number; finetuneEpochs: number; batchSize: number; crossbarSize: number };
 	ratios?: Record<string, string>;
 	architectures?: Record<string, string>;
 }
@@ -95,12 +92,11 @@ export async function chooseFineTune(state: vscode.Memento, given?: vscode.Uri, 
 		const title = (n: number, what: string): string => `Run D.U.B. fine-tune (${n}/${steps}): ${what}`;
 
 		// 1. The model.
-		const modelPath = given && trainableExtensions.includes(extname(given.fsPath).toLowerCase()) ? given.fsPath : await chooseModel(memory, title(1, 'model'), preferred);
-		const ext = extname(modelPath).toLowerCase();
-		if (!trainableExtensions.includes(ext)) {
-			throw new UsageError(`${basename(modelPath)}: a fine-tune starts from an ONNX model, a TF.js model.json or a Keras .keras/.h5 (TensorFlow.js engine) or a PyTorch checkpoint (${pytorchCheckpointExtensions.join(', ')}; PyTorch engine).`);
+		const modelPath = given && hasSuffix(given.fsPath, trainableSuffixes()) ? given.fsPath : await chooseModel(memory, title(1, 'model'), preferred);
+		if (!hasSuffix(modelPath, trainableSuffixes())) {
+			throw new UsageError(`${basename(modelPath)}: a fine-tune starts from an ONNX model, a TF.js model.json or a Keras model (${describeSuffixes(trainableSuffixes('tfjs'))}: TensorFlow.js engine) or a PyTorch checkpoint (${describeSuffixes(trainableSuffixes('pytorch'))}: PyTorch engine).`);
 		}
-		const isOnnx = tfjsInputs.includes(ext);
+		const isOnnx = hasSuffix(modelPath, trainableSuffixes('tfjs'));
 		const convs = await convLayers(modelPath);
 
 		// 2. The dataset.
@@ -126,7 +122,7 @@ export async function chooseFineTune(state: vscode.Memento, given?: vscode.Uri, 
 		const architecture = engine === 'pytorch' ? await chooseArchitecture(memory, modelPath, title(3, 'model architecture')) : undefined;
 
 		// 4. The hyper-parameters.
-		const settingsTile = vscode.workspace.getConfiguration(configSection, vscode.Uri.file(modelPath)).get<number>(Settings.tileSize, 64);
+		const settingsTile = vscode.workspace.getConfiguration(configSection, vscode.Uri.file(modelPath)).get<number>(Settings.crossbarSize, 64);
 		const slices = vscode.workspace.getConfiguration(configSection, vscode.Uri.file(modelPath)).get<number>(Settings.slices, 1);
 		const preset = await choosePreset(memory, dataset, engine, settingsTile, title(4, 'settings'));
 
@@ -166,7 +162,7 @@ export async function chooseFineTune(state: vscode.Memento, given?: vscode.Uri, 
 		return {
 			modelPath, engine, processes, architecture, dataset, datasetLabel,
 			preset: preset.id, presetLabel: preset.label, hyperParameters: preset.hyperParameters,
-			tileRows: preset.tileRows, slices, pruneRatios, outputPath, force,
+			crossbarSize: preset.crossbarSize, slices, pruneRatios, outputPath, force,
 			maxStepsPerEpoch: preset.id === 'smoke' ? smokeSteps : undefined,
 		};
 	} catch (ex) {
@@ -177,16 +173,16 @@ export async function chooseFineTune(state: vscode.Memento, given?: vscode.Uri, 
 
 async function chooseModel(memory: Memory, title: string, preferred?: string): Promise<string> {
 	const uris = (await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Crossbar: finding models' }, (_p, token) => findWorkspaceModels(token)))
-		.filter((uri) => trainableExtensions.includes(extname(uri.fsPath).toLowerCase()));
+		.filter((uri) => hasSuffix(uri.fsPath, trainableSuffixes()));
 	if (uris.length === 0) {
-		const picked = await vscode.window.showOpenDialog({ canSelectMany: false, title, openLabel: 'Fine-tune this model', filters: { 'ONNX, TF.js or PyTorch models': trainableExtensions.map((e) => e.slice(1)) } });
+		const picked = await vscode.window.showOpenDialog({ canSelectMany: false, title, openLabel: 'Fine-tune this model', filters: { 'ONNX, TF.js, Keras or PyTorch models': trainableSuffixes().map((e) => e.replace(/^\./, '').replace('model.json', 'json')) } });
 		if (!picked?.[0]) throw new Cancelled();
 		return picked[0].fsPath;
 	}
 	const items: Item<string>[] = uris.map((uri) => ({
 		label: basename(uri.fsPath),
 		description: [dirname(relativeLabel(uri.fsPath)) === '.' ? '' : dirname(relativeLabel(uri.fsPath)), uri.fsPath === memory.model ? 'last used' : ''].filter(Boolean).join(' · '),
-		detail: tfjsInputs.includes(extname(uri.fsPath).toLowerCase()) ? 'ONNX or TF.js model: TensorFlow.js engine' : 'PyTorch checkpoint: PyTorch engine (needs the model\'s code or a torchvision name)',
+		detail: hasSuffix(uri.fsPath, trainableSuffixes('tfjs')) ? 'ONNX or TF.js model: TensorFlow.js engine' : 'PyTorch checkpoint: PyTorch engine (needs the model\'s code or a torchvision name)',
 		value: uri.fsPath,
 	}));
 	const rank = (path: string): number => (path === preferred ? 2 : path === memory.model ? 1 : 0);
@@ -282,12 +278,12 @@ interface PresetChoice {
 	readonly id: PresetId;
 	readonly label: string;
 	readonly hyperParameters: TrainingHyperParameters;
-	readonly tileRows: number;
+	readonly crossbarSize: number;
 	readonly paperEpochs?: number;
 	readonly custom?: Memory['custom'];
 }
 
-async function choosePreset(memory: Memory, dataset: DatasetSpec, engine: 'tfjs' | 'pytorch', tileRows: number, title: string): Promise<PresetChoice> {
+async function choosePreset(memory: Memory, dataset: DatasetSpec, engine: 'tfjs' | 'pytorch', crossbarSize: number, title: string): Promise<PresetChoice> {
 	const digits = trainingPresets.digits;
 	const base = dataset.kind === 'digits' ? digits : trainingPresets['paper-cifar10'];
 	const items: Item<PresetId>[] = [
@@ -297,18 +293,18 @@ async function choosePreset(memory: Memory, dataset: DatasetSpec, engine: 'tfjs'
 		{ label: '$(settings) Custom…', description: 'λ_var, λ_2, lr, epochs, batch, crossbar size', value: 'custom' },
 	];
 	items.sort((a, b) => Number(b.value === memory.preset) - Number(a.value === memory.preset));
-	const id = await pick(items, title, `Hyper-parameters of the regularize and fine-tune phases (crossbar T = ${tileRows} from crossbarLens.hardware.tileSize)`);
+	const id = await pick(items, title, `Hyper-parameters of the regularize and fine-tune phases (crossbar T = ${crossbarSize} from crossbarLens.hardware.crossbarSize)`);
 	switch (id) {
 		case 'paper': {
 			const text = await input({ title, prompt: 'Regularize epochs (the paper: 160); the fine-tune gets 200/160 as many, and the milestones scale with them', value: String(memory.paperEpochs ?? 160), validateInput: positiveInteger });
 			const epochs = Number(text);
 			const hp = paperScaled(epochs);
-			return { id, label: `paper CIFAR-10, ${hp.regularizeEpochs} + ${hp.finetuneEpochs} epochs`, hyperParameters: hp, tileRows, paperEpochs: epochs };
+			return { id, label: `paper CIFAR-10, ${hp.regularizeEpochs} + ${hp.finetuneEpochs} epochs`, hyperParameters: hp, crossbarSize, paperEpochs: epochs };
 		}
 		case 'digits-quick':
-			return { id, label: 'digits quick, 10 + 10 epochs', hyperParameters: { ...digits, regularizeEpochs: 10, finetuneEpochs: 10 }, tileRows };
+			return { id, label: 'digits quick, 10 + 10 epochs', hyperParameters: { ...digits, regularizeEpochs: 10, finetuneEpochs: 10 }, crossbarSize };
 		case 'smoke':
-			return { id, label: `smoke test, 1 + 1 epochs (≤ ${smokeSteps} steps)`, hyperParameters: { ...base, regularizeEpochs: 1, finetuneEpochs: 1, regularizeMilestones: [], finetuneMilestones: [] }, tileRows };
+			return { id, label: `smoke test, 1 + 1 epochs (≤ ${smokeSteps} steps)`, hyperParameters: { ...base, regularizeEpochs: 1, finetuneEpochs: 1, regularizeMilestones: [], finetuneMilestones: [] }, crossbarSize };
 		case 'custom':
 		default: {
 			const last = memory.custom;
@@ -319,14 +315,14 @@ async function choosePreset(memory: Memory, dataset: DatasetSpec, engine: 'tfjs'
 			const epochsText = await input({ title: `${title} (custom)`, prompt: 'Epochs per phase: regularize/fine-tune, e.g. 160/200 (the baseline gets the fine-tune\'s)', value: `${last?.regularizeEpochs ?? base.regularizeEpochs}/${last?.finetuneEpochs ?? base.finetuneEpochs}`, validateInput: (v) => (/^\s*\d+\s*(\/\s*\d+\s*)?$/.test(v) ? undefined : 'Two integers: regularize/fine-tune, e.g. 30/20.') });
 			const [regularizeEpochs, finetuneEpochs] = ((parts) => [parts[0], parts[1] ?? parts[0]])(epochsText.split('/').map((p) => Number(p.trim())));
 			const batchSize = await number('Batch size (global: split over data-parallel workers)', last?.batchSize ?? base.batchSize, positiveInteger);
-			const tile = await number('Crossbar size T (rows = columns; a power of two)', last?.tileRows ?? tileRows, (v) => (/^\d+$/.test(v) && Number(v) >= 2 && (Number(v) & (Number(v) - 1)) === 0 ? undefined : 'A power of two, e.g. 16, 32, 64.'));
-			const custom = { lambdaVar, lambda2, lr, regularizeEpochs, finetuneEpochs, batchSize, tileRows: tile };
+			const tile = await number('Crossbar size T (rows = columns; a power of two)', last?.crossbarSize ?? crossbarSize, (v) => (/^\d+$/.test(v) && Number(v) >= 2 && (Number(v) & (Number(v) - 1)) === 0 ? undefined : 'A power of two, e.g. 16, 32, 64.'));
+			const custom = { lambdaVar, lambda2, lr, regularizeEpochs, finetuneEpochs, batchSize, crossbarSize: tile };
 			const hp: TrainingHyperParameters = {
 				...base, lambdaVar, lambda2, lr, finetuneLr: base === digits ? digits.finetuneLr : lr, regularizeEpochs, finetuneEpochs, batchSize,
 				regularizeMilestones: base === digits ? [] : scaleMilestones([50, 100, 150], 160, regularizeEpochs),
 				finetuneMilestones: base === digits ? [] : scaleMilestones([50, 100, 150], 200, finetuneEpochs),
 			};
-			return { id: 'custom', label: `custom: λ_var ${lambdaVar}, λ_2 ${lambda2}, lr ${lr}, ${regularizeEpochs} + ${finetuneEpochs} epochs, batch ${batchSize}, T = ${tile}`, hyperParameters: hp, tileRows: tile, custom };
+			return { id: 'custom', label: `custom: λ_var ${lambdaVar}, λ_2 ${lambda2}, lr ${lr}, ${regularizeEpochs} + ${finetuneEpochs} epochs, batch ${batchSize}, T = ${tile}`, hyperParameters: hp, crossbarSize: tile, custom };
 		}
 	}
 }

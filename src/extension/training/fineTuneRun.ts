@@ -29,7 +29,7 @@ export function jobFromPlan(plan: FineTunePlan): TrainingJob {
 		// Every field is given: the preset only fills gaps.
 		preset: 'paper-cifar10',
 		hyperParameters: plan.hyperParameters,
-		tileRows: plan.tileRows,
+		crossbarSize: plan.crossbarSize,
 		slices: plan.slices,
 		pruneRatios: plan.pruneRatios,
 		outputPath: plan.outputPath,
@@ -65,7 +65,7 @@ function newRunView(plan: FineTunePlan, runId: string): TrainingRunDto {
 	return createRunView({
 		runId, engine: plan.engine, modelPath: plan.modelPath, modelLabel: vscode.workspace.asRelativePath(plan.modelPath, false),
 		outputPath: plan.outputPath, outputLabel: vscode.workspace.asRelativePath(plan.outputPath, false),
-		datasetLabel: plan.datasetLabel, presetLabel: plan.presetLabel, tileRows: plan.tileRows,
+		datasetLabel: plan.datasetLabel, presetLabel: plan.presetLabel, crossbarSize: plan.crossbarSize,
 		plannedEpochs: { regularize: plan.hyperParameters.regularizeEpochs, finetune: plan.hyperParameters.finetuneEpochs, baseline: plan.hyperParameters.finetuneEpochs },
 	});
 }
@@ -138,7 +138,7 @@ export async function runFineTune(services: Services, plan: FineTunePlan, option
 		}
 	};
 	publish(true);
-	services.log.info(`fine-tune ${runId}: ${plan.engine} ${basename(plan.modelPath)} → ${plan.outputPath}; ${plan.datasetLabel}; ${plan.presetLabel}; T=${plan.tileRows}; ratios ${JSON.stringify(plan.pruneRatios)}${job.resume ? '; resume' : ''}${follow ? `; following process ${follow.pid} after a window reload` : ''}`);
+	services.log.info(`fine-tune ${runId}: ${plan.engine} ${basename(plan.modelPath)} → ${plan.outputPath}; ${plan.datasetLabel}; ${plan.presetLabel}; T=${plan.crossbarSize}; ratios ${JSON.stringify(plan.pruneRatios)}${job.resume ? '; resume' : ''}${follow ? `; following process ${follow.pid} after a window reload` : ''}`);
 	// The input's panel shows the run (its analysis is the dense starting point).
 	AnalysisPanel.open(services, plan.modelPath, { reason: 'open', preserveFocus: true });
 

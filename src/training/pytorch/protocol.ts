@@ -4,13 +4,12 @@
  * with the tfjs engine's names, so the panel plots both the same way.
  */
 
-import { basename, extname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { UsageError } from '../../core/errors';
+import { describeSuffixes, hasSuffix, trainableSuffixes } from '../../formats/registry';
 import { resolveHyperParameters } from '../engine';
 import type { BranchResult, DatasetSpec, ModelMetrics, TrainingEvent, TrainingJob, TrainingPhase, TrainingResult } from '../engine';
 
-/** Checkpoint extensions the PyTorch engine starts from (the same list as the PyTorch reader). */
-export const pytorchCheckpointExtensions: readonly string[] = ['.pt', '.pth', '.bin', '.ckpt'];
 
 /** The interpreter arguments of one job, and notes about job fields this engine does not use. */
 export interface PytorchInvocation {
@@ -65,9 +64,8 @@ function datasetArgs(spec: DatasetSpec, notes: string[]): string[] {
 export function buildPytorchInvocation(job: TrainingJob, options: { eventsFile?: string } = {}): PytorchInvocation {
 	const o = job.engineOptions ?? {};
 	const notes: string[] = [];
-	const ext = extname(job.modelPath).toLowerCase();
-	if (!pytorchCheckpointExtensions.includes(ext)) {
-		throw new UsageError(`The PyTorch engine starts from a PyTorch checkpoint (${pytorchCheckpointExtensions.join(', ')}); ${basename(job.modelPath)} is not one. ONNX models train with the TensorFlow.js engine.`);
+	if (!hasSuffix(job.modelPath, trainableSuffixes('pytorch'))) {
+		throw new UsageError(`The PyTorch engine starts from a PyTorch checkpoint (${describeSuffixes(trainableSuffixes('pytorch'))}); ${basename(job.modelPath)} is not one. ONNX, TF.js and Keras models train with the TensorFlow.js engine.`);
 	}
 	if (!o.modelFactory === !o.torchvision) {
 		throw new UsageError(`The PyTorch engine needs the architecture of ${basename(job.modelPath)}: a model factory (package.module:function or path/to/file.py:function) or a torchvision name, not ${o.modelFactory ? 'both' : 'neither'}.`);
@@ -86,7 +84,7 @@ export function buildPytorchInvocation(job: TrainingJob, options: { eventsFile?:
 	finetune.push(...datasetArgs(job.dataset, notes));
 	const seed = job.seed ?? 0;
 	finetune.push('--seed', num(seed), '--split-seed', num(seed));
-	finetune.push('--tile', num(job.tileRows));
+	finetune.push('--tile', num(job.crossbarSize));
 	if (job.slices !== undefined) finetune.push('--slices', num(job.slices));
 	finetune.push(
 		'--epochs', num(hp.regularizeEpochs), '--lr', num(hp.lr), '--momentum', num(hp.momentum),
@@ -180,7 +178,7 @@ export class PytorchProtocol {
 				const resumed = isRecord(e.resumeFrom) ? `; resumed at ${String(phaseNames[String(e.resumeFrom.phase)] ?? e.resumeFrom.phase)} epoch ${String(e.resumeFrom.epoch)}` : '';
 				const events: TrainingEvent[] = [{
 					event: 'start', engine: 'pytorch', workers: world, backend: text(e.device),
-					message: `PyTorch ${String(e.torch ?? '?')} on ${String(e.device ?? '?')}${world > 1 ? ` × ${world} processes` : ''}; ${String(e.data ?? '')} (${String(e.train ?? '?')} training / ${String(e.test ?? '?')} held-out images); ${convs} conv layers at T=${String(e.tile ?? this.job.tileRows)}${resumed}`,
+					message: `PyTorch ${String(e.torch ?? '?')} on ${String(e.device ?? '?')}${world > 1 ? ` × ${world} processes` : ''}; ${String(e.data ?? '')} (${String(e.train ?? '?')} training / ${String(e.test ?? '?')} held-out images); ${convs} conv layers at T=${String(e.tile ?? this.job.crossbarSize)}${resumed}`,
 				}];
 				if (!isRecord(e.resumeFrom)) {
 					events.push({ event: 'phase', phase: 'regularize', epoch: 0, epochs: resolveHyperParameters(this.job).regularizeEpochs, testAccuracy: optionalNumber(e.testAccuracy), adcEnergyImprovement: improvement(e.adcEnergyImprovement), levelHistogram: histogram(e.levelHistogram), backend: text(e.device) });

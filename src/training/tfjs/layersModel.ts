@@ -11,7 +11,10 @@ import { UsageError } from '../../core/errors';
 import type { ModelGraph, TensorRef } from '../../core/model';
 import { openFileSource } from '../../formats/byteSource';
 import { openModel } from '../../formats/registry';
+import { kerasPair, kerasTopology } from '../../formats/kerasTopology';
+import type { KerasLayer } from '../../formats/kerasTopology';
 import { readTfjsManifest, weightFinder } from '../../formats/tfjs';
+import { fromMatrix, toMatrix } from '../../hardware/matrix';
 import { kerasV3LayerPaths, kerasV3Variable, kerasVariableIndex, openKerasParts } from '../../formats/keras';
 import type { OnnxAttribute, OnnxNode } from '../../formats/onnx/schema';
 import { loadOnnxGraphSpec } from './model';
@@ -48,74 +51,20 @@ export async function loadTrainableGraph(path: string): Promise<LoadedGraph> {
 	return { spec, graph, toFile: (_name, values) => values };
 }
 
-interface Layer {
-	readonly className: string;
-	readonly name: string;
-	readonly config: Record<string, unknown>;
-	readonly inbound?: string[];
-}
+type Layer = KerasLayer;
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Names of the layers in a Keras inbound node ([[name, 0, 0, {}]], or Keras 3's keras_history). */
-function inboundNames(value: unknown, depth = 0): string[] {
-	if (depth > 32) return [];
-	if (Array.isArray(value)) {
-		if (typeof value[0] === 'string' && typeof value[1] === 'number') return [value[0]];
-		return value.flatMap((v) => inboundNames(v, depth + 1));
-	}
-	if (isObject(value)) {
-		if (isObject(value.config) && Array.isArray(value.config.keras_history)) return inboundNames(value.config.keras_history, depth + 1);
-		return Object.values(value).flatMap((v) => inboundNames(v, depth + 1));
-	}
-	return [];
-}
-
+/** The layers of a topology (nested models flattened, src/formats/kerasTopology.ts); a weights-only file cannot train. */
 function topologyLayers(path: string, topology: unknown): Layer[] {
-	const model = isObject(topology) && isObject(topology.model_config) ? topology.model_config : topology;
-	if (!isObject(model)) {
+	const parsed = kerasTopology(topology, (what) => {
+		throw new UsageError(`${path}: ${what}.`);
+	});
+	if (!parsed) {
 		throw new UsageError(`${path}: the model has no layer topology (a weights-only file?); the tfjs engine needs the layers to train them.`);
 	}
-	const config = model.config;
-	const list = Array.isArray(config) ? config : isObject(config) && Array.isArray(config.layers) ? config.layers : undefined;
-	if (!list) {
-		throw new UsageError(`${path}: the modelTopology '${String(model.class_name)}' lists no layers.`);
-	}
-	const layers: Layer[] = [];
-	for (const entry of list as unknown[]) {
-		if (!isObject(entry) || typeof entry.class_name !== 'string') continue;
-		const layerConfig = isObject(entry.config) ? entry.config : {};
-		const name = typeof layerConfig.name === 'string' ? layerConfig.name : typeof entry.name === 'string' ? entry.name : `${entry.class_name}_${layers.length}`;
-		layers.push({ className: entry.class_name, name, config: layerConfig, inbound: Array.isArray(entry.inbound_nodes) ? inboundNames(entry.inbound_nodes[0]) : undefined });
-	}
-	return layers;
+	return parsed.layers;
 }
 
 const ints = (name: string, values: readonly number[]): OnnxAttribute => ({ name, ints: values });
-const pair = (value: unknown, fallback: number): [number, number] => {
-	if (typeof value === 'number') return [value, value];
-	if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'number')) return [value[0] as number, value[1] as number];
-	return [fallback, fallback];
-};
-
-/** OIHW values of an HWIO kernel. */
-export function hwioToOihw(values: Float32Array, [kh, kw, ci, co]: readonly number[]): Float32Array {
-	const out = new Float32Array(values.length);
-	for (let h = 0; h < kh; h++) for (let w = 0; w < kw; w++) for (let c = 0; c < ci; c++) for (let o = 0; o < co; o++) {
-		out[((o * ci + c) * kh + h) * kw + w] = values[((h * kw + w) * ci + c) * co + o];
-	}
-	return out;
-}
-
-/** HWIO values of an OIHW kernel (the inverse of hwioToOihw; `shape` is the HWIO shape). */
-export function oihwToHwio(values: Float32Array, [kh, kw, ci, co]: readonly number[]): Float32Array {
-	const out = new Float32Array(values.length);
-	for (let h = 0; h < kh; h++) for (let w = 0; w < kw; w++) for (let c = 0; c < ci; c++) for (let o = 0; o < co; o++) {
-		out[((h * kw + w) * ci + c) * co + o] = values[((o * ci + c) * kh + h) * kw + w];
-	}
-	return out;
-}
-
 /**
  * Row r of the NCHW-order kernel ← row of the NHWC-order one: with `channels` C and P = rows / C
  * spatial positions, NCHW row c·P + p is NHWC row p·C + c.
@@ -254,19 +203,19 @@ async function buildLayersSpec(path: string, layers: Layer[], graph: ModelGraph,
 			case 'Conv2D': {
 				needImage(layer);
 				channelsLast(layer);
-				if (pair(layer.config.dilation_rate, 1).some((d) => d !== 1)) throw new UsageError(`${path}: Conv2D layer '${layer.name}' is dilated; tfjs has no gradient for dilated convolutions.`);
+				if (kerasPair(layer.config.dilation_rate, 1).some((d) => d !== 1)) throw new UsageError(`${path}: Conv2D layer '${layer.name}' is dilated; tfjs has no gradient for dilated convolutions.`);
 				const groups = typeof layer.config.groups === 'number' ? layer.config.groups : 1;
 				if (groups !== 1) throw new UsageError(`${path}: Conv2D layer '${layer.name}' is grouped (groups=${groups}); the tfjs engine trains dense convolutions only.`);
 				const kernel = need(layer, 'kernel');
 				if (kernel.shape.length !== 4) throw new UsageError(`${path}: Conv2D layer '${layer.name}' has a ${kernel.shape.length}-D kernel.`);
 				const hwio = [...kernel.shape];
 				const [kh, kw, ci, co] = hwio;
-				const w = await initializer(kernel, [co, ci, kh, kw], (v) => hwioToOihw(v, hwio));
-				back.set(w, (v) => oihwToHwio(v, hwio));
+				const w = await initializer(kernel, [co, ci, kh, kw], (v) => toMatrix(v, hwio, 'HWIO'));
+				back.set(w, (v) => fromMatrix(v, hwio, 'HWIO'));
 				layerNames.set(w, layer.name);
 				const inputs = [current, w];
 				if (layer.config.use_bias !== false) inputs.push(await initializer(need(layer, 'bias'), [co]));
-				add('Conv', layer, inputs, [ints('strides', pair(layer.config.strides, 1)), ints('kernel_shape', [kh, kw]), padding(layer)]);
+				add('Conv', layer, inputs, [ints('strides', kerasPair(layer.config.strides, 1)), ints('kernel_shape', [kh, kw]), padding(layer)]);
 				channels = co;
 				activation(layer, layer.config.activation, last);
 				break;
@@ -289,8 +238,8 @@ async function buildLayersSpec(path: string, layers: Layer[], graph: ModelGraph,
 			case 'AveragePooling2D': {
 				needImage(layer);
 				channelsLast(layer);
-				const size = pair(layer.config.pool_size, 2);
-				const strides = layer.config.strides === null || layer.config.strides === undefined ? size : pair(layer.config.strides, 1);
+				const size = kerasPair(layer.config.pool_size, 2);
+				const strides = layer.config.strides === null || layer.config.strides === undefined ? size : kerasPair(layer.config.strides, 1);
 				add(layer.className === 'MaxPooling2D' ? 'MaxPool' : 'AveragePool', layer, [current], [ints('kernel_shape', size), ints('strides', strides), padding(layer)]);
 				break;
 			}

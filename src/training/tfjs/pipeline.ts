@@ -66,7 +66,7 @@ interface PipelineState {
 function fingerprint(job: TrainingJob, hp: TrainingHyperParameters): string {
 	const model = resolve(job.modelPath);
 	const info = statSync(model);
-	const key = JSON.stringify({ model, size: info.size, mtime: info.mtimeMs, dataset: job.dataset, hp, tileRows: job.tileRows, slices: job.slices ?? 1, ratios: job.pruneRatios, seed: job.seed ?? 0, baseline: job.baseline ?? true, maxSteps: job.engineOptions?.maxStepsPerEpoch ?? null });
+	const key = JSON.stringify({ model, size: info.size, mtime: info.mtimeMs, dataset: job.dataset, hp, crossbarSize: job.crossbarSize, slices: job.slices ?? 1, ratios: job.pruneRatios, seed: job.seed ?? 0, baseline: job.baseline ?? true, maxSteps: job.engineOptions?.maxStepsPerEpoch ?? null });
 	return createHash('sha256').update(key).digest('hex').slice(0, 32);
 }
 
@@ -83,7 +83,7 @@ export async function runPipeline(job: TrainingJob, ctx: PipelineContext): Promi
 		if (lead) ctx.emit({ ...e, backend: ctx.backend.name });
 	};
 	const hp = resolveHyperParameters(job);
-	const profile = resolveProfile({ tileRows: job.tileRows, slices: job.slices ?? 1 });
+	const profile = resolveProfile({ crossbarSize: job.crossbarSize, slices: job.slices ?? 1 });
 	const seed = job.seed ?? 0;
 	const checkpointPath = tfjsCheckpointPath(job);
 	const outputPath = resolve(job.outputPath);
@@ -121,7 +121,7 @@ export async function runPipeline(job: TrainingJob, ctx: PipelineContext): Promi
 		await mkdir(dirname(outputPath), { recursive: true });
 		if (lead) await mkdir(dirname(checkpointPath), { recursive: true });
 
-		emit({ event: 'start', engine: 'tfjs', workers: collective.size, message: `${ctx.backend.detail}; ${dataset.name}; ${model.convs.length} conv layers at T=${profile.tileRows}${saved ? `; resumed at ${state.stage} epoch ${state.epochsDone}` : ''}` });
+		emit({ event: 'start', engine: 'tfjs', workers: collective.size, message: `${ctx.backend.detail}; ${dataset.name}; ${model.convs.length} conv layers at T=${profile.crossbarSize}${saved ? `; resumed at ${state.stage} epoch ${state.epochsDone}` : ''}` });
 		for (const note of model.notes) emit({ event: 'log', message: note });
 
 		const measure = (): ModelMetrics => {
@@ -146,7 +146,7 @@ export async function runPipeline(job: TrainingJob, ctx: PipelineContext): Promi
 			for (let epoch = state.epochsDone; epoch < hp.regularizeEpochs; epoch++) {
 				const r = await trainer.trainEpoch({
 					lr: scheduledLr(hp.lr, hp.regularizeMilestones, hp.gamma, epoch), momentum: hp.momentum, weightDecay: hp.lambda2, batchSize: hp.batchSize,
-					trainables: model.trainables('all'), regularizer: hp.lambdaVar > 0 ? { lambda: hp.lambdaVar, tileSize: profile.tileRows, slices: profile.slices } : undefined,
+					trainables: model.trainables('all'), regularizer: hp.lambdaVar > 0 ? { lambda: hp.lambdaVar, crossbarSize: profile.crossbarSize, slices: profile.slices } : undefined,
 					seed: deriveSeed(seed, 1, epoch), maxSteps: job.engineOptions?.maxStepsPerEpoch, shouldStop: ctx.shouldStop,
 				});
 				if (r.stopped) throw stopped();
@@ -248,7 +248,7 @@ export function pruneModel(model: TrainableModel, ratios: readonly LayerRatio[],
 	model.convs.forEach((p, i) => {
 		const ratio = ratios[i].ratio;
 		const result = method === 'dub'
-			? pruneDubFixedRatio({ values: p.values, outChannels: p.outChannels!, fanIn: p.fanIn! }, ratio, { tileSize: profile.tileRows, slices: profile.slices, out: p.values })
+			? pruneDubFixedRatio({ values: p.values, outChannels: p.outChannels!, fanIn: p.fanIn! }, ratio, { crossbarSize: profile.crossbarSize, slices: profile.slices, out: p.values })
 			: pruneUnstructured(p.values, ratio, { out: p.values });
 		masks.set(p.name, result.mask);
 		layers.push({ name: p.layer!, ratio, zeros: result.zeroCount, weights: p.values.length });

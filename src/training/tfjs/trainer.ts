@@ -20,7 +20,7 @@ import type { BatchNormStats, ModelParam, TrainableModel } from './model';
 /** The D.U.B. term of one step (§4.2). */
 export interface RegularizerSettings {
 	readonly lambda: number;
-	readonly tileSize: number;
+	readonly crossbarSize: number;
 	readonly slices: number;
 }
 
@@ -198,7 +198,7 @@ export class Trainer {
 		for (const p of trainables) {
 			if (p.role === 'conv-weight') {
 				const grad = exchange.subarray(offset, offset + p.values.length);
-				loss += dubRegularizer({ values: p.values, outChannels: p.outChannels!, fanIn: p.fanIn! }, { tileSize: settings.tileSize, slices: settings.slices, lambda: settings.lambda }, grad, this.scratch);
+				loss += dubRegularizer({ values: p.values, outChannels: p.outChannels!, fanIn: p.fanIn! }, { crossbarSize: settings.crossbarSize, slices: settings.slices, lambda: settings.lambda }, grad, this.scratch);
 			}
 			offset += p.values.length;
 		}
@@ -286,10 +286,10 @@ export class Trainer {
 
 /** Paper-law ADC figures of the conv weights as they are now (exact zeros; dub-method.md §5). */
 export function adcMetrics(convs: readonly ModelParam[], profile: HardwareProfile): { adcEnergyImprovement: number | null; levelHistogram: number[] } {
-	const histogram = new Array<number>(sparsityBins(profile.tileRows)).fill(0);
+	const histogram = new Array<number>(sparsityBins(profile.crossbarSize)).fill(0);
 	let dense = 0, current = 0;
 	for (const p of convs) {
-		const counts = countColumnNonZeros(p.values, p.outChannels!, p.fanIn!, profile.tileRows, profile.tol);
+		const counts = countColumnNonZeros(p.values, p.outChannels!, p.fanIn!, profile.crossbarSize, profile.tol);
 		const stats = layerStatistics({ name: p.layer!, kind: 'conv', layout: 'OIHW', groups: 1, shape: p.shape }, counts, profile);
 		dense += stats.adcEnergyDense;
 		current += stats.adcEnergy;

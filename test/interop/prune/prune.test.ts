@@ -29,7 +29,7 @@ interface LayerStats {
 	zeros: number;
 	levelHistogram: number[];
 	adcEnergyImprovement: number | null;
-	grid: { rows: number; cols: number; levels: number[]; lscNonZeros: number[] };
+	grid: { inputBlocks: number; channelGroups: number; levels: number[]; lscNonZeros: number[] };
 }
 
 interface Analysis {

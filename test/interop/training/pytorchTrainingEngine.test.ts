@@ -32,7 +32,7 @@ function job(name: string, extra: Partial<TrainingJob> = {}): TrainingJob {
 		dataset: { kind: 'digits' },
 		preset: 'digits',
 		hyperParameters: { regularizeEpochs: 1, finetuneEpochs: 1, batchSize: 64 },
-		tileRows: 16,
+		crossbarSize: 16,
 		pruneRatios: { ratios: [0, 88, 92] },
 		outputPath: join(dir, `${name}.pt`),
 		engineOptions: { torchvision: 'digits-cnn', threads: 1 },
@@ -96,7 +96,7 @@ void describe('interop: the PyTorch training engine on a real interpreter', { sk
 		const graph = await openModel(result.outputPath);
 		try {
 			assert.equal(graph.format, 'pytorch');
-			const { result: analysis } = await analyzeGraph(graph, resolveProfile({ tileRows: 16 }));
+			const { result: analysis } = await analyzeGraph(graph, resolveProfile({ crossbarSize: 16 }));
 			assert.ok(Math.abs(analysis.totals.adcEnergyImprovement! - result.dub.adcEnergyImprovement!) < 1e-9, `${analysis.totals.adcEnergyImprovement} vs ${result.dub.adcEnergyImprovement}`);
 			assert.deepEqual(analysis.totals.levelHistogram, result.dub.levelHistogram);
 		} finally {

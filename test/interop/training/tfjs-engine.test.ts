@@ -25,7 +25,7 @@ function job(name: string, extra: Partial<TrainingJob> = {}): TrainingJob {
 		dataset: { kind: 'digits', limitTrain: 256, limitTest: 128 },
 		preset: 'digits',
 		hyperParameters: { regularizeEpochs: 2, finetuneEpochs: 1, lambdaVar: 0.05, batchSize: 32 },
-		tileRows: 16,
+		crossbarSize: 16,
 		pruneRatios: { ratios: [50, 87.5, 87.5] },
 		outputPath: join(dir, `${name}.onnx`),
 		checkpointDir: join(dir, `${name}.checkpoint`),
@@ -57,7 +57,7 @@ void describe('tfjs training engine (worker threads, real ONNX and digits)', { s
 		const graph = await openModel(result.outputPath);
 		try {
 			assert.equal(graph.format, 'onnx');
-			const { result: analysis } = await analyzeGraph(graph, resolveProfile({ tileRows: 16 }));
+			const { result: analysis } = await analyzeGraph(graph, resolveProfile({ crossbarSize: 16 }));
 			assert.equal(analysis.totals.adcEnergyImprovement, result.dub.adcEnergyImprovement);
 			assert.deepEqual(analysis.totals.levelHistogram, result.dub.levelHistogram);
 		} finally {

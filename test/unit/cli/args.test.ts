@@ -10,7 +10,7 @@ void describe('CLI arguments', () => {
 		const args = parseArgs(['m.pt', '--tile', '32', '--include-linear', '--adc-law=walden'], profileOptions);
 		assert.deepEqual(args.positionals, ['m.pt']);
 		const profile = profileFromArgs(args);
-		assert.equal(profile.tileRows, 32);
+		assert.equal(profile.crossbarSize, 32);
 		assert.equal(profile.includeLinear, true);
 		assert.equal(profile.adcLaw, 'walden');
 	});

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { modelFileExtensions } from '../../../src/formats/registry';
+import { menuWhenClauses } from '../../../src/formats/registry';
 import { analysisViewType, Commands, configSection, Settings } from '../../../src/shared/commandIds';
 
 interface Manifest {
@@ -55,17 +55,22 @@ void describe('package.json contributions', () => {
 		assert.deepEqual(manifest.capabilities.untrustedWorkspaces.restrictedConfigurations, ['crossbarLens.training.pythonPath']);
 	});
 
-	void it('shows the analyze command for every model file type the readers open', () => {
-		const explorer = manifest.contributes.menus['explorer/context'].find((m) => m.command === Commands.analyzeModel);
-		assert.ok(explorer?.when);
-		const match = /resourceExtname =~ \/(.+)\/i/.exec(explorer.when);
-		assert.ok(match, explorer.when);
-		const pattern = new RegExp(match[1], 'i');
-		for (const ext of modelFileExtensions.filter((e) => e.startsWith('.'))) {
-			assert.ok(pattern.test(ext), `${ext} is not in the explorer menu's when clause`);
+	void it('shows the model-file commands for exactly the files the readers open (one list: src/formats/registry.ts)', () => {
+		const wanted = menuWhenClauses();
+		let checked = 0;
+		for (const [menu, items] of Object.entries(manifest.contributes.menus)) {
+			for (const item of items) {
+				if (wanted[item.command] === undefined || item.when === 'false' || menu === 'commandPalette') continue;
+				assert.equal(item.when, wanted[item.command], `${menu} → ${item.command}: run \`node --import tsx scripts/sync-menus.ts\``);
+				checked++;
+			}
 		}
-		assert.ok(!pattern.test('.py') && !pattern.test('.json'));
-		assert.match(explorer.when, /resourceFilename == model\.json/);
+		assert.equal(checked, 6, 'explorer (4), editor title (1) and its context menu (1)');
+		const analyze = wanted['crossbarLens.analyzeModel'];
+		assert.match(analyze, /\|safetensors\|/);
+		assert.match(analyze, /\|tar\|/, 'a .pth.tar checkpoint is a model file');
+		assert.match(analyze, /resourceFilename == model\.json/);
+		assert.doesNotMatch(wanted['crossbarLens.runFineTune'], /safetensors|npz/, 'no engine trains from weights alone');
 		assert.ok(manifest.contributes.menus['editor/title'].some((m) => m.command === Commands.analyzeModel));
 		const hidden = manifest.contributes.menus.commandPalette.filter((m) => m.when === 'false').map((m) => m.command).sort();
 		assert.deepEqual(hidden, [Commands.revealLayer, Commands.showPanel].sort());
@@ -74,7 +79,7 @@ void describe('package.json contributions', () => {
 	void it('declares every setting the extension reads', () => {
 		const properties = Object.keys(manifest.contributes.configuration.properties).sort();
 		assert.deepEqual(properties, Object.values(Settings).map((key) => `${configSection}.${key}`).sort());
-		assert.equal(manifest.contributes.configuration.properties['crossbarLens.hardware.tileSize'].default, 64);
+		assert.equal(manifest.contributes.configuration.properties['crossbarLens.hardware.crossbarSize'].default, 64);
 		assert.equal(manifest.contributes.configuration.properties['crossbarLens.codeLens.enabled'].default, true);
 	});
 });

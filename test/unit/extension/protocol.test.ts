@@ -6,12 +6,12 @@ void describe('protocol guards: webview → host', () => {
 	void it('accepts every well-formed message', () => {
 		const good: unknown[] = [
 			{ type: 'webview/ready', protocolVersion },
-			{ type: 'profile/change', profile: { tileRows: 32, slices: 2, adcLaw: 'walden', includeLinear: true } },
+			{ type: 'profile/change', profile: { crossbarSize: 32, slices: 2, adcLaw: 'walden', includeLinear: true } },
 			{ type: 'profile/reset' },
-			{ type: 'tile/select', requestId: 7, layer: 'layer1.0.conv1', row: 0, col: 3 },
-			{ type: 'prune/preview', requestId: 1, spec: { variant: 'fixed', preset: 'resnet18-imagenet' } },
-			{ type: 'prune/preview', requestId: 2, spec: { variant: 'fixed', ratioPercent: 62.5 } },
-			{ type: 'prune/preview', requestId: 3, spec: { variant: 'tol', tol: 0.001 } },
+			{ type: 'tile/select', requestId: 7, layer: 'layer1.0.conv1', block: 0, group: 3 },
+			{ type: 'prune/preview', requestId: 1, spec: { method: 'dub', preset: 'resnet18-imagenet' } },
+			{ type: 'prune/preview', requestId: 2, spec: { method: 'dub', ratioPercent: 62.5 } },
+			{ type: 'prune/preview', requestId: 3, spec: { method: 'dub-tol', tol: 0.001 } },
 			{ type: 'prune/save', requestId: 4 },
 			{ type: 'report/export', format: 'html' },
 			{ type: 'report/export', format: 'csv' },
@@ -35,17 +35,17 @@ void describe('protocol guards: webview → host', () => {
 			{ type: '__proto__' },
 			{ type: 'webview/ready' },
 			{ type: 'webview/ready', protocolVersion: '1' },
-			{ type: 'profile/change', profile: { tileRows: 64, slices: 1, adcLaw: 'linear', includeLinear: false } },
-			{ type: 'profile/change', profile: { tileRows: 64.5, slices: 1, adcLaw: 'paper', includeLinear: false } },
-			{ type: 'profile/change', profile: { tileRows: 64, slices: 1, adcLaw: 'paper' } },
-			{ type: 'tile/select', requestId: 1, layer: 'x', row: -1, col: 0 },
-			{ type: 'tile/select', requestId: 1, layer: 'x', row: 0 },
-			{ type: 'tile/select', requestId: '1', layer: 'x', row: 0, col: 0 },
-			{ type: 'tile/select', requestId: 1, layer: 5, row: 0, col: 0 },
-			{ type: 'prune/preview', requestId: 1, spec: { variant: 'fixed' } },
-			{ type: 'prune/preview', requestId: 1, spec: { variant: 'fixed', ratioPercent: 101 } },
-			{ type: 'prune/preview', requestId: 1, spec: { variant: 'magic', ratioPercent: 50 } },
-			{ type: 'prune/preview', requestId: 1, spec: { variant: 'tol', tol: -1 } },
+			{ type: 'profile/change', profile: { crossbarSize: 64, slices: 1, adcLaw: 'linear', includeLinear: false } },
+			{ type: 'profile/change', profile: { crossbarSize: 64.5, slices: 1, adcLaw: 'paper', includeLinear: false } },
+			{ type: 'profile/change', profile: { crossbarSize: 64, slices: 1, adcLaw: 'paper' } },
+			{ type: 'tile/select', requestId: 1, layer: 'x', block: -1, group: 0 },
+			{ type: 'tile/select', requestId: 1, layer: 'x', block: 0 },
+			{ type: 'tile/select', requestId: '1', layer: 'x', block: 0, group: 0 },
+			{ type: 'tile/select', requestId: 1, layer: 5, block: 0, group: 0 },
+			{ type: 'prune/preview', requestId: 1, spec: { method: 'dub' } },
+			{ type: 'prune/preview', requestId: 1, spec: { method: 'dub', ratioPercent: 101 } },
+			{ type: 'prune/preview', requestId: 1, spec: { method: 'magic', ratioPercent: 50 } },
+			{ type: 'prune/preview', requestId: 1, spec: { method: 'dub-tol', tol: -1 } },
 			{ type: 'report/export', format: 'pdf' },
 			{ type: 'log/error', message: 'x'.repeat(30_000) },
 			{ type: 'training/action', runId: 'run-1', action: 'delete' },
@@ -57,20 +57,20 @@ void describe('protocol guards: webview → host', () => {
 	});
 
 	void it('checks profile choices and prune specs on their own', () => {
-		assert.equal(isProfileChoice({ tileRows: 16, slices: 1, adcLaw: 'thermal', includeLinear: false }), true);
-		assert.equal(isProfileChoice({ tileRows: 1, slices: 1, adcLaw: 'thermal', includeLinear: false }), false);
-		assert.equal(isPruneSpec({ variant: 'fixed', preset: 'vgg11-cifar10' }), true);
-		assert.equal(isPruneSpec({ variant: 'fixed', preset: 7 }), false);
+		assert.equal(isProfileChoice({ crossbarSize: 16, slices: 1, adcLaw: 'thermal', includeLinear: false }), true);
+		assert.equal(isProfileChoice({ crossbarSize: 1, slices: 1, adcLaw: 'thermal', includeLinear: false }), false);
+		assert.equal(isPruneSpec({ method: 'dub', preset: 'vgg11-cifar10' }), true);
+		assert.equal(isPruneSpec({ method: 'dub', preset: 7 }), false);
 	});
 });
 
 void describe('protocol guards: view state and host → webview', () => {
 	void it('accepts a view state with a model path, rejects one without', () => {
 		assert.equal(isViewState({ modelPath: '/w/m.pt' }), true);
-		assert.equal(isViewState({ modelPath: '/w/m.pt', profile: { tileRows: 32, slices: 1, adcLaw: 'paper', includeLinear: false }, selectedTile: { layer: 'c', row: 1, col: 2 }, scrollY: 120 }), true);
+		assert.equal(isViewState({ modelPath: '/w/m.pt', profile: { crossbarSize: 32, slices: 1, adcLaw: 'paper', includeLinear: false }, selectedTile: { layer: 'c', block: 1, group: 2 }, scrollY: 120 }), true);
 		assert.equal(isViewState({ modelPath: '' }), false);
 		assert.equal(isViewState({ selectedLayer: 'c' }), false);
-		assert.equal(isViewState({ modelPath: '/m.pt', selectedTile: { layer: 'c', row: 'x', col: 2 } }), false);
+		assert.equal(isViewState({ modelPath: '/m.pt', selectedTile: { layer: 'c', block: 'x', group: 2 } }), false);
 	});
 
 	void it('checks what the host sends', () => {
@@ -82,6 +82,8 @@ void describe('protocol guards: view state and host → webview', () => {
 		assert.equal(isHostToWebview({ type: 'tile/columns', requestId: 3, error: 'gone' }), true);
 		assert.equal(isHostToWebview({ type: 'tile/columns', requestId: 3 }), false);
 		assert.equal(isHostToWebview({ type: 'layer/reveal', layer: 'features.0' }), true);
+		assert.equal(isHostToWebview({ type: 'prune/presets', presets: [{ id: 'vgg11-cifar10', label: 'prs A', layers: 8 }] }), true);
+		assert.equal(isHostToWebview({ type: 'prune/presets' }), false);
 		assert.equal(isHostToWebview({ type: 'training/capability', capability: { available: false, reason: 'untrusted' } }), true);
 		const run = { runId: 'r', points: [], snapshots: [], plannedEpochs: { regularize: 1, finetune: 1, baseline: 1 } };
 		assert.equal(isHostToWebview({ type: 'training/update', run }), true);

@@ -19,7 +19,7 @@ function memento(): { get<T>(key: string, fallback?: T): T; update(key: string, 
 const plan = (engine: 'tfjs' | 'pytorch'): FineTunePlan => ({
 	modelPath: '/w/digits-cnn.onnx', engine, processes: 1, dataset: { kind: 'digits' }, datasetLabel: 'digits', preset: 'smoke', presetLabel: 'smoke',
 	hyperParameters: { lambdaVar: 1e-3, lambda2: 1e-3, lr: 0.01, finetuneLr: 0.01, momentum: 0.9, regularizeEpochs: 1, finetuneEpochs: 1, regularizeMilestones: [], finetuneMilestones: [], gamma: 0.1, batchSize: 32, finetuneParams: 'all' },
-	tileRows: 16, slices: 1, pruneRatios: { ratios: [0, 88, 92] }, outputPath: '/w/out.onnx', force: false,
+	crossbarSize: 16, slices: 1, pruneRatios: { ratios: [0, 88, 92] }, outputPath: '/w/out.onnx', force: false,
 });
 
 void describe('fine-tune run journal (runs cut off by a window reload)', () => {

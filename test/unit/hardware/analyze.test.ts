@@ -7,14 +7,14 @@ import { fromMatrix, toMatrix } from '../../../src/hardware/matrix';
 import { resolveProfile } from '../../../src/hardware/profile';
 import { memoryGraph, resnet18Convs, rng, vgg11CifarConvs } from '../../helpers/graphs';
 
-void describe('crossbar mapping (dub-method.md §2)', () => {
+void describe('crossbar mapping (docs/method.md §2)', () => {
 	void it('TV10: conv weight (2,2,1,2) flattens to M = [[1,0,2,1],[1,2,0,3]] and tiles M[:,0:2], M[:,2:4]', async () => {
 		const w = new Float32Array([1, 0, 2, 1, 1, 2, 0, 3]); // W[o,c,0,:] row-major OIHW
-		const { result } = await analyzeGraph(memoryGraph([{ name: 'conv', shape: [2, 2, 1, 2], values: w }]), resolveProfile({ tileRows: 2 }), { keepColumnCounts: true });
+		const { result } = await analyzeGraph(memoryGraph([{ name: 'conv', shape: [2, 2, 1, 2], values: w }]), resolveProfile({ crossbarSize: 2 }), { keepColumnCounts: true });
 		const layer = result.layers[0];
 		assert.deepEqual(layer.matrix, [2, 4]);
 		assert.equal(layer.tiles, 2);
-		assert.deepEqual([layer.grid.rows, layer.grid.cols], [2, 1]);
+		assert.deepEqual([layer.grid.inputBlocks, layer.grid.channelGroups], [2, 1]);
 		// Tile 0 = [[1,0],[1,2]]: LSC has 2 non-zeros → level 0; tile 1 = [[2,1],[0,3]]: same.
 		assert.deepEqual(layer.grid.lscNonZeros, [2, 2]);
 		assert.equal(layer.zeros, 2);
@@ -35,10 +35,10 @@ void describe('crossbar mapping (dub-method.md §2)', () => {
 	void it('TV17: VGG11-CIFAR occupies 9002 / 2251 / 564 / 144 crossbars at T = 32 / 64 / 128 / 256', async () => {
 		const graph = memoryGraph(vgg11CifarConvs.map((shape, i) => ({ name: `features.${i}`, shape })));
 		const tiles: number[] = [];
-		for (const tileRows of [32, 64, 128, 256]) {
-			const { result } = await analyzeGraph(graph, resolveProfile({ tileRows }));
+		for (const crossbarSize of [32, 64, 128, 256]) {
+			const { result } = await analyzeGraph(graph, resolveProfile({ crossbarSize }));
 			tiles.push(result.totals.tiles);
-			if (tileRows === 64) {
+			if (crossbarSize === 64) {
 				assert.deepEqual(result.layers.map((l) => l.tiles), [1, 18, 72, 144, 288, 576, 576, 576]);
 			}
 			assert.equal(result.totals.weights, 9_217_728);
@@ -48,15 +48,15 @@ void describe('crossbar mapping (dub-method.md §2)', () => {
 
 	void it('TV17: torchvision ResNet18 occupies 2727 crossbars at T = 64, per layer as the reference', async () => {
 		const graph = memoryGraph(resnet18Convs.map((shape, i) => ({ name: `conv${i}`, shape })));
-		const { result } = await analyzeGraph(graph, resolveProfile({ tileRows: 64 }));
+		const { result } = await analyzeGraph(graph, resolveProfile({ crossbarSize: 64 }));
 		assert.deepEqual(result.layers.map((l) => l.tiles), [3, 9, 9, 9, 9, 18, 36, 2, 36, 36, 72, 144, 8, 144, 144, 288, 576, 32, 576, 576]);
 		assert.equal(result.totals.tiles, 2727);
 		assert.equal(result.totals.weights, 11_166_912);
 	});
 
 	void it('slices: with q = 2 a 64-row crossbar holds 32 output channels', async () => {
-		const { result } = await analyzeGraph(memoryGraph([{ name: 'c', shape: [64, 64, 1, 1] }]), resolveProfile({ tileRows: 64, slices: 2 }));
-		assert.deepEqual([result.layers[0].grid.rows, result.layers[0].grid.cols], [1, 2]);
+		const { result } = await analyzeGraph(memoryGraph([{ name: 'c', shape: [64, 64, 1, 1] }]), resolveProfile({ crossbarSize: 64, slices: 2 }));
+		assert.deepEqual([result.layers[0].grid.inputBlocks, result.layers[0].grid.channelGroups], [1, 2]);
 	});
 });
 
@@ -82,7 +82,7 @@ void describe('tile statistics', () => {
 	void it('a D.U.B.-shaped tile (every column 16 of 64) is level 2 and costs 4 of 6 bits', async () => {
 		const m = new Float32Array(64 * 64);
 		for (let o = 0; o < 64; o++) for (let j = 0; j < 16; j++) m[o * 64 + ((o + j * 4) % 64)] = 0.5;
-		const { result } = await analyzeGraph(memoryGraph([{ name: 'c', shape: [64, 64, 1, 1], values: m }]), resolveProfile({ tileRows: 64 }));
+		const { result } = await analyzeGraph(memoryGraph([{ name: 'c', shape: [64, 64, 1, 1], values: m }]), resolveProfile({ crossbarSize: 64 }));
 		assert.deepEqual(result.layers[0].levelHistogram, [0, 0, 1, 0, 0, 0, 0, 0]);
 		assert.equal(result.totals.adcBits, 4);
 		assert.equal(result.totals.adcEnergyImprovement, 1.5);
@@ -91,7 +91,7 @@ void describe('tile statistics', () => {
 	void it('one column denser than the rest sets the crossbar level (least-sparse column)', async () => {
 		const m = new Float32Array(64 * 64);
 		for (let o = 0; o < 64; o++) for (let j = 0; j < (o === 5 ? 40 : 4); j++) m[o * 64 + j] = 1;
-		const { result } = await analyzeGraph(memoryGraph([{ name: 'c', shape: [64, 64, 1, 1], values: m }]), resolveProfile({ tileRows: 64 }));
+		const { result } = await analyzeGraph(memoryGraph([{ name: 'c', shape: [64, 64, 1, 1], values: m }]), resolveProfile({ crossbarSize: 64 }));
 		assert.equal(result.layers[0].grid.lscNonZeros[0], 40);
 		assert.deepEqual(result.layers[0].levelHistogram, [1, 0, 0, 0, 0, 0, 0, 0]);
 	});
@@ -99,16 +99,16 @@ void describe('tile statistics', () => {
 	void it('NaN weights stop the analysis with reason nan-weights', async () => {
 		const m = new Float32Array(64).fill(1);
 		m[17] = NaN;
-		await assert.rejects(analyzeGraph(memoryGraph([{ name: 'bad', shape: [4, 16, 1, 1], values: m }]), resolveProfile({ tileRows: 16 })),
+		await assert.rejects(analyzeGraph(memoryGraph([{ name: 'bad', shape: [4, 16, 1, 1], values: m }]), resolveProfile({ crossbarSize: 16 })),
 			(ex) => ModelFormatError.is(ex, 'nan-weights') && /bad/.test(ex.message));
 	});
 
 	void it('linear layers count only on request, and their omission is a warning', async () => {
 		const graph = memoryGraph([{ name: 'conv', shape: [8, 1, 3, 3] }, { name: 'fc', shape: [10, 72] }]);
-		const convOnly = (await analyzeGraph(graph, resolveProfile({ tileRows: 16 }))).result;
+		const convOnly = (await analyzeGraph(graph, resolveProfile({ crossbarSize: 16 }))).result;
 		assert.deepEqual(convOnly.layers.map((l) => l.name), ['conv']);
 		assert.match(convOnly.warnings.join(' '), /1 linear layer is not counted/);
-		const all = (await analyzeGraph(graph, resolveProfile({ tileRows: 16, includeLinear: true }))).result;
+		const all = (await analyzeGraph(graph, resolveProfile({ crossbarSize: 16, includeLinear: true }))).result;
 		assert.deepEqual(all.layers.map((l) => [l.name, l.kind, l.tiles]), [['conv', 'conv', 1], ['fc', 'linear', 5]]);
 	});
 
@@ -117,7 +117,7 @@ void describe('tile statistics', () => {
 		const sparse = new Float32Array(16 * 16);
 		for (let o = 0; o < 16; o++) sparse[o * 16 + o] = 1; // one non-zero per column → 0 bits
 		const graph = memoryGraph([{ name: 'big', shape: [16, 16, 1, 1], invocations: 100 }, { name: 'small', shape: [16, 16, 1, 1], values: sparse, invocations: 1 }]);
-		const { result } = await analyzeGraph(graph, resolveProfile({ tileRows: 16 }));
+		const { result } = await analyzeGraph(graph, resolveProfile({ crossbarSize: 16 }));
 		assert.equal(result.totals.adcEnergyImprovement, 2); // per crossbar: (4 + 4) / (4 + 0)
 		assert.equal(result.totals.perInference?.adcEnergyImprovement, 101 / 100);
 		assert.equal(result.totals.perInference?.crossbarActivations, 101);

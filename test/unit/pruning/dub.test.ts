@@ -7,8 +7,8 @@ import { describe, it } from 'node:test';
 import type { TilePruneResult } from '../../../src/pruning/dub';
 import { TileAction, pruneDubAtThreshold, pruneDubFixedRatio, pruneDubTol, pruneWholeTiles } from '../../../src/pruning/dub';
 import { percentileLinear } from '../../../src/pruning/percentile';
-import type { WeightMatrix } from '../../../src/pruning/tiles';
-import { tileGeometry } from '../../../src/pruning/tiles';
+import { crossbarGeometry } from '../../../src/hardware/geometry';
+import type { WeightMatrix } from '../../../src/pruning/weightMatrix';
 import { pruneUnstructured } from '../../../src/pruning/unstructured';
 import { distinctMagnitudes, randomInt, randomNormal, seededRandom } from './random';
 
@@ -27,7 +27,7 @@ function f32Rows(rows: number[][]): number[][] {
 	return rows.map((row) => row.map((v) => Math.fround(v) + 0));
 }
 
-// TV11 (dub-method.md §11): rows of M = output channels = crossbar columns.
+// TV11 (docs/method.md §11): rows of M = output channels = crossbar columns.
 const tv11 = [
 	[0.05, 0.5, -0.3, 0.02],
 	[0.9, -0.08, 0.04, 0.01],
@@ -35,9 +35,9 @@ const tv11 = [
 	[0.03, -0.02, 0.6, 0.01],
 ];
 
-void describe('D.U.B. pruning test vectors (dub-method.md §11, TV11–TV16)', () => {
+void describe('D.U.B. pruning test vectors (docs/method.md §11, TV11–TV16)', () => {
 	void it('TV11: forced tile at T = 4, θ = 0.1 keeps 2 per column', () => {
-		const result = pruneDubAtThreshold(matrix(tv11), 0.1, { tileSize: 4 });
+		const result = pruneDubAtThreshold(matrix(tv11), 0.1, { crossbarSize: 4 });
 		assert.deepEqual(rowsOf(result.values, 4), f32Rows([
 			[0, 0.5, -0.3, 0],
 			[0.9, -0.08, 0, 0],
@@ -55,7 +55,7 @@ void describe('D.U.B. pruning test vectors (dub-method.md §11, TV11–TV16)', (
 	void it('TV12: loosened to level 0 prunes each column minimum (quirk), or nothing with skipLevel0Loosening', () => {
 		const rows = tv11.map((row) => [...row]);
 		rows[2][2] = -0.16;
-		const result = pruneDubAtThreshold(matrix(rows), 0.1, { tileSize: 4 });
+		const result = pruneDubAtThreshold(matrix(rows), 0.1, { crossbarSize: 4 });
 		assert.deepEqual(rowsOf(result.values, 4), f32Rows([
 			[0.05, 0.5, -0.3, 0],
 			[0.9, -0.08, 0.04, 0],
@@ -65,7 +65,7 @@ void describe('D.U.B. pruning test vectors (dub-method.md §11, TV11–TV16)', (
 		assert.equal(result.tiles.action[0], TileAction.loosened);
 		assert.deepEqual([result.tiles.levelBefore[0], result.tiles.levelAfter[0]], [0, 0]);
 
-		const skipped = pruneDubAtThreshold(matrix(rows), 0.1, { tileSize: 4, skipLevel0Loosening: true });
+		const skipped = pruneDubAtThreshold(matrix(rows), 0.1, { crossbarSize: 4, skipLevel0Loosening: true });
 		assert.deepEqual(rowsOf(skipped.values, 4), f32Rows(rows));
 		assert.equal(skipped.tiles.action[0], TileAction.skipped);
 		assert.equal(skipped.prunedCount, 0);
@@ -79,7 +79,7 @@ void describe('D.U.B. pruning test vectors (dub-method.md §11, TV11–TV16)', (
 	];
 
 	void it('TV13: k = B−2, fixed variant keeps the largest per column', () => {
-		const result = pruneDubAtThreshold(matrix(tv13), 0.1, { tileSize: 4 });
+		const result = pruneDubAtThreshold(matrix(tv13), 0.1, { crossbarSize: 4 });
 		assert.equal(result.tiles.levelBefore[0], 2);
 		assert.equal(result.tiles.action[0], TileAction.keptOne);
 		assert.deepEqual(rowsOf(result.values, 4), f32Rows([
@@ -92,7 +92,7 @@ void describe('D.U.B. pruning test vectors (dub-method.md §11, TV11–TV16)', (
 	});
 
 	void it('TV13: k = B−2, tol variant zeroes the whole tile', () => {
-		const result = pruneDubTol(matrix(tv13), { tileSize: 4, tol: 0.1 });
+		const result = pruneDubTol(matrix(tv13), { crossbarSize: 4, tol: 0.1 });
 		assert.equal(result.tiles.action[0], TileAction.zeroed);
 		assert.ok(result.values.every((v) => v === 0));
 		assert.equal(result.tiles.levelAfter[0], 3);
@@ -100,7 +100,7 @@ void describe('D.U.B. pruning test vectors (dub-method.md §11, TV11–TV16)', (
 	});
 
 	void it('TV14: an all-almost-zero tile is zeroed (k = B−1)', () => {
-		const result = pruneDubAtThreshold(matrix([[0.05, 0.01, -0.03, 0.02], [0.09, -0.08, 0.04, 0.01]]), 0.1, { tileSize: 4 });
+		const result = pruneDubAtThreshold(matrix([[0.05, 0.01, -0.03, 0.02], [0.09, -0.08, 0.04, 0.01]]), 0.1, { crossbarSize: 4 });
 		assert.equal(result.tiles.levelBefore[0], 3);
 		assert.equal(result.tiles.action[0], TileAction.zeroed);
 		assert.ok(result.values.every((v) => v === 0));
@@ -109,7 +109,7 @@ void describe('D.U.B. pruning test vectors (dub-method.md §11, TV11–TV16)', (
 
 	void it('TV15: forced at T = 8 (s = mid), the .12 above θ is pruned', () => {
 		const input = [[0.5, 0.01, 0.02, -0.4, 0.03, 0.04, 0.05, 0.06], [0.3, -0.2, 0.05, 0.01, 0.02, 0.03, 0.04, 0.12]];
-		const result = pruneDubAtThreshold(matrix(input), 0.1, { tileSize: 8 });
+		const result = pruneDubAtThreshold(matrix(input), 0.1, { crossbarSize: 8 });
 		assert.equal(result.tiles.action[0], TileAction.forced);
 		assert.deepEqual(rowsOf(result.values, 8), f32Rows([[0.5, 0, 0, -0.4, 0, 0, 0, 0], [0.3, -0.2, 0, 0, 0, 0, 0, 0]]));
 		assert.deepEqual([result.tiles.levelBefore[0], result.tiles.levelAfter[0]], [1, 2]);
@@ -139,7 +139,7 @@ void describe('D.U.B. pruning test vectors (dub-method.md §11, TV11–TV16)', (
 void describe('D.U.B. pruning mechanics', () => {
 	void it('fixed ratio: θ is numpy.percentile(|W|, p) and counts almost-zeros with ≤', () => {
 		const m = matrix([[1, -2, 3, -4], [5, -6, 7, -8]]);
-		const result = pruneDubFixedRatio(m, 50, { tileSize: 4 });
+		const result = pruneDubFixedRatio(m, 50, { crossbarSize: 4 });
 		assert.equal(result.threshold, 4.5);
 		// z = [4, 0] → s = 0, k = 0, loosened to q* = 0: each column loses its minimum.
 		assert.equal(result.tiles.action[0], TileAction.loosened);
@@ -151,14 +151,14 @@ void describe('D.U.B. pruning mechanics', () => {
 		// gives τ = 0.5 + 0.75 ulp < next, which torch rounds up to next: it is pruned too
 		// (checked against the reference's code under torch 1.13).
 		const next = Math.fround(0.5 + 2 ** -24);
-		const result = pruneDubTol(matrix([[0.1, -0.2, 0.3, 0.5, -next, 0.9]]), { tileSize: 8, tol: 0.5 });
+		const result = pruneDubTol(matrix([[0.1, -0.2, 0.3, 0.5, -next, 0.9]]), { crossbarSize: 8, tol: 0.5 });
 		assert.equal(result.tiles.action[0], TileAction.forced);
 		assert.deepEqual(rowsOf(result.values, 6), f32Rows([[0, 0, 0, 0, 0, 0.9]]));
 	});
 
 	void it('mask includes pre-existing zeros; in-place and out= give the same result', () => {
 		const m = matrix([[0, 0.5, -0.3, 0.02, 0.4, 0.05], [0.9, -0.08, 0, 0.01, 0.3, 0], [0.2, 0.3, -0.06, 0.7, 0, 0.11]]);
-		const copy = pruneDubAtThreshold(m, 0.1, { tileSize: 4 });
+		const copy = pruneDubAtThreshold(m, 0.1, { crossbarSize: 4 });
 		assert.deepEqual(Array.from(copy.mask), Array.from(copy.values, (v) => (v === 0 ? 1 : 0)));
 		assert.equal(copy.zeroCount, copy.mask.reduce((s, v) => s + v, 0));
 		const before = m.values.filter((v) => v === 0).length;
@@ -166,13 +166,13 @@ void describe('D.U.B. pruning mechanics', () => {
 
 		const out = new Float32Array(m.values.length);
 		const mask = new Uint8Array(m.values.length);
-		const viaOut = pruneDubAtThreshold(m, 0.1, { tileSize: 4, out, mask });
+		const viaOut = pruneDubAtThreshold(m, 0.1, { crossbarSize: 4, out, mask });
 		assert.equal(viaOut.values, out);
 		assert.equal(viaOut.mask, mask);
 		assert.deepEqual(out, copy.values);
 
 		const inPlace = { ...m, values: Float32Array.from(m.values) };
-		const result = pruneDubAtThreshold(inPlace, 0.1, { tileSize: 4, out: inPlace.values });
+		const result = pruneDubAtThreshold(inPlace, 0.1, { crossbarSize: 4, out: inPlace.values });
 		assert.equal(result.values, inPlace.values);
 		assert.deepEqual(inPlace.values, copy.values);
 	});
@@ -180,14 +180,15 @@ void describe('D.U.B. pruning mechanics', () => {
 	void it('edge tiles: partial columns use n_b, missing output channels do not exist', () => {
 		// O = 3 with T = 4, q = 2 → R = 2: tiles (0,0),(0,1),(1,0),(1,1); the second block has n_b = 2.
 		const m = matrix([[0.05, 0.5, -0.3, 0.02, 0.4, 0.05], [0.9, -0.08, 0.04, 0.01, 0.3, 0.2], [0.2, 0.3, -0.06, 0.7, 0.01, 0.11]]);
-		const result = pruneDubAtThreshold(m, 0.1, { tileSize: 4, slices: 2 });
-		assert.deepEqual([result.tiles.grid.tileRows, result.tiles.grid.tileCols], [2, 2]);
+		const result = pruneDubAtThreshold(m, 0.1, { crossbarSize: 4, slices: 2 });
+		assert.deepEqual([result.tiles.grid.channelGroups, result.tiles.grid.inputBlocks], [2, 2]);
 		// Tile (0,1): columns [.4,.05] and [.3,.2]: z = [1, 0], s = 0 → loosened to q* = 0, each column's minimum goes.
 		// Tile (1,1): column [.01,.11]: z = 1, n_b = 2, s = .5 → k = 1 = B−3; s < mid .625 → loosened to .5: the .01 goes.
 		assert.deepEqual(rowsOf(result.values, 6).map((row) => row.slice(4)), f32Rows([[0.4, 0], [0.3, 0], [0, 0.11]]));
 		// Tile (0,0): z = [2, 3], s = .5 → k = 1, loosened; tile (1,0): z = 1, s = .25 = mid → forced to .5.
+		// Reports run block-major (block · channelGroups + group): tiles (0,0), (1,0), (0,1), (1,1).
 		assert.deepEqual(Array.from(result.tiles.levelBefore), [1, 0, 0, 1]);
-		assert.deepEqual(Array.from(result.tiles.action), [TileAction.loosened, TileAction.loosened, TileAction.forced, TileAction.loosened]);
+		assert.deepEqual(Array.from(result.tiles.action), [TileAction.loosened, TileAction.forced, TileAction.loosened, TileAction.loosened]);
 		assert.deepEqual(rowsOf(result.values, 6)[2].slice(0, 4), f32Rows([[0, 0.3, 0, 0.7]])[0]);
 	});
 });
@@ -195,7 +196,7 @@ void describe('D.U.B. pruning mechanics', () => {
 // ---- Property tests: random layers, every tile checked against an independent reading of §6.
 
 interface Case {
-	tileSize: number;
+	crossbarSize: number;
 	slices: number;
 	outChannels: number;
 	fanIn: number;
@@ -207,15 +208,15 @@ function randomCases(count: number, seed: number): Case[] {
 	const random = seededRandom(seed);
 	const cases: Case[] = [];
 	for (let c = 0; c < count; c++) {
-		const tileSize = [4, 8, 16, 32, 64][c % 5];
+		const crossbarSize = [4, 8, 16, 32, 64][c % 5];
 		const slices = random() < 0.3 ? 2 : 1;
-		const r = tileSize / slices;
+		const r = crossbarSize / slices;
 		const ratio = random() < 0.1 ? [0, 100, 50][randomInt(random, 0, 2)] : random() * 100;
 		cases.push({
-			tileSize,
+			crossbarSize,
 			slices,
 			outChannels: randomInt(random, 1, 3 * r + 3),
-			fanIn: randomInt(random, 1, 3 * tileSize + 5),
+			fanIn: randomInt(random, 1, 3 * crossbarSize + 5),
 			ratio: Math.round(ratio * 100) / 100,
 			seed: c + 1,
 		});
@@ -232,19 +233,19 @@ function histogramLevel(zeros: number, n: number, bins: number): number {
 	return k;
 }
 
-function checkTiles(m: WeightMatrix, result: TilePruneResult, tileSize: number, slices: number, variant: 'fixed' | 'tol'): void {
-	const { channelsPerTile: r, bins } = tileGeometry(tileSize, slices);
+function checkTiles(m: WeightMatrix, result: TilePruneResult, crossbarSize: number, slices: number, variant: 'fixed' | 'tol'): void {
+	const { channelsPerCrossbar: r, bins } = crossbarGeometry(crossbarSize, slices);
 	const theta = Math.fround(result.threshold);
-	const { tileRows, tileCols } = result.tiles.grid;
-	assert.equal(tileRows, Math.ceil(m.outChannels / r));
-	assert.equal(tileCols, Math.ceil(m.fanIn / tileSize));
-	for (let a = 0; a < tileRows; a++) {
-		for (let b = 0; b < tileCols; b++) {
-			const t = a * tileCols + b;
+	const { channelGroups, inputBlocks } = result.tiles.grid;
+	assert.equal(channelGroups, Math.ceil(m.outChannels / r));
+	assert.equal(inputBlocks, Math.ceil(m.fanIn / crossbarSize));
+	for (let a = 0; a < channelGroups; a++) {
+		for (let b = 0; b < inputBlocks; b++) {
+			const t = b * channelGroups + a;
 			const o0 = a * r;
 			const o1 = Math.min(m.outChannels, o0 + r);
-			const k0 = b * tileSize;
-			const n = Math.min(m.fanIn, k0 + tileSize) - k0;
+			const k0 = b * crossbarSize;
+			const n = Math.min(m.fanIn, k0 + crossbarSize) - k0;
 			const columns = [];
 			for (let o = o0; o < o1; o++) {
 				const start = o * m.fanIn + k0;
@@ -252,7 +253,7 @@ function checkTiles(m: WeightMatrix, result: TilePruneResult, tileSize: number, 
 			}
 			const zeros = Math.min(...columns.map((c) => c.before.filter((v) => Math.abs(v) <= theta).length));
 			const k = histogramLevel(zeros, n, bins);
-			const where = `tile (${a},${b}) of ${m.outChannels}×${m.fanIn}, T=${tileSize}, q=${slices}`;
+			const where = `tile (${a},${b}) of ${m.outChannels}×${m.fanIn}, T=${crossbarSize}, q=${slices}`;
 			assert.equal(result.tiles.levelBefore[t], k, where);
 			const s = zeros / n;
 			let quantile: number | undefined;
@@ -276,8 +277,8 @@ function checkTiles(m: WeightMatrix, result: TilePruneResult, tileSize: number, 
 			}
 			// Distinct magnitudes: each column keeps n − (floor(q*(n−1)) + 1) weights (§6.1) ...
 			const keep = n - (Math.floor(quantile * (n - 1)) + 1);
-			if (n === tileSize && quantile > 0) {
-				assert.equal(keep, tileSize * (1 - quantile), where); // ... = T·2^−k for full tiles
+			if (n === crossbarSize && quantile > 0) {
+				assert.equal(keep, crossbarSize * (1 - quantile), where); // ... = T·2^−k for full tiles
 			}
 			for (const c of columns) {
 				const kept = c.after.filter((v) => v !== 0);
@@ -304,12 +305,12 @@ function checkTiles(m: WeightMatrix, result: TilePruneResult, tileSize: number, 
 function structuredLayer(c: Case): Float32Array {
 	const values = distinctMagnitudes(c.outChannels * c.fanIn, c.seed);
 	const random = seededRandom(c.seed * 31 + 7);
-	const r = c.tileSize / c.slices;
+	const r = c.crossbarSize / c.slices;
 	for (let o0 = 0; o0 < c.outChannels; o0 += r) {
-		for (let k0 = 0; k0 < c.fanIn; k0 += c.tileSize) {
+		for (let k0 = 0; k0 < c.fanIn; k0 += c.crossbarSize) {
 			const density = random() < 0.2 ? 0 : random() ** 3;
 			for (let o = o0; o < Math.min(c.outChannels, o0 + r); o++) {
-				for (let k = k0; k < Math.min(c.fanIn, k0 + c.tileSize); k++) {
+				for (let k = k0; k < Math.min(c.fanIn, k0 + c.crossbarSize); k++) {
 					if (random() >= density) values[o * c.fanIn + k] *= 2 ** -20;
 				}
 			}
@@ -320,11 +321,11 @@ function structuredLayer(c: Case): Float32Array {
 
 void describe('D.U.B. pruning properties (random layers, seeded)', () => {
 	for (const c of randomCases(60, 20240318)) {
-		void it(`fixed ratio ${c.ratio} % on ${c.outChannels}×${c.fanIn}, T=${c.tileSize}, q=${c.slices}`, () => {
+		void it(`fixed ratio ${c.ratio} % on ${c.outChannels}×${c.fanIn}, T=${c.crossbarSize}, q=${c.slices}`, () => {
 			for (const values of [distinctMagnitudes(c.outChannels * c.fanIn, c.seed), structuredLayer(c)]) {
 				const m = { values, outChannels: c.outChannels, fanIn: c.fanIn };
-				const result = pruneDubFixedRatio(m, c.ratio, { tileSize: c.tileSize, slices: c.slices });
-				checkTiles(m, result, c.tileSize, c.slices, 'fixed');
+				const result = pruneDubFixedRatio(m, c.ratio, { crossbarSize: c.crossbarSize, slices: c.slices });
+				checkTiles(m, result, c.crossbarSize, c.slices, 'fixed');
 			}
 		});
 	}
@@ -333,30 +334,30 @@ void describe('D.U.B. pruning properties (random layers, seeded)', () => {
 		for (const c of randomCases(20, 7)) {
 			const values = distinctMagnitudes(c.outChannels * c.fanIn, c.seed);
 			const m = { values, outChannels: c.outChannels, fanIn: c.fanIn };
-			const result = pruneDubTol(m, { tileSize: c.tileSize, slices: c.slices, tol: c.ratio / 100 });
-			checkTiles(m, result, c.tileSize, c.slices, 'tol');
+			const result = pruneDubTol(m, { crossbarSize: c.crossbarSize, slices: c.slices, tol: c.ratio / 100 });
+			checkTiles(m, result, c.crossbarSize, c.slices, 'tol');
 		}
 	});
 
 	void it('whole-tile pruning zeroes exactly the tiles that are entirely ≤ θ', () => {
 		for (const c of randomCases(20, 11)) {
 			const m = { values: distinctMagnitudes(c.outChannels * c.fanIn, c.seed), outChannels: c.outChannels, fanIn: c.fanIn };
-			const result = pruneWholeTiles(m, { ratio: c.ratio }, { tileSize: c.tileSize, slices: c.slices });
+			const result = pruneWholeTiles(m, { ratio: c.ratio }, { crossbarSize: c.crossbarSize, slices: c.slices });
 			const theta = Math.fround(result.threshold);
-			const r = c.tileSize / c.slices;
+			const r = c.crossbarSize / c.slices;
 			for (let o = 0; o < c.outChannels; o++) {
 				for (let k = 0; k < c.fanIn; k++) {
 					const a = Math.floor(o / r);
-					const b = Math.floor(k / c.tileSize);
+					const b = Math.floor(k / c.crossbarSize);
 					let allBelow = true;
 					for (let oo = a * r; oo < Math.min(c.outChannels, (a + 1) * r); oo++) {
-						for (let kk = b * c.tileSize; kk < Math.min(c.fanIn, (b + 1) * c.tileSize); kk++) {
+						for (let kk = b * c.crossbarSize; kk < Math.min(c.fanIn, (b + 1) * c.crossbarSize); kk++) {
 							if (Math.abs(m.values[oo * c.fanIn + kk]) > theta) allBelow = false;
 						}
 					}
 					const i = o * c.fanIn + k;
 					assert.equal(result.values[i], allBelow ? 0 : m.values[i]);
-					assert.equal(result.tiles.action[a * result.tiles.grid.tileCols + b], allBelow ? TileAction.zeroed : TileAction.untouched);
+					assert.equal(result.tiles.action[b * result.tiles.grid.channelGroups + a], allBelow ? TileAction.zeroed : TileAction.untouched);
 				}
 			}
 		}
@@ -421,6 +422,9 @@ for c in cases:
                     A[r][A[r] <= np.float32(th)] = 0.0
             W[i:i + R, j:j + T][A == 0.0] = 0.0
     W.tofile(c['file'] + '.out')
+    # The reference loops channel group outer; reports index crossbars block-major (block * groups + group).
+    groups = len(range(0, W.shape[0], R))
+    levels = np.array(levels).reshape(groups, -1).T.reshape(-1).tolist()
     out.append({'threshold': float(thr), 'levels': levels})
 pcts = []
 for p in json.load(open(sys.argv[2])):
@@ -470,7 +474,7 @@ void describe('D.U.B. pruning against an independent NumPy implementation of §6
 
 			cases.forEach((c, i) => {
 				const m = { values: c.values, outChannels: c.O, fanIn: c.K };
-				const options = { tileSize: c.T, slices: c.q };
+				const options = { crossbarSize: c.T, slices: c.q };
 				const result = c.variant === 'fixed' ? pruneDubFixedRatio(m, c.ratio as number, options) : pruneDubTol(m, { ...options, tol: c.tol });
 				const numpyValues = new Float32Array(readFileSync(`${spec[i].file}.out`).buffer.slice(0));
 				assert.equal(result.threshold, expected.cases[i].threshold, `case ${i} threshold`);

@@ -19,7 +19,7 @@ void describe('pruneGraph (model-level D.U.B. prune)', () => {
 		{ name: 'conv2', shape: [40, 32, 3, 3], values: randomValues(40 * 288, 2) },
 		{ name: 'fc', shape: [10, 40], values: randomValues(400, 3) },
 	]);
-	const profile = resolveProfile({ tileRows: 16 });
+	const profile = resolveProfile({ crossbarSize: 16 });
 
 	void it('balances every crossbar it processes and beats unstructured pruning at the same ratios', async () => {
 		const outcome = await pruneGraph(graph, profile, { method: 'dub', ratios: { ratios: [60, 80] } });

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-	Float64Scratch, dubRegularizer, groupLassoNorms, hoyerSquare, hoyerSquareGradient, segmentHoyers, tileHoyerVariances,
+	Float64Scratch, dubRegularizer, hoyerSquare, hoyerSquareGradient, segmentHoyers, tileHoyerVariances,
 } from '../../../src/pruning/regularizer';
-import type { WeightMatrix } from '../../../src/pruning/tiles';
+import type { WeightMatrix } from '../../../src/pruning/weightMatrix';
 import { randomInt, randomNormal, seededRandom } from './random';
 
 function matrix(rows: number[][]): WeightMatrix {
@@ -24,7 +24,7 @@ function gradientOf(m: WeightMatrix, options: Parameters<typeof dubRegularizer>[
 	return { loss, grad };
 }
 
-void describe('Hoyer-Square (dub-method.md §4.1, TV6–TV7)', () => {
+void describe('Hoyer-Square (docs/method.md §4.1, TV6–TV7)', () => {
 	void it('TV6: values with ε = 1e-6', () => {
 		const cases: [number[], number][] = [
 			[[1, 0, 0, 0], 0.999999000001],
@@ -45,10 +45,10 @@ void describe('Hoyer-Square (dub-method.md §4.1, TV6–TV7)', () => {
 	});
 });
 
-void describe('D.U.B. variance regularizer (dub-method.md §4.2, TV8–TV10, TV18)', () => {
+void describe('D.U.B. variance regularizer (docs/method.md §4.2, TV8–TV10, TV18)', () => {
 	void it('TV8: q = 2, T = 4 (2 channels × 4 inputs), gated and ungated gradient', () => {
 		const m = matrix([[3, 4, 0, 0], [1, 2, 3, 4]]);
-		const options = { tileSize: 4, slices: 2, lambda: 1 };
+		const options = { crossbarSize: 4, slices: 2, lambda: 1 };
 		close(segmentHoyers(m, options), [1.9599999, 3.3333332], 1e-7, 'h');
 		close(tileHoyerVariances(m, options), [0.9430222], 1e-7, 'v');
 		const { loss, grad } = gradientOf(m, options);
@@ -61,7 +61,7 @@ void describe('D.U.B. variance regularizer (dub-method.md §4.2, TV8–TV10, TV1
 
 	void it('TV9: padded output channels count with h = 0 (A4)', () => {
 		const m = matrix([[3, 4, 0, 0], [1, 0, 0, 0]]);
-		const options = { tileSize: 4, lambda: 1 };
+		const options = { crossbarSize: 4, lambda: 1 };
 		close(segmentHoyers(m, options), [1.96, 0.999999], 1e-7, 'h');
 		close(tileHoyerVariances(m, options), [0.8837331], 1e-7, 'v');
 		const { grad } = gradientOf(m, options);
@@ -81,7 +81,7 @@ void describe('D.U.B. variance regularizer (dub-method.md §4.2, TV8–TV10, TV1
 
 	void it('TV10: conv weight (2,2,1,2) as M = [[1,0,2,1],[1,2,0,3]], T = 2, q = 1', () => {
 		const m = matrix([[1, 0, 2, 1], [1, 2, 0, 3]]);
-		const options = { tileSize: 2, lambda: 1 };
+		const options = { crossbarSize: 2, lambda: 1 };
 		// h[o, b], index o·2 + b: tile b=0 holds [1.0, 1.8], tile b=1 holds [1.8, 1.0].
 		close(segmentHoyers(m, options), [1, 1.8, 1.8, 1], 1e-5, 'h');
 		close(tileHoyerVariances(m, options), [0.32, 0.32], 1e-5, 'v');
@@ -91,24 +91,15 @@ void describe('D.U.B. variance regularizer (dub-method.md §4.2, TV8–TV10, TV1
 		close(grad, [0, 0, -0.192, 0.384, 0.384, -0.192, 0, 0], 1e-6, 'gated ∂L/∂M');
 	});
 
-	void it('TV18: Group-Lasso norms and Hoyer variance of the TV11 tile', () => {
+	void it('TV18: Hoyer values and variance of the TV11 tile', () => {
 		const m = matrix([[0.05, 0.5, -0.3, 0.02], [0.9, -0.08, 0.04, 0.01], [0.2, 0.3, -0.06, 0.7], [0.03, -0.02, 0.6, 0.01]]);
-		const tile = groupLassoNorms(m, { tileSize: 4, group: 'xb_tile' });
-		close(tile.norms, [1.4649232], 1e-7, 'xb_tile');
-		const column = groupLassoNorms(m, { tileSize: 4, group: 'xb_column' });
-		close(column.norms, [0.5855766, 0.9044888, 0.7896835, 0.6011655], 1e-7, 'xb_column');
-		assert.ok(Math.abs(column.sum - 2.8809145) < 1e-7);
-		const row = groupLassoNorms(m, { tileSize: 4, group: 'xb_row', lambda: 0.5 });
-		close(row.norms, [0.9237965, 0.5888973, 0.6746851, 0.7004284], 1e-7, 'xb_row');
-		assert.ok(Math.abs(row.sum - 2.8878073) < 1e-7);
-		assert.ok(Math.abs(row.loss - 0.5 * 2.8878073) < 1e-7);
-		close(segmentHoyers(m, { tileSize: 4 }), [2.2073426, 1.2967837, 2.5458587, 1.2053093], 1e-7, 'h');
-		close(tileHoyerVariances(m, { tileSize: 4 }), [0.4427842], 1e-7, 'v');
+		close(segmentHoyers(m, { crossbarSize: 4 }), [2.2073426, 1.2967837, 2.5458587, 1.2053093], 1e-7, 'h');
+		close(tileHoyerVariances(m, { crossbarSize: 4 }), [0.4427842], 1e-7, 'v');
 	});
 
 	void it('adds to the gradient it is given instead of overwriting it', () => {
 		const m = matrix([[3, 4, 0, 0], [1, 2, 3, 4]]);
-		const options = { tileSize: 4, slices: 2, lambda: 1 };
+		const options = { crossbarSize: 4, slices: 2, lambda: 1 };
 		const base = gradientOf(m, options).grad;
 		const grad = new Float32Array(8).fill(1);
 		dubRegularizer(m, options, grad, new Float64Scratch());
@@ -116,7 +107,7 @@ void describe('D.U.B. variance regularizer (dub-method.md §4.2, TV8–TV10, TV1
 	});
 
 	void it('rejects crossbars with a single output channel (no variance)', () => {
-		assert.throws(() => dubRegularizer(matrix([[1, 2]]), { tileSize: 2, slices: 2, lambda: 1 }), /at least 2 output channels/);
+		assert.throws(() => dubRegularizer(matrix([[1, 2]]), { crossbarSize: 2, slices: 2, lambda: 1 }), /at least 2 output channels/);
 	});
 });
 
@@ -141,12 +132,12 @@ function naiveHoyer(w: number[], fanIn: number, o: number, b: number, T: number,
 
 function naiveDub(w: number[], O: number, K: number, T: number, q: number, lambda: number, gate: boolean, exclude: boolean): Naive {
 	const R = Math.floor(T / q);
-	const tileRows = Math.ceil(O / R);
+	const crossbarSize = Math.ceil(O / R);
 	const tileCols = Math.ceil(K / T);
 	const h = (o: number, b: number) => (o < O ? naiveHoyer(w, K, o, b, T, 1e-6) : 0);
-	const coefficient = Array.from({ length: tileRows * R }, () => new Array<number>(tileCols).fill(0));
+	const coefficient = Array.from({ length: crossbarSize * R }, () => new Array<number>(tileCols).fill(0));
 	let loss = 0;
-	for (let a = 0; a < tileRows; a++) {
+	for (let a = 0; a < crossbarSize; a++) {
 		for (let b = 0; b < tileCols; b++) {
 			const rows = [];
 			for (let o = a * R; o < (a + 1) * R; o++) if (!exclude || o < O) rows.push(o);
@@ -193,7 +184,7 @@ void describe('D.U.B. regularizer against a naive reference and finite differenc
 				const lambda = 0.37;
 				const naive = naiveDub(w, c.O, c.K, c.T, c.q, lambda, gate, c.exclude);
 				if (c.T / c.q < 2 && !c.exclude) continue;
-				const { loss, grad } = gradientOf(m, { tileSize: c.T, slices: c.q, lambda, gate, excludePaddedChannels: c.exclude });
+				const { loss, grad } = gradientOf(m, { crossbarSize: c.T, slices: c.q, lambda, gate, excludePaddedChannels: c.exclude });
 				assert.ok(Math.abs(loss - naive.loss) <= 1e-9 * (1 + Math.abs(naive.loss)), `${where}: loss ${loss} vs ${naive.loss}`);
 				// Central differences of the surrogate (gated) or of the loss itself (ungated).
 				const f = gate ? (x: number[]) => surrogate(x, c.O, c.K, c.T, naive.coefficient) : (x: number[]) => naiveDub(x, c.O, c.K, c.T, c.q, lambda, false, c.exclude).loss;
@@ -217,9 +208,9 @@ void describe('D.U.B. regularizer against a naive reference and finite differenc
 	void it('the gate keeps only columns denser than their tile mean', () => {
 		const values = randomNormal(20 * 40, 3);
 		const m = { values, outChannels: 20, fanIn: 40 };
-		const gated = gradientOf(m, { tileSize: 8, lambda: 1 }).grad;
-		const ungated = gradientOf(m, { tileSize: 8, lambda: 1, gate: false }).grad;
-		const h = segmentHoyers(m, { tileSize: 8 });
+		const gated = gradientOf(m, { crossbarSize: 8, lambda: 1 }).grad;
+		const ungated = gradientOf(m, { crossbarSize: 8, lambda: 1, gate: false }).grad;
+		const h = segmentHoyers(m, { crossbarSize: 8 });
 		for (let o = 0; o < 20; o++) {
 			for (let b = 0; b < 5; b++) {
 				const tileStart = Math.floor(o / 8) * 8;
@@ -234,39 +225,4 @@ void describe('D.U.B. regularizer against a naive reference and finite differenc
 			}
 		}
 	});
-
-	void it('Group-Lasso gradient is λ·w/‖w_g‖ (finite differences)', () => {
-		const O = 7;
-		const K = 11;
-		const values = randomNormal(O * K, 12);
-		const m = { values, outChannels: O, fanIn: K };
-		for (const group of ['xb_tile', 'xb_column', 'xb_row'] as const) {
-			const grad = new Float32Array(O * K);
-			const { loss } = groupLassoNorms(m, { tileSize: 4, group, lambda: 0.3 }, grad);
-			for (let i = 0; i < values.length; i++) {
-				const step = 1e-3;
-				const shifted = (delta: number) => {
-					const v = Float64Array.from(values);
-					v[i] += delta;
-					return groupLassoLoss64(v, O, K, group);
-				};
-				const numeric = (0.3 * (shifted(step) - shifted(-step))) / (2 * step);
-				assert.ok(Math.abs(grad[i] - numeric) < 1e-5, `${group}[${i}]: ${grad[i]} vs ${numeric}`);
-			}
-			assert.ok(Math.abs(loss - 0.3 * groupLassoLoss64(Float64Array.from(values), O, K, group)) < 1e-9);
-		}
-	});
 });
-
-function groupLassoLoss64(v: Float64Array, O: number, K: number, group: 'xb_tile' | 'xb_column' | 'xb_row'): number {
-	const sums = new Map<string, number>();
-	for (let o = 0; o < O; o++) {
-		for (let k = 0; k < K; k++) {
-			const key = group === 'xb_tile' ? `${Math.floor(o / 4)},${Math.floor(k / 4)}` : group === 'xb_column' ? `${o},${Math.floor(k / 4)}` : `${Math.floor(o / 4)},${k}`;
-			sums.set(key, (sums.get(key) ?? 0) + v[o * K + k] ** 2);
-		}
-	}
-	let total = 0;
-	for (const s of sums.values()) total += Math.sqrt(s);
-	return total;
-}

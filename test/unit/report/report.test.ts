@@ -12,6 +12,7 @@ import { heatmapCellSize, heatmapPixels, renderHtmlReport } from '../../../src/r
 import { encodePng } from '../../../src/report/png';
 import { writeReports } from '../../../src/report/writeReports';
 import type { AnalysisResultDto } from '../../../src/shared/analysis';
+import { adcBitsByLevel } from '../../../src/hardware/levels';
 import { levelRgba } from '../../../src/shared/levelPalette';
 import { memoryGraph } from '../../helpers/graphs';
 
@@ -20,7 +21,7 @@ async function sampleResult(options: { includeLinear?: boolean } = {}): Promise<
 	const conv2 = new Float32Array(32 * 16 * 9).fill(0.5);
 	conv2.fill(0, 0, 16 * 16 * 9);
 	const graph = memoryGraph([{ name: 'conv1', shape: [16, 3, 3, 3] }, { name: 'conv<2>', shape: [32, 16, 3, 3], values: conv2 }, { name: 'fc', shape: [10, 32] }]);
-	return (await analyzeGraph(graph, resolveProfile({ tileRows: 16, includeLinear: options.includeLinear }))).result;
+	return (await analyzeGraph(graph, resolveProfile({ crossbarSize: 16, includeLinear: options.includeLinear }))).result;
 }
 
 const work = mkdtempSync(join(tmpdir(), 'crossbar-report-'));
@@ -52,26 +53,27 @@ void describe('HTML report', () => {
 	void it('draws one cell per crossbar in the level colour', async () => {
 		const result = await sampleResult();
 		const layer = result.layers[1];
-		const bins = result.profile.sparsityBins;
+		const bits = result.profile.adcBitsByLevel;
+		const { inputBlocks, channelGroups, levels } = layer.grid;
 		const { cell, gap } = heatmapCellSize(layer.grid);
-		const { width, height, rgba } = heatmapPixels(layer.grid, bins, cell, gap);
-		assert.equal(width, layer.grid.cols * cell);
-		assert.equal(height, layer.grid.rows * cell);
-		for (let r = 0; r < layer.grid.rows; r++) {
-			for (let c = 0; c < layer.grid.cols; c++) {
+		const { width, height, rgba } = heatmapPixels(layer.grid, bits, cell, gap);
+		assert.equal(width, channelGroups * cell);
+		assert.equal(height, inputBlocks * cell);
+		for (let r = 0; r < inputBlocks; r++) {
+			for (let c = 0; c < channelGroups; c++) {
 				const offset = ((r * cell) * width + c * cell) * 4;
-				assert.deepEqual([...rgba.subarray(offset, offset + 4)], [...levelRgba(layer.grid.levels[r * layer.grid.cols + c], bins)]);
+				assert.deepEqual([...rgba.subarray(offset, offset + 4)], [...levelRgba(levels[r * channelGroups + c], bits)]);
 			}
 		}
 		// Empty crossbars (all 16 channels of group 0 are zero) and dense ones differ.
-		assert.notDeepEqual(levelRgba(0, bins), levelRgba(bins - 1, bins));
+		assert.notDeepEqual(levelRgba(0, bits), levelRgba(bits.length - 1, bits));
 	});
 
 	void it('keeps a 10,000-crossbar layer small', () => {
-		const grid = { rows: 100, cols: 100, levels: Array.from({ length: 10_000 }, (_, i) => i % 8), lscNonZeros: new Array(10_000).fill(1) };
+		const grid = { inputBlocks: 100, channelGroups: 100, levels: Array.from({ length: 10_000 }, (_, i) => i % 8), lscNonZeros: new Array(10_000).fill(1) };
 		const { cell, gap } = heatmapCellSize(grid);
-		assert.ok(cell * grid.cols <= 720 && cell * grid.rows <= 480);
-		const { width, height, rgba } = heatmapPixels(grid, 8, cell, gap);
+		assert.ok(cell * grid.channelGroups <= 720 && cell * grid.inputBlocks <= 480);
+		const { width, height, rgba } = heatmapPixels(grid, adcBitsByLevel(64), cell, gap);
 		assert.ok(encodePng(width, height, rgba).length < 200_000);
 	});
 });

@@ -11,7 +11,7 @@ async function main(): Promise<void> {
 	await initTrainingBackend(backend);
 	const model = new TrainableModel(tinySpec(1, [], batchNorm));
 	const trainer = new Trainer(model, tinyDataset(), new SharedMemoryCollective(shared, rank, size));
-	const r = await trainer.trainEpoch({ lr: 0.1, momentum: 0.9, weightDecay: 1e-3, batchSize: 8, trainables: model.trainables(), regularizer: { lambda: 0.01, tileSize: 4, slices: 1 }, seed: 5 });
+	const r = await trainer.trainEpoch({ lr: 0.1, momentum: 0.9, weightDecay: 1e-3, batchSize: 8, trainables: model.trainables(), regularizer: { lambda: 0.01, crossbarSize: 4, slices: 1 }, seed: 5 });
 	const { accuracy } = trainer.evaluate();
 	parentPort!.postMessage({ params: Object.fromEntries(model.params.map((p) => [p.name, Array.from(p.values)])), loss: r.loss, accuracy });
 	model.dispose();

@@ -22,7 +22,7 @@ function job(extra: Partial<TrainingJob> = {}): TrainingJob {
 		dataset: { kind: 'digits' },
 		preset: 'digits',
 		hyperParameters: { regularizeEpochs: 1, finetuneEpochs: 1 },
-		tileRows: 16,
+		crossbarSize: 16,
 		pruneRatios: { ratios: [0, 88, 92] },
 		outputPath: '/w/digits-cnn.dub.pt',
 		engineOptions: { torchvision: 'digits-cnn' },

@@ -9,7 +9,7 @@ import { applyTrainingEvent, createRunView, finishRunView } from '../../../src/t
 
 const init = {
 	runId: 'r1', engine: 'tfjs' as const, modelPath: '/w/m.onnx', modelLabel: 'm.onnx', outputPath: '/w/m.dub.onnx', outputLabel: 'm.dub.onnx',
-	datasetLabel: 'digits', presetLabel: 'smoke', tileRows: 16, plannedEpochs: { regularize: 2, finetune: 1, baseline: 1 }, startedAt: 1000,
+	datasetLabel: 'digits', presetLabel: 'smoke', crossbarSize: 16, plannedEpochs: { regularize: 2, finetune: 1, baseline: 1 }, startedAt: 1000,
 };
 
 const result: TrainingResult = {

@@ -15,7 +15,7 @@ import { defaultDigitsPath } from '../../../src/training/datasets';
 import type { TrainingJob } from '../../../src/training/engine';
 import { initTrainingBackend } from '../../../src/training/tfjs/backend';
 import { TfjsTrainingEngine } from '../../../src/training/tfjs/engine';
-import { hwioToOihw, loadTrainableGraph, oihwToHwio } from '../../../src/training/tfjs/layersModel';
+import { loadTrainableGraph } from '../../../src/training/tfjs/layersModel';
 import { TrainableModel } from '../../../src/training/tfjs/model';
 
 const fixtures = resolve('test/fixtures/tfjs-train');
@@ -56,13 +56,25 @@ void describe('tfjs engine: TF.js layers models', () => {
 		});
 	}
 
-	void it('converts HWIO ↔ OIHW', () => {
-		const shape = [2, 3, 4, 5];
-		const hwio = Float32Array.from({ length: 120 }, (_, i) => i);
-		const oihw = hwioToOihw(hwio, shape);
-		// W[h=1, w=2, c=3, o=4] → M[o=4, c=3, h=1, w=2]
-		assert.equal(oihw[((4 * 4 + 3) * 2 + 1) * 3 + 2], hwio[((1 * 3 + 2) * 4 + 3) * 5 + 4]);
-		assert.deepEqual(oihwToHwio(oihw, shape), hwio);
+	void it('a model whose first layers sit in a nested Sequential trains as the flat one (one topology walk with the reader)', async () => {
+		const json = JSON.parse(readFileSync(join(fixtures, 'digits-seq.json'), 'utf8')) as { modelTopology: { config: { layers: unknown[] } } };
+		const layers = json.modelTopology.config.layers;
+		json.modelTopology.config.layers = [{ class_name: 'Sequential', config: { name: 'stem', layers: layers.slice(0, 3) } }, ...layers.slice(3)];
+		const path = join(dir, 'nested.json');
+		writeFileSync(path, JSON.stringify(json));
+		copyFileSync(join(fixtures, 'digits-seq-shard1of1.bin'), join(dir, 'digits-seq-shard1of1.bin'));
+		const entry = expected.models.find((m) => m.file === 'digits-seq.json');
+		assert.ok(entry);
+		const { spec, graph } = await loadTrainableGraph(path);
+		const model = new TrainableModel(spec);
+		try {
+			assert.deepEqual(model.convs.map((c) => c.layer), entry.convs);
+			const logits = tf.tidy(() => model.forward(tf.tensor4d(expected.inputs.values, expected.inputs.shape), false).dataSync());
+			assert.ok(Math.max(...entry.logits.map((v, i) => Math.abs(v - logits[i]))) < 1e-4);
+		} finally {
+			model.dispose();
+			await graph.close();
+		}
 	});
 
 	void it('refuses an unsupported layer with one line naming its class', async () => {
@@ -79,7 +91,7 @@ void describe('tfjs engine: TF.js layers models', () => {
 			dataset: { kind: 'digits', limitTrain: 256, limitTest: 128 },
 			preset: 'digits',
 			hyperParameters: { regularizeEpochs: 1, finetuneEpochs: 1, lambdaVar: 0.05, batchSize: 32 },
-			tileRows: 16,
+			crossbarSize: 16,
 			pruneRatios: { ratios: [50, 75] },
 			outputPath: join(dir, 'out', 'digits-dub.json'),
 			checkpointDir: join(dir, 'out.checkpoint'),
@@ -92,7 +104,7 @@ void describe('tfjs engine: TF.js layers models', () => {
 		try {
 			assert.equal(graph.format, 'tfjs');
 			assert.deepEqual(graph.layers.filter((l) => l.kind === 'conv').map((l) => l.name), ['conv2d', 'conv2d_1']);
-			const { result: analysis } = await analyzeGraph(graph, resolveProfile({ tileRows: 16 }));
+			const { result: analysis } = await analyzeGraph(graph, resolveProfile({ crossbarSize: 16 }));
 			assert.equal(analysis.totals.adcEnergyImprovement, result.dub.adcEnergyImprovement);
 			assert.deepEqual(analysis.totals.levelHistogram, result.dub.levelHistogram);
 		} finally {

@@ -17,7 +17,7 @@ const backend = 'wasm' as const;
 
 function step(model: TrainableModel, lambda: number, lr = 1) {
 	const trainer = new Trainer(model, tinyDataset(), new LocalCollective());
-	return trainer.trainEpoch({ lr, momentum: 0, weightDecay: 0, batchSize: 24, trainables: model.trainables(), regularizer: lambda > 0 ? { lambda, tileSize: 4, slices: 1 } : undefined, seed: 1, maxSteps: 1 });
+	return trainer.trainEpoch({ lr, momentum: 0, weightDecay: 0, batchSize: 24, trainables: model.trainables(), regularizer: lambda > 0 ? { lambda, crossbarSize: 4, slices: 1 } : undefined, seed: 1, maxSteps: 1 });
 }
 
 void describe('tfjs engine: model, trainer, masks', () => {
@@ -32,7 +32,7 @@ void describe('tfjs engine: model, trainer, masks', () => {
 		const expected = new Map<string, Float32Array>();
 		for (const p of regularized.convs) {
 			const grad = new Float32Array(p.values.length);
-			dubRegularizer({ values: p.values, outChannels: p.outChannels!, fanIn: p.fanIn! }, { tileSize: 4, lambda }, grad);
+			dubRegularizer({ values: p.values, outChannels: p.outChannels!, fanIn: p.fanIn! }, { crossbarSize: 4, lambda }, grad);
 			expected.set(p.name, grad);
 		}
 		const a = await step(plain, 0);
@@ -57,7 +57,7 @@ void describe('tfjs engine: model, trainer, masks', () => {
 		const model = new TrainableModel(tinySpec());
 		const masks = new Map<string, Uint8Array>();
 		for (const p of model.convs) {
-			const r = pruneDubFixedRatio({ values: p.values, outChannels: p.outChannels!, fanIn: p.fanIn! }, 60, { tileSize: 4, out: p.values });
+			const r = pruneDubFixedRatio({ values: p.values, outChannels: p.outChannels!, fanIn: p.fanIn! }, 60, { crossbarSize: 4, out: p.values });
 			masks.set(p.name, r.mask);
 		}
 		model.upload();
@@ -125,7 +125,7 @@ void describe('tfjs engine: model, trainer, masks', () => {
 		assert.deepEqual(results[0].params, results[1].params, 'both workers hold bit-identical weights');
 		const model = new TrainableModel(tinySpec(1, [], false));
 		const trainer = new Trainer(model, tinyDataset(), new LocalCollective());
-		const single = await trainer.trainEpoch({ lr: 0.1, momentum: 0.9, weightDecay: 1e-3, batchSize: 8, trainables: model.trainables(), regularizer: { lambda: 0.01, tileSize: 4, slices: 1 }, seed: 5 });
+		const single = await trainer.trainEpoch({ lr: 0.1, momentum: 0.9, weightDecay: 1e-3, batchSize: 8, trainables: model.trainables(), regularizer: { lambda: 0.01, crossbarSize: 4, slices: 1 }, seed: 5 });
 		for (const p of model.params) {
 			const other = results[0].params[p.name];
 			for (let i = 0; i < p.values.length; i++) {
@@ -154,10 +154,10 @@ void describe('tfjs engine: model, trainer, masks', () => {
 
 	void it('reports paper-law ADC figures of the conv weights', () => {
 		const model = new TrainableModel(tinySpec());
-		const dense = adcMetrics(model.convs, resolveProfile({ tileRows: 4 }));
+		const dense = adcMetrics(model.convs, resolveProfile({ crossbarSize: 4 }));
 		assert.equal(dense.adcEnergyImprovement, 1);
 		model.convs[1].values.fill(0);
-		const sparse = adcMetrics(model.convs, resolveProfile({ tileRows: 4 }));
+		const sparse = adcMetrics(model.convs, resolveProfile({ crossbarSize: 4 }));
 		assert.equal(sparse.levelHistogram[sparse.levelHistogram.length - 1], 9, 'conv2: 9 empty crossbars');
 		model.dispose();
 	});

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { scanPythonSource, scannedLayerMatrix } from '../../../src/core/pythonScan';
-import type { ScannedLayer } from '../../../src/core/pythonScan';
+import { scanPythonSource, scannedLayerMatrix } from '../../../src/source/pythonScan';
+import type { ScannedLayer } from '../../../src/source/pythonScan';
 
 /** The fields a CodeLens shows, per layer, in order. */
 function shapes(source: string): { line: number; kind: string; in?: number; out?: number; kernel?: readonly number[]; groups?: number; inferred?: boolean }[] {
