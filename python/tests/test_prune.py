@@ -1,11 +1,12 @@
-"""D.U.B. and unstructured pruning against dub-method.md §11 (TV11-TV16) and §6.1's properties."""
+"""D.U.B. and unstructured pruning against docs/method.md §11 (TV1-TV5, TV11-TV17, from docs/test-vectors.json) and §6.1's properties."""
 import numpy as np
 import pytest
 import torch
 
-from crossbar_lens_train.prune import (PRESETS, PruneSpecError, dub_prune_matrix, layer_threshold, parse_ratio_spec,
+from crossbar_lens_train.prune import (ACTIONS, PRESETS, PruneSpecError, dub_prune_matrix, layer_threshold, parse_ratio_spec,
                                        prune_model, prune_tensors, resolve_ratios, unstructured_prune_array)
-from crossbar_lens_train.tiles import TileGeometry, bits_for_level, improvement_from_histogram, tile_levels
+from crossbar_lens_train.tiles import TileGeometry, bits_for_level, improvement_from_histogram, sparsity_level, tile_levels
+from vectors import TV
 
 F32 = np.float32
 
@@ -14,82 +15,156 @@ def arr(rows):
     return np.array(rows, dtype=F32)
 
 
-TV11 = [[.05, .5, -.3, .02], [.9, -.08, .04, .01], [.2, .3, -.06, .7], [.03, -.02, .6, .01]]
+ACTION = {name: code for code, name in enumerate(ACTIONS)}
 
 
 def levels_of(m, geo):
     return tile_levels(torch.from_numpy(np.ascontiguousarray(m)), geo)
 
 
+def prune_vector(tv, **kwargs):
+    geo = TileGeometry(tv["T"])
+    return geo, dub_prune_matrix(arr(tv["input"]), tv["theta"], geo, **kwargs)
+
+
 def test_tv11_forced():
-    geo = TileGeometry(4)
-    out, before, action = dub_prune_matrix(arr(TV11), 0.1, geo)
-    assert before.tolist() == [[0]]
-    assert action.tolist() == [[3]]  # forced
-    assert np.array_equal(out, arr([[0, .5, -.3, 0], [.9, -.08, 0, 0], [0, .3, 0, .7], [.03, 0, .6, 0]]))
-    assert levels_of(out, geo).tolist() == [[1]]
-    assert bits_for_level(1, geo) == 1
+    tv, ex = TV["TV11"], TV["TV11"]["expected"]
+    geo, (out, before, action) = prune_vector(tv)
+    assert before.tolist() == [[ex["k"]]]
+    assert action.tolist() == [[ACTION[ex["decision"]]]]
+    assert np.array_equal(out, arr(ex["output"]))
+    assert levels_of(out, geo).tolist() == [[ex["kAfter"]]]
+    assert bits_for_level(ex["kAfter"], geo) == ex["bitsAfter"]
 
 
 def test_tv12_loosened_to_level_0_prunes_each_minimum():
-    m = [row[:] for row in TV11]
-    m[2] = [.2, .3, -.16, .7]
-    geo = TileGeometry(4)
-    out, before, action = dub_prune_matrix(arr(m), 0.1, geo)
-    assert action.tolist() == [[4]]  # loosened
-    assert np.array_equal(out, arr([[.05, .5, -.3, 0], [.9, -.08, .04, 0], [.2, .3, 0, .7], [.03, -.02, .6, 0]]))
-    assert levels_of(out, geo).tolist() == [[0]]
-    skipped, _, action = dub_prune_matrix(arr(m), 0.1, geo, skip_q0=True)
-    assert action.tolist() == [[5]]
-    assert np.array_equal(skipped, arr(m))
-
-
-TV13 = [[.05, .5, -.03, .02], [.9, -.08, .04, .01], [.02, .03, -.06, .7], [.03, -.02, .6, .01]]
+    tv, ex = TV["TV12"], TV["TV12"]["expected"]
+    geo, (out, before, action) = prune_vector(tv)
+    assert before.tolist() == [[ex["k"]]]
+    assert action.tolist() == [[ACTION[ex["decision"]]]]
+    assert np.array_equal(out, arr(ex["output"]))
+    assert levels_of(out, geo).tolist() == [[ex["kAfter"]]]
+    assert bits_for_level(ex["kAfter"], geo) == ex["bitsAfter"]
+    _, (skipped, _, action) = prune_vector(tv, skip_q0=True)
+    assert action.tolist() == [[ACTION["skipped"]]]
+    assert np.array_equal(skipped, arr(tv["input"]))
 
 
 def test_tv13_single_non_zero_level():
-    geo = TileGeometry(4)
-    out, before, action = dub_prune_matrix(arr(TV13), 0.1, geo)
-    assert before.tolist() == [[2]]  # B - 2
-    assert action.tolist() == [[2]]
-    assert np.array_equal(out, arr([[0, .5, 0, 0], [.9, 0, 0, 0], [0, 0, 0, .7], [0, 0, .6, 0]]))
-    tol, _, action = dub_prune_matrix(arr(TV13), 0.1, geo, variant="tol")
-    assert action.tolist() == [[1]]
+    tv, ex = TV["TV13"], TV["TV13"]["expected"]
+    geo, (out, before, action) = prune_vector(tv)
+    assert ex["k"] == geo.bins - 2
+    assert before.tolist() == [[ex["k"]]]
+    assert action.tolist() == [[ACTION["keptOne"]]]
+    assert np.array_equal(out, arr(ex["fixedOutput"]))
+    _, (tol, _, action) = prune_vector(tv, variant="tol")
+    assert action.tolist() == [[ACTION["zeroed"]]]
+    assert np.array_equal(tol, arr(ex["tolOutput"]))
     assert not tol.any()
 
 
 def test_tv14_all_almost_zero():
-    geo = TileGeometry(4)
-    out, before, action = dub_prune_matrix(arr([[.05, .01, -.03, .02], [.09, -.08, .04, .01]]), 0.1, geo)
-    assert before.tolist() == [[3]] and action.tolist() == [[1]]
+    tv, ex = TV["TV14"], TV["TV14"]["expected"]
+    geo, (out, before, action) = prune_vector(tv)
+    assert ex["k"] == geo.bins - 1
+    assert before.tolist() == [[ex["k"]]] and action.tolist() == [[ACTION["zeroed"]]]
+    assert np.array_equal(out, arr(ex["output"]))
     assert not out.any()
-    assert levels_of(out, geo).tolist() == [[3]]
-    assert bits_for_level(3, geo) == 0
+    assert levels_of(out, geo).tolist() == [[ex["k"]]]
+    assert bits_for_level(ex["k"], geo) == ex["bitsAfter"]
 
 
 def test_tv15_forced_at_t8():
-    geo = TileGeometry(8)
-    m = arr([[.5, .01, .02, -.4, .03, .04, .05, .06], [.3, -.2, .05, .01, .02, .03, .04, .12]])
-    out, before, action = dub_prune_matrix(m, 0.1, geo)
-    assert before.tolist() == [[1]] and action.tolist() == [[3]]
-    assert np.array_equal(out, arr([[.5, 0, 0, -.4, 0, 0, 0, 0], [.3, -.2, 0, 0, 0, 0, 0, 0]]))
-    assert levels_of(out, geo).tolist() == [[2]]
+    tv, ex = TV["TV15"], TV["TV15"]["expected"]
+    geo, (out, before, action) = prune_vector(tv)
+    assert before.tolist() == [[ex["k"]]] and action.tolist() == [[ACTION[ex["decision"]]]]
+    assert np.array_equal(out, arr(ex["output"]))
+    assert levels_of(out, geo).tolist() == [[ex["kAfter"]]]
+    assert bits_for_level(ex["kAfter"], geo) == ex["bitsAfter"]
 
 
-@pytest.mark.parametrize("n, q, pruned", [(64, .5, 32), (64, .75, 48), (64, .875, 56), (64, 0.0, 1),
-                                          (27, .5, 14), (27, 0.0, 1), (32, .96875, 31)])
-def test_tv16_percentile_counting(n, q, pruned):
+@pytest.mark.parametrize("case", TV["TV16"]["columns"], ids=lambda c: f'n{c["n"]}-q{c["qStar"]}')
+def test_tv16_percentile_counting(case):
+    n = case["n"]
     col = np.random.default_rng(n).permutation(np.arange(1, n + 1)).astype(F32) / n
-    tau = np.percentile(col, q * 100.0)
-    assert int((col <= F32(tau)).sum()) == pruned
+    tau = np.percentile(col, case["qStar"] * 100.0)
+    assert int((col <= F32(tau)).sum()) == case["pruned"]
+    if "position" in case:  # a whole virtual index: the percentile is that element
+        assert (n - 1) * case["qStar"] == case["position"]
+        assert np.percentile(np.arange(1, n + 1, dtype=F32), case["qStar"] * 100.0) == case["position"] + 1
 
 
 def test_tv16_layer_threshold():
-    w = np.arange(1, 11, dtype=F32)
-    assert layer_threshold(w, 70) == pytest.approx(7.3)
-    out, theta = unstructured_prune_array(w, 70)
-    assert theta == pytest.approx(7.3)
-    assert int((out == 0).sum()) == 7
+    layer = TV["TV16"]["layer"]
+    w = np.array(layer["absValues"], dtype=F32)
+    assert abs(layer_threshold(w, layer["ratio"]) - layer["threshold"]) <= layer["tolerance"]
+    out, theta = unstructured_prune_array(w, layer["ratio"])
+    assert abs(theta - layer["threshold"]) <= layer["tolerance"]
+    assert int((out == 0).sum()) == layer["pruned"]
+
+
+def _column(t, zeros):
+    """One crossbar column of t inputs: `zeros` almost-zeros (.01) and the rest well above theta = .1."""
+    return np.array([[.01 if i < zeros else .5 + i / t for i in range(t)]], dtype=F32)
+
+
+def test_tv2_levels_and_decisions():
+    tv = TV["TV2"]
+    geo = TileGeometry(tv["T"])
+    for case in tv["cases"]:
+        assert sparsity_level(tv["T"] - case["zeros"], tv["T"], geo.bins) == case["k"], case
+        if "decision" in case:
+            _, before, action = dub_prune_matrix(_column(tv["T"], case["zeros"]), 0.1, geo)
+            assert before.tolist() == [[case["k"]]] and action.tolist() == [[ACTION[case["decision"]]]], case
+
+
+@pytest.mark.parametrize("case", TV["TV1"]["cases"], ids=lambda c: f'T{c["T"]}')
+def test_tv1_bins_and_edges(case):
+    geo = TileGeometry(case["T"])
+    assert geo.bins == case["B"]
+    assert geo.edges() == case["edges"]
+
+
+@pytest.mark.parametrize("case", TV["TV3"]["cases"], ids=lambda c: f'T{c["T"]}')
+def test_tv3_bits_per_level(case):
+    geo = TileGeometry(case["T"])
+    assert [bits_for_level(k, geo) for k in range(geo.bins)] == case["bits"]
+
+
+def test_tv4_one_crossbar_at_t64():
+    tv = TV["TV4"]
+    geo = TileGeometry(tv["T"])
+    for case in tv["cases"]:
+        k = sparsity_level(case["lscNonZeros"], tv["T"], geo.bins)
+        assert k == case["k"] and bits_for_level(k, geo) == case["bits"]
+        edges = geo.edges()
+        assert edges[k] <= case["s"] < edges[k + 1]
+        if "relativeEnergy" in case:  # paper law: E proportional to bits
+            assert abs(case["bits"] / geo.dense_bits - case["relativeEnergy"]["paper"]) <= case["relativeEnergyTolerance"]["paper"]
+        if "prunedTo" in case:
+            out, _, action = dub_prune_matrix(_column(tv["T"], tv["T"] - case["lscNonZeros"]), 0.1, geo)
+            assert action.tolist() == [[ACTION["forced"]]] and int((out != 0).sum()) == case["prunedTo"]
+
+
+def test_tv17_crossbar_counts():
+    """The tile grid the trainer measures levels on (tile_levels) has the reference's crossbar counts."""
+    def grid_size(shape, t):
+        return levels_of(np.zeros((shape[0], int(np.prod(shape[1:]))), dtype=F32), TileGeometry(t)).size
+
+    for net in (TV["TV17"]["vgg11Cifar"], TV["TV17"]["resnet18"]):
+        assert [grid_size(s, 64) for s in net["shapes"]] == net["perLayerAt64"]
+        for t, crossbars in net["crossbars"].items():
+            assert sum(grid_size(s, int(t)) for s in net["shapes"]) == crossbars, t
+        assert sum(int(np.prod(s)) for s in net["shapes"]) == net["weights"]
+
+
+def test_tv17_resnet18_shapes_are_torchvision():
+    import torchvision
+    from crossbar_lens_train.tiles import conv_layers
+    layers = [(n, list(m.weight.shape)) for n, m in conv_layers(torchvision.models.resnet18())]
+    net = TV["TV17"]["resnet18"]
+    assert [n for n, _ in layers] == net["names"]
+    assert [s for _, s in layers] == net["shapes"]
 
 
 def test_exact_counts_per_column_t64():
@@ -126,9 +201,11 @@ def test_partial_tiles_and_slices():
 
 
 def test_improvement_tv5():
-    assert improvement_from_histogram([61, 646, 827, 86, 767, 5481, 1134], TileGeometry(32)) == pytest.approx(45010 / 6309)
-    assert improvement_from_histogram([6, 1964, 757, 0, 0, 0, 0, 0], TileGeometry(64)) == pytest.approx(16362 / 12884)
-    assert improvement_from_histogram([419, 1470, 393, 1272, 1403, 2242, 1803], TileGeometry(32)) == pytest.approx(3.436, abs=1e-3)
+    for case in TV["TV5"]["cases"]:
+        geo = TileGeometry(case["T"])
+        value = improvement_from_histogram(case["histogram"], geo)
+        assert value == case["dense"] / case["current"]
+        assert round(value, case["decimals"]) == pytest.approx(case["improvement"], abs=1e-12)
     assert improvement_from_histogram([0, 0, 0, 0, 0, 3, 4], TileGeometry(32)) is None
 
 

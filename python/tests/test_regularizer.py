@@ -1,13 +1,15 @@
-"""The closed-form D.U.B. regularizer against dub-method.md §11 (TV6-TV10), the reference's autograd
+"""The closed-form D.U.B. regularizer against docs/method.md §11 (TV6-TV10, from docs/test-vectors.json), the reference's autograd
 formulation with its gradient gate, and finite differences."""
 import itertools
 
 import pytest
 import torch
 
+from crossbar_lens_train.regularizer import HOYER_EPSILON as HOYER_EPSILON_CODE
 from crossbar_lens_train.regularizer import (DubRegularizer, dub_loss_and_grad, dub_loss_and_grads_fused, hoyer_square,
                                              hoyer_square_gradient, reference_dub_loss)
 from crossbar_lens_train.tiles import TileGeometry
+from vectors import HOYER_EPSILON, TV
 
 D = torch.float64
 
@@ -16,90 +18,114 @@ def t(values):
     return torch.tensor(values, dtype=D)
 
 
-@pytest.mark.parametrize("vector, expected", [
-    ([1, 0, 0, 0], 0.999999000001),
-    ([1, 1, 1, 1], 3.99999900000025),
-    ([1, 1, 0, 0], 1.9999990000005),
-    ([3, 4, 0, 0], 1.9599999216),
-    ([1, 2, 3, 4], 3.3333332222),
-    ([0.5, -0.5, 0.5, 0], 2.999996000005),
-])
-def test_tv6_hoyer_values(vector, expected):
-    assert float(hoyer_square(t(vector))) == pytest.approx(expected, rel=1e-10)
+def within(got, expected, tolerance):
+    """Every element within an absolute tolerance (the vectors' own bound, no relative slack)."""
+    got = torch.as_tensor(got, dtype=D)
+    return bool(((got - t(expected)).abs() <= tolerance).all())
+
+
+@pytest.mark.parametrize("case", [c for c in TV["TV6"]["cases"] if not c.get("exact")], ids=lambda c: str(c["v"]))
+def test_tv6_hoyer_values(case):
+    assert TV["TV6"]["epsilon"] == HOYER_EPSILON == HOYER_EPSILON_CODE
+    assert abs(float(hoyer_square(t(case["v"]))) - case["h"]) <= TV["TV6"]["tolerance"]
 
 
 def test_tv6_all_zero_is_exactly_zero():
-    assert float(hoyer_square(t([0, 0, 0, 0]))) == 0.0
-    assert float(hoyer_square(t([0, 0, 0, 0]), epsilon=0.0 + 1e-6)) == 0.0
+    for case in (c for c in TV["TV6"]["cases"] if c.get("exact")):
+        assert float(hoyer_square(t(case["v"]))) == case["h"]
+        assert float(hoyer_square(t(case["v"]), epsilon=0.0 + 1e-6)) == case["h"]
 
 
 def test_tv6_epsilon_zero():
-    assert float(hoyer_square(t([3, 4, 0, 0]), epsilon=0.0)) == pytest.approx(1.96, abs=1e-12)
+    case = TV["TV6"]["atEpsilonZero"]
+    assert abs(float(hoyer_square(t(case["v"]), epsilon=0.0)) - case["h"]) <= case["tolerance"]
 
 
-@pytest.mark.parametrize("vector, expected", [
-    ([3, 4, 0, 0], [0.0896, -0.0672, 0, 0]),
-    ([3, 4, 0.5, -1], [0.0185034, -0.1912018, 0.5427664, -0.4379138]),
-])
-def test_tv7_hoyer_gradient_eps0(vector, expected):
-    got = hoyer_square_gradient(t(vector), epsilon=0.0)
-    assert torch.allclose(got, t(expected), atol=2e-7)
+@pytest.mark.parametrize("case", TV["TV7"]["cases"], ids=lambda c: str(c["v"]))
+def test_tv7_hoyer_gradient_eps0(case):
+    got = hoyer_square_gradient(t(case["v"]), epsilon=TV["TV7"]["epsilon"])
+    assert within(got, case["gradient"], case["tolerance"]), got
     # and it is the derivative: autograd of S1^2/S2
-    v = t(vector).requires_grad_(True)
+    v = t(case["v"]).requires_grad_(True)
     (v.abs().sum() ** 2 / (v ** 2).sum()).backward()
     assert torch.allclose(got, v.grad, atol=1e-12)
 
 
+def _matrix_weight(rows):
+    return t(rows).view(len(rows), len(rows[0]), 1, 1)
+
+
 def test_tv8_variance_and_gate_q2():
-    w = t([[3, 4, 0, 0], [1, 2, 3, 4]]).view(2, 4, 1, 1)
-    geo = TileGeometry(4, 2)
-    loss, grad = dub_loss_and_grad(w, geo, 1.0)
-    assert float(loss) == pytest.approx(0.9430222, abs=1e-7)
-    expected = t([[0, 0, 0, 0], [0.610370, 0.305185, 3.05e-8, -0.305185]])
-    assert torch.allclose(grad.view(2, 4), expected, atol=1e-6)
+    tv = TV["TV8"]
+    ex, tol = tv["expected"], tv["tolerance"]
+    w = _matrix_weight(tv["input"])
+    geo = TileGeometry(tv["T"], tv["q"])
+    m = w.view(len(tv["input"]), -1)
+    assert within(hoyer_square(m), ex["h"], tol["h"])
+    loss, grad = dub_loss_and_grad(w, geo, tv["lambda"])
+    assert abs(float(loss) - tv["lambda"] * ex["variance"]) <= tol["variance"]
+    assert within(grad.view_as(m), ex["gradient"], tol["gradient"]), grad
     # Row 0 gets nothing; exact zeros get nothing.
-    assert torch.count_nonzero(grad.view(2, 4)[0]) == 0
-    _, ungated = dub_loss_and_grad(w, geo, 1.0, gate=False)
-    assert torch.allclose(ungated.view(2, 4)[0], t([-0.123051, 0.092288, 0, 0]), atol=1e-6)
+    assert torch.count_nonzero(grad.view_as(m)[0]) == 0
+    # The chain rule with the listed dv/dh: gated, only the row above the tile mean gets lambda dv/dh dh/dw.
+    for o, row in enumerate(m):
+        dh = hoyer_square_gradient(row)
+        assert bool(((grad.view_as(m)[o] - tv["lambda"] * ex["dVdHGated"][o] * dh).abs() <= tol["dVdH"] * dh.abs() + 1e-15).all())
+    _, ungated = dub_loss_and_grad(w, geo, tv["lambda"], gate=False)
+    assert within(ungated.view_as(m)[0], ex["ungatedGradientRow0"], tol["ungatedGradientRow0"])
+    dh = hoyer_square_gradient(m[0])
+    assert bool(((ungated.view_as(m)[0] - tv["lambda"] * ex["dVdH"][0] * dh).abs() <= tol["dVdH"] * dh.abs() + 1e-15).all())
 
 
 def test_tv9_padding_counts_as_zero_hoyer():
-    w = t([[3, 4, 0, 0], [1, 0, 0, 0]]).view(2, 4, 1, 1)
-    geo = TileGeometry(4, 1)
-    loss, grad = dub_loss_and_grad(w, geo, 1.0)
-    assert float(loss) == pytest.approx(0.8837331, abs=1e-7)
-    g = grad.view(2, 4)
-    assert torch.allclose(g[0], t([0.0728747, -0.0546560, 0, 0]), atol=1e-7)
-    assert g[1, 0] == pytest.approx(3.5e-7, rel=0.05)
+    tv = TV["TV9"]
+    ex, tol = tv["expected"], tv["tolerance"]
+    w = _matrix_weight(tv["input"])
+    m = w.view(len(tv["input"]), -1)
+    geo = TileGeometry(tv["T"], tv["q"])
+    real = len(tv["input"])
+    assert within(hoyer_square(m), ex["h"][:real], tol["h"])
+    assert ex["h"][real:] == [0] * (geo.channels_per_tile - real)  # padded channels
+    loss, grad = dub_loss_and_grad(w, geo, tv["lambda"])
+    assert abs(float(loss) - tv["lambda"] * ex["variance"]) <= tol["variance"]
+    g = grad.view_as(m)
+    assert within(g[0], ex["gradientRow0"], tol["gradientRow0"]), g[0]
+    assert within(g[1], ex["gradientRow1"], tol["gradientRow1"]), g[1]
+    assert g[1, 0] == pytest.approx(ex["gradientRow1"][0], rel=0.05)
     assert torch.count_nonzero(g[1, 1:]) == 0
+    # Both real rows are above the mean (lowered by the padding): the gate passes lambda dv/dh dh/dw.
+    for o, row in enumerate(m):
+        dh = hoyer_square_gradient(row)
+        assert bool(((g[o] - tv["lambda"] * ex["dVdH"][o] * dh).abs() <= tol["dVdH"] * dh.abs() + 1e-15).all())
 
 
 def test_tv9_exclude_padded_flag():
-    w = t([[3, 4, 0, 0], [1, 0, 0, 0]]).view(2, 4, 1, 1)
-    geo = TileGeometry(4, 1)
+    tv = TV["TV9"]
+    w = _matrix_weight(tv["input"])
+    geo = TileGeometry(tv["T"], tv["q"])
     loss, grad = dub_loss_and_grad(w, geo, 1.0, exclude_padded=True)
-    h = [1.9599999216, 0.999999000001]
+    h = [float(x) for x in hoyer_square(w.view(2, -1))]
     mean = sum(h) / 2
     assert float(loss) == pytest.approx(sum((x - mean) ** 2 for x in h), rel=1e-9)
     # d v / d h0 = 2 (h0 - mean) / 1
-    dh = hoyer_square_gradient(t([3, 4, 0, 0]))
+    dh = hoyer_square_gradient(t(tv["input"][0]))
     assert torch.allclose(grad.view(2, 4)[0], 2 * (h[0] - mean) * dh, atol=1e-9)
     assert torch.count_nonzero(grad.view(2, 4)[1]) == 0
 
 
 def test_tv10_conv_layout():
-    w = torch.zeros(2, 2, 1, 2, dtype=D)
-    w[0, 0, 0] = t([1, 0])
-    w[0, 1, 0] = t([2, 1])
-    w[1, 0, 0] = t([1, 2])
-    w[1, 1, 0] = t([0, 3])
-    assert torch.equal(w.flatten(1), t([[1, 0, 2, 1], [1, 2, 0, 3]]))
-    loss, grad = dub_loss_and_grad(w, TileGeometry(2, 1), 1.0)
-    assert float(loss) == pytest.approx(0.6400003, abs=1e-7)
-    assert torch.allclose(grad[0, 0, 0], t([0, 0]), atol=1e-6)
-    assert torch.allclose(grad[0, 1, 0], t([-0.192, 0.384]), atol=1e-6)
-    assert torch.allclose(grad[1, 0, 0], t([0.384, -0.192]), atol=1e-6)
-    assert torch.allclose(grad[1, 1, 0], t([0, 0]), atol=1e-6)
+    tv = TV["TV10"]
+    ex, tol = tv["expected"], tv["tolerance"]
+    w = t(tv["weight"])
+    assert list(w.shape) == tv["weightShape"]
+    assert torch.equal(w.flatten(1), t(ex["matrix"]))
+    for b, tile in enumerate(ex["tiles"]):
+        assert torch.equal(w.flatten(1)[:, b * tv["T"]:(b + 1) * tv["T"]], t(tile))
+        assert within(hoyer_square(t(tile)), ex["tileHoyers"][b], tol["tileHoyers"])
+        assert abs(float(hoyer_square(t(tile)).var()) - ex["tileVariances"][b]) <= tol["tileVariances"]
+    loss, grad = dub_loss_and_grad(w, TileGeometry(tv["T"], tv["q"]), tv["lambda"])
+    assert abs(float(loss) / tv["lambda"] - ex["lossOverLambda"]) <= tol["lossOverLambda"]
+    assert within(grad, ex["gradient"], tol["gradient"]), grad
 
 
 SHAPES = [(16, 3, 3, 3), (10, 7, 3, 3), (33, 5, 1, 1), (8, 16, 3, 3), (5, 2, 2, 2)]

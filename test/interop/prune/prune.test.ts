@@ -201,7 +201,7 @@ void describe('crossbar-lens prune against the NumPy reference (dub-method.md §
 		if (dir) rmSync(dir, { recursive: true, force: true });
 	});
 
-	void it('the NumPy reference passes the §11 test vectors TV2, TV5, TV11–TV16', () => {
+	void it('the NumPy reference passes the §11 test vectors TV2, TV5, TV11–TV16 (docs/test-vectors.json)', () => {
 		assert.deepEqual(JSON.parse(py(['selftest'])), { selftest: 'ok' });
 	});
 

@@ -5,7 +5,7 @@ repository. Run with Debian's Python (/usr/bin/python3: torch 1.13, torchvision 
 
     reference_prune.py make DIR          writes the test checkpoints into DIR (prints a JSON list)
     reference_prune.py check JOBS.json   checks CLI outputs against this reference (prints JSON)
-    reference_prune.py selftest          the §11 test vectors TV11–TV16 on this reference
+    reference_prune.py selftest          the §11 test vectors TV2, TV5, TV11–TV16 (docs/test-vectors.json) on this reference
 
 Conventions (spec):
   * M = W.reshape(O, -1): row o = output channel = crossbar column; K = C·Kh·Kw inputs.
@@ -16,6 +16,7 @@ Conventions (spec):
 """
 import json
 import math
+import os
 import sys
 from collections import OrderedDict, defaultdict
 
@@ -355,30 +356,35 @@ def check(job):
 # ---------------------------------------------------------------------------------------------
 # §11 vectors on this reference (its own sanity check)
 
+VECTORS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'docs', 'test-vectors.json')
+
+
 def selftest():
-    c = np.array([[.05, .5, -.3, .02], [.9, -.08, .04, .01], [.2, .3, -.06, .7], [.03, -.02, .6, .01]], dtype=np.float32)
-    W = c.reshape(4, 4, 1, 1)
-    r = prune_dub(W, 0.1, 4).reshape(4, 4)
-    assert np.array_equal(r, np.array([[0, .5, -.3, 0], [.9, -.08, 0, 0], [0, .3, 0, .7], [.03, 0, .6, 0]], dtype=np.float32)), r  # TV11
-    c12 = c.copy()
-    c12[2] = [.2, .3, -.16, .7]
-    r = prune_dub(c12.reshape(4, 4, 1, 1), 0.1, 4).reshape(4, 4)
-    assert np.array_equal(r, np.array([[.05, .5, -.3, 0], [.9, -.08, .04, 0], [.2, .3, 0, .7], [.03, -.02, .6, 0]], dtype=np.float32)), r  # TV12
-    c13 = np.array([[.05, .5, -.03, .02], [.9, -.08, .04, .01], [.02, .03, -.06, .7], [.03, -.02, .6, .01]], dtype=np.float32)
-    assert not prune_dub(c13.reshape(4, 4, 1, 1), 0.1, 4, variant='tol').any()  # TV13 tol
-    r = prune_dub(c13.reshape(4, 4, 1, 1), 0.1, 4).reshape(4, 4)
-    assert np.array_equal(r, np.array([[0, .5, 0, 0], [.9, 0, 0, 0], [0, 0, 0, .7], [0, 0, .6, 0]], dtype=np.float32)), r  # TV13 fixed
-    assert not prune_dub(np.array([[.05, .01, -.03, .02], [.09, -.08, .04, .01]], dtype=np.float32).reshape(2, 4, 1, 1), 0.1, 4).any()  # TV14
-    w15 = np.array([[.5, .01, .02, -.4, .03, .04, .05, .06], [.3, -.2, .05, .01, .02, .03, .04, .12]], dtype=np.float32)
-    r = prune_dub(w15.reshape(2, 8, 1, 1), 0.1, 8).reshape(2, 8)
-    assert np.array_equal(r, np.array([[.5, 0, 0, -.4, 0, 0, 0, 0], [.3, -.2, 0, 0, 0, 0, 0, 0]], dtype=np.float32)), r  # TV15
-    edges = edges_for(64)  # TV2
-    assert [level_of(s, edges) for s in [0, 32 / 64, 39 / 64, 41 / 64, 48 / 64, 62 / 64, 63 / 64, 1]] == [0, 1, 1, 1, 2, 5, 6, 7]
-    v = np.arange(1, 65, dtype=np.float32)  # TV16
-    for qs, n in [(.5, 32), (.75, 48), (.875, 56), (0, 1)]:
-        assert int((v <= np.float32(np.percentile(v, 100 * qs))).sum()) == n
-    assert layer_threshold(np.arange(1, 11, dtype=np.float32), 70) == 7.3
-    assert adc_bits([6, 1964, 757, 0, 0, 0, 0, 0], 64) == (16362, 12884)  # TV5
+    with open(VECTORS_PATH, encoding='utf-8') as f:
+        tv = json.load(f)['vectors']
+
+    def f32(rows):
+        return np.array(rows, dtype=np.float32)
+
+    def pruned(v, **kwargs):
+        m = f32(v['input'])
+        return prune_dub(m.reshape(m.shape[0], m.shape[1], 1, 1), v['theta'], v['T'], **kwargs).reshape(m.shape)
+
+    for key in ('TV11', 'TV12', 'TV14', 'TV15'):
+        r = pruned(tv[key])
+        assert np.array_equal(r, f32(tv[key]['expected']['output'])), (key, r)
+    assert np.array_equal(pruned(tv['TV13'], variant='tol'), f32(tv['TV13']['expected']['tolOutput']))  # TV13 tol
+    r = pruned(tv['TV13'])
+    assert np.array_equal(r, f32(tv['TV13']['expected']['fixedOutput'])), r  # TV13 fixed
+    edges = edges_for(tv['TV2']['T'])  # TV2
+    assert [level_of(c['zeros'] / tv['TV2']['T'], edges) for c in tv['TV2']['cases']] == [c['k'] for c in tv['TV2']['cases']]
+    for c in tv['TV16']['columns']:  # TV16
+        v = np.arange(1, c['n'] + 1, dtype=np.float32)
+        assert int((v <= np.float32(np.percentile(v, 100 * c['qStar']))).sum()) == c['pruned'], c
+    layer = tv['TV16']['layer']
+    assert layer_threshold(np.array(layer['absValues'], dtype=np.float32), layer['ratio']) == layer['threshold']
+    for c in tv['TV5']['cases']:  # TV5
+        assert adc_bits(c['histogram'], c['T']) == (c['dense'], c['current']), c
     print(json.dumps({'selftest': 'ok'}))
 
 

@@ -5,54 +5,54 @@ import { analyzeGraph } from '../../../src/hardware/analyze';
 import { countColumnNonZeros } from '../../../src/hardware/columnCounts';
 import { fromMatrix, toMatrix } from '../../../src/hardware/matrix';
 import { resolveProfile } from '../../../src/hardware/profile';
-import { memoryGraph, resnet18Convs, rng, vgg11CifarConvs } from '../../helpers/graphs';
+import { memoryGraph, rng } from '../../helpers/graphs';
+import { flat, vectors } from '../../helpers/testVectors';
 
 void describe('crossbar mapping (docs/method.md §2)', () => {
+	const tv10 = vectors.TV10;
+	const [o, c, kh, kw] = tv10.weightShape;
+
 	void it('TV10: conv weight (2,2,1,2) flattens to M = [[1,0,2,1],[1,2,0,3]] and tiles M[:,0:2], M[:,2:4]', async () => {
-		const w = new Float32Array([1, 0, 2, 1, 1, 2, 0, 3]); // W[o,c,0,:] row-major OIHW
-		const { result } = await analyzeGraph(memoryGraph([{ name: 'conv', shape: [2, 2, 1, 2], values: w }]), resolveProfile({ crossbarSize: 2 }), { keepColumnCounts: true });
+		const w = Float32Array.from(flat(tv10.weight)); // OIHW, row-major
+		const { result } = await analyzeGraph(memoryGraph([{ name: 'conv', shape: tv10.weightShape, values: w }]), resolveProfile({ crossbarSize: tv10.T }), { keepColumnCounts: true });
 		const layer = result.layers[0];
-		assert.deepEqual(layer.matrix, [2, 4]);
-		assert.equal(layer.tiles, 2);
-		assert.deepEqual([layer.grid.inputBlocks, layer.grid.channelGroups], [2, 1]);
-		// Tile 0 = [[1,0],[1,2]]: LSC has 2 non-zeros → level 0; tile 1 = [[2,1],[0,3]]: same.
-		assert.deepEqual(layer.grid.lscNonZeros, [2, 2]);
-		assert.equal(layer.zeros, 2);
+		const M = tv10.expected.matrix;
+		assert.deepEqual(layer.matrix, [M.length, M[0].length]);
+		assert.equal(layer.tiles, tv10.expected.tiles.length);
+		// One crossbar per block of T inputs (grid rows), both output channels in one group (grid column).
+		assert.deepEqual([layer.grid.inputBlocks, layer.grid.channelGroups], [tv10.expected.tiles.length, 1]);
+		// Each tile's least-sparse column: the most non-zeros of one output channel in that block.
+		assert.deepEqual(layer.grid.lscNonZeros, tv10.expected.tiles.map((tile) => Math.max(...tile.map((column) => column.filter((v) => v !== 0).length))));
+		assert.equal(layer.zeros, flat(M).filter((v) => v === 0).length);
+		// The tiles are M[:, b·T:(b+1)·T].
+		tv10.expected.tiles.forEach((tile, b) => assert.deepEqual(tile, M.map((row) => row.slice(b * tv10.T, (b + 1) * tv10.T))));
+		assert.deepEqual(Array.from(toMatrix(w, tv10.weightShape, 'OIHW')), flat(M));
 	});
 
 	void it('TV10 in HWIO (TF.js/Keras) gives the same matrix as OIHW', () => {
-		const oihw = new Float32Array([1, 0, 2, 1, 1, 2, 0, 3]);
-		const [o, c, kh, kw] = [2, 2, 1, 2];
-		const hwio = new Float32Array(8);
+		const oihw = Float32Array.from(flat(tv10.weight));
+		const hwio = new Float32Array(oihw.length);
 		for (let a = 0; a < o; a++) for (let b = 0; b < c; b++) for (let h = 0; h < kh; h++) for (let w = 0; w < kw; w++) {
 			hwio[((h * kw + w) * c + b) * o + a] = oihw[((a * c + b) * kh + h) * kw + w];
 		}
-		assert.deepEqual(Array.from(toMatrix(hwio, [kh, kw, c, o], 'HWIO')), [1, 0, 2, 1, 1, 2, 0, 3]);
+		assert.deepEqual(Array.from(toMatrix(hwio, [kh, kw, c, o], 'HWIO')), flat(tv10.expected.matrix));
 		assert.deepEqual(Array.from(fromMatrix(toMatrix(hwio, [kh, kw, c, o], 'HWIO'), [kh, kw, c, o], 'HWIO')), Array.from(hwio));
 		assert.deepEqual(Array.from(toMatrix(new Float32Array([1, 2, 3, 4, 5, 6]), [3, 2], 'IO')), [1, 3, 5, 2, 4, 6]);
 	});
 
-	void it('TV17: VGG11-CIFAR occupies 9002 / 2251 / 564 / 144 crossbars at T = 32 / 64 / 128 / 256', async () => {
-		const graph = memoryGraph(vgg11CifarConvs.map((shape, i) => ({ name: `features.${i}`, shape })));
-		const tiles: number[] = [];
-		for (const crossbarSize of [32, 64, 128, 256]) {
-			const { result } = await analyzeGraph(graph, resolveProfile({ crossbarSize }));
-			tiles.push(result.totals.tiles);
-			if (crossbarSize === 64) {
-				assert.deepEqual(result.layers.map((l) => l.tiles), [1, 18, 72, 144, 288, 576, 576, 576]);
+	for (const [id, net, names] of [['VGG11-CIFAR', vectors.TV17.vgg11Cifar, (i: number) => `features.${i}`], ['torchvision ResNet18', vectors.TV17.resnet18, (i: number) => vectors.TV17.resnet18.names?.[i] ?? `conv${i}`]] as const) {
+		void it(`TV17: ${id} occupies ${Object.entries(net.crossbars).map(([T, n]) => `${n} crossbars at T = ${T}`).join(', ')}, per layer as the reference`, async () => {
+			const graph = memoryGraph(net.shapes.map((shape, i) => ({ name: names(i), shape })));
+			for (const [T, crossbars] of Object.entries(net.crossbars)) {
+				const { result } = await analyzeGraph(graph, resolveProfile({ crossbarSize: Number(T) }));
+				assert.equal(result.totals.tiles, crossbars, `T = ${T}`);
+				assert.equal(result.totals.weights, net.weights);
+				if (T === '64') {
+					assert.deepEqual(result.layers.map((l) => l.tiles), net.perLayerAt64);
+				}
 			}
-			assert.equal(result.totals.weights, 9_217_728);
-		}
-		assert.deepEqual(tiles, [9002, 2251, 564, 144]);
-	});
-
-	void it('TV17: torchvision ResNet18 occupies 2727 crossbars at T = 64, per layer as the reference', async () => {
-		const graph = memoryGraph(resnet18Convs.map((shape, i) => ({ name: `conv${i}`, shape })));
-		const { result } = await analyzeGraph(graph, resolveProfile({ crossbarSize: 64 }));
-		assert.deepEqual(result.layers.map((l) => l.tiles), [3, 9, 9, 9, 9, 18, 36, 2, 36, 36, 72, 144, 8, 144, 144, 288, 576, 32, 576, 576]);
-		assert.equal(result.totals.tiles, 2727);
-		assert.equal(result.totals.weights, 11_166_912);
-	});
+		});
+	}
 
 	void it('slices: with q = 2 a 64-row crossbar holds 32 output channels', async () => {
 		const { result } = await analyzeGraph(memoryGraph([{ name: 'c', shape: [64, 64, 1, 1] }]), resolveProfile({ crossbarSize: 64, slices: 2 }));

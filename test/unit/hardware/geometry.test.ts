@@ -3,22 +3,21 @@ import { describe, it } from 'node:test';
 import { crossbarGeometry, crossbarGrid } from '../../../src/hardware/geometry';
 import { binEdges, levelFromCounts, sparsityBins } from '../../../src/hardware/levels';
 import { checkMatrix } from '../../../src/pruning/weightMatrix';
+import { vectors } from '../../helpers/testVectors';
 
 void describe('crossbar geometry and levels (docs/method.md §1–§3, A17)', () => {
 	void it('TV1: bins and edges', () => {
-		assert.equal(sparsityBins(4), 4);
-		assert.deepEqual(binEdges(4), [0, 0.5, 0.75, 0.875, 1]);
-		assert.equal(sparsityBins(32), 7);
-		assert.deepEqual(binEdges(32), [0, 0.5, 0.75, 0.875, 0.9375, 0.96875, 0.984375, 1]);
-		assert.equal(sparsityBins(64), 8);
-		assert.deepEqual(binEdges(64), [0, 0.5, 0.75, 0.875, 0.9375, 0.96875, 0.984375, 0.9921875, 1]);
+		for (const { T, B, edges } of vectors.TV1.cases) {
+			assert.equal(sparsityBins(T), B, `B at T = ${T}`);
+			assert.deepEqual(binEdges(T), edges, `edges at T = ${T}`);
+		}
 		// Any size the pruning math accepts: B = ⌈log2 T⌉ + 2.
 		assert.deepEqual([128, 256, 27, 48, 1].map(sparsityBins), [9, 10, 7, 8, 2]);
 	});
 
 	void it('TV2: level at T = 64 from zero counts', () => {
-		const level = (zeros: number) => levelFromCounts(64 - zeros, 64, 8);
-		assert.deepEqual([0, 32, 39, 41, 48, 62, 63, 64].map(level), [0, 1, 1, 1, 2, 5, 6, 7]);
+		const { T, cases } = vectors.TV2;
+		assert.deepEqual(cases.map(({ zeros }) => levelFromCounts(T - zeros, T, sparsityBins(T))), cases.map(({ k }) => k));
 	});
 
 	void it('A17 agrees with np.histogram on the float fraction for every count, T ≤ 256', () => {
@@ -37,19 +36,13 @@ void describe('crossbar geometry and levels (docs/method.md §1–§3, A17)', ()
 	});
 
 	void it('TV17: tile counts of VGG11 and ResNet18', () => {
-		const vgg = [[64, 27], [128, 576], [256, 1152], [256, 2304], [512, 2304], [512, 4608], [512, 4608], [512, 4608]];
-		const count = (layers: number[][], T: number) => layers.map(([o, k]) => crossbarGrid(o, k, crossbarGeometry(T)).count);
-		assert.deepEqual(count(vgg, 64), [1, 18, 72, 144, 288, 576, 576, 576]);
-		const total = (T: number) => count(vgg, T).reduce((s, x) => s + x, 0);
-		assert.deepEqual([32, 64, 128, 256].map(total), [9002, 2251, 564, 144]);
-		const resnet = [
-			[64, 147], [64, 576], [64, 576], [64, 576], [64, 576],
-			[128, 576], [128, 1152], [128, 64], [128, 1152], [128, 1152],
-			[256, 1152], [256, 2304], [256, 128], [256, 2304], [256, 2304],
-			[512, 2304], [512, 4608], [512, 256], [512, 4608], [512, 4608],
-		];
-		assert.deepEqual(count(resnet, 64), [3, 9, 9, 9, 9, 18, 36, 2, 36, 36, 72, 144, 8, 144, 144, 288, 576, 32, 576, 576]);
-		assert.equal(count(resnet, 64).reduce((s, x) => s + x, 0), 2727);
+		const { vgg11Cifar, resnet18 } = vectors.TV17;
+		const count = (shapes: number[][], T: number) => shapes.map(([o, c, kh, kw]) => crossbarGrid(o, c * kh * kw, crossbarGeometry(T)).count);
+		const total = (shapes: number[][], T: number) => count(shapes, T).reduce((s, x) => s + x, 0);
+		for (const net of [vgg11Cifar, resnet18]) {
+			assert.deepEqual(count(net.shapes, 64), net.perLayerAt64);
+			for (const [T, crossbars] of Object.entries(net.crossbars)) assert.equal(total(net.shapes, Number(T)), crossbars, `T = ${T}`);
+		}
 	});
 
 	void it('geometry: R = floor(T/q); bad sizes and matrices are rejected', () => {

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { adcBitsForLevel } from '../../../src/hardware/levels';
 import type { TilePruneResult } from '../../../src/pruning/dub';
 import { TileAction, pruneDubAtThreshold, pruneDubFixedRatio, pruneDubTol, pruneWholeTiles } from '../../../src/pruning/dub';
 import { percentileLinear } from '../../../src/pruning/percentile';
@@ -11,6 +12,7 @@ import { crossbarGeometry } from '../../../src/hardware/geometry';
 import type { WeightMatrix } from '../../../src/pruning/weightMatrix';
 import { pruneUnstructured } from '../../../src/pruning/unstructured';
 import { distinctMagnitudes, randomInt, randomNormal, seededRandom } from './random';
+import { vectors } from '../../helpers/testVectors';
 
 function matrix(rows: number[][]): WeightMatrix {
 	return { values: Float32Array.from(rows.flat()), outChannels: rows.length, fanIn: rows[0].length };
@@ -27,112 +29,123 @@ function f32Rows(rows: number[][]): number[][] {
 	return rows.map((row) => row.map((v) => Math.fround(v) + 0));
 }
 
-// TV11 (docs/method.md §11): rows of M = output channels = crossbar columns.
-const tv11 = [
-	[0.05, 0.5, -0.3, 0.02],
-	[0.9, -0.08, 0.04, 0.01],
-	[0.2, 0.3, -0.06, 0.7],
-	[0.03, -0.02, 0.6, 0.01],
-];
+const { TV2, TV4, TV11, TV12, TV13, TV14, TV15, TV16 } = vectors;
+const nonZerosOf = (rows: number[][]) => rows.flat().filter((v) => v !== 0).length;
+
+/** One crossbar column of T inputs: `zeros` almost-zeros (|w| = .01) and the rest well above θ = .1. */
+function column(T: number, zeros: number): WeightMatrix {
+	return { values: Float32Array.from({ length: T }, (_, i) => (i < zeros ? 0.01 : 0.5 + i / T)), outChannels: 1, fanIn: T };
+}
 
 void describe('D.U.B. pruning test vectors (docs/method.md §11, TV11–TV16)', () => {
 	void it('TV11: forced tile at T = 4, θ = 0.1 keeps 2 per column', () => {
-		const result = pruneDubAtThreshold(matrix(tv11), 0.1, { crossbarSize: 4 });
-		assert.deepEqual(rowsOf(result.values, 4), f32Rows([
-			[0, 0.5, -0.3, 0],
-			[0.9, -0.08, 0, 0],
-			[0, 0.3, 0, 0.7],
-			[0.03, 0, 0.6, 0],
-		]));
-		assert.equal(result.tiles.levelBefore[0], 0);
-		assert.equal(result.tiles.action[0], TileAction.forced);
-		assert.equal(result.tiles.levelAfter[0], 1);
-		assert.equal(result.prunedCount, 8);
-		assert.equal(result.zeroCount, 8);
+		const { T, theta, input, expected } = TV11;
+		const result = pruneDubAtThreshold(matrix(input), theta, { crossbarSize: T });
+		assert.deepEqual(rowsOf(result.values, T), f32Rows(expected.output));
+		assert.equal(result.tiles.levelBefore[0], expected.k);
+		assert.equal(result.tiles.action[0], TileAction[expected.decision]);
+		assert.equal(result.tiles.levelAfter[0], expected.kAfter);
+		assert.equal(adcBitsForLevel(result.tiles.levelAfter[0], T), expected.bitsAfter);
+		assert.equal(result.prunedCount, nonZerosOf(input) - nonZerosOf(expected.output));
+		assert.equal(result.zeroCount, input.flat().length - nonZerosOf(expected.output));
 		assert.deepEqual(Array.from(result.mask), Array.from(result.values, (v) => (v === 0 ? 1 : 0)));
 	});
 
 	void it('TV12: loosened to level 0 prunes each column minimum (quirk), or nothing with skipLevel0Loosening', () => {
-		const rows = tv11.map((row) => [...row]);
-		rows[2][2] = -0.16;
-		const result = pruneDubAtThreshold(matrix(rows), 0.1, { crossbarSize: 4 });
-		assert.deepEqual(rowsOf(result.values, 4), f32Rows([
-			[0.05, 0.5, -0.3, 0],
-			[0.9, -0.08, 0.04, 0],
-			[0.2, 0.3, 0, 0.7],
-			[0.03, -0.02, 0.6, 0],
-		]));
-		assert.equal(result.tiles.action[0], TileAction.loosened);
-		assert.deepEqual([result.tiles.levelBefore[0], result.tiles.levelAfter[0]], [0, 0]);
+		const { T, theta, input, expected } = TV12;
+		const result = pruneDubAtThreshold(matrix(input), theta, { crossbarSize: T });
+		assert.deepEqual(rowsOf(result.values, T), f32Rows(expected.output));
+		assert.equal(result.tiles.action[0], TileAction[expected.decision]);
+		assert.deepEqual([result.tiles.levelBefore[0], result.tiles.levelAfter[0]], [expected.k, expected.kAfter]);
+		assert.equal(adcBitsForLevel(result.tiles.levelAfter[0], T), expected.bitsAfter);
 
-		const skipped = pruneDubAtThreshold(matrix(rows), 0.1, { crossbarSize: 4, skipLevel0Loosening: true });
-		assert.deepEqual(rowsOf(skipped.values, 4), f32Rows(rows));
+		const skipped = pruneDubAtThreshold(matrix(input), theta, { crossbarSize: T, skipLevel0Loosening: true });
+		assert.deepEqual(rowsOf(skipped.values, T), f32Rows(input));
 		assert.equal(skipped.tiles.action[0], TileAction.skipped);
 		assert.equal(skipped.prunedCount, 0);
 	});
 
-	const tv13 = [
-		[0.05, 0.5, -0.03, 0.02],
-		[0.9, -0.08, 0.04, 0.01],
-		[0.02, 0.03, -0.06, 0.7],
-		[0.03, -0.02, 0.6, 0.01],
-	];
-
 	void it('TV13: k = B−2, fixed variant keeps the largest per column', () => {
-		const result = pruneDubAtThreshold(matrix(tv13), 0.1, { crossbarSize: 4 });
-		assert.equal(result.tiles.levelBefore[0], 2);
+		const { T, theta, input, expected } = TV13;
+		const result = pruneDubAtThreshold(matrix(input), theta, { crossbarSize: T });
+		assert.equal(result.tiles.levelBefore[0], expected.k);
+		assert.equal(expected.k, crossbarGeometry(T).bins - 2);
 		assert.equal(result.tiles.action[0], TileAction.keptOne);
-		assert.deepEqual(rowsOf(result.values, 4), f32Rows([
-			[0, 0.5, 0, 0],
-			[0.9, 0, 0, 0],
-			[0, 0, 0, 0.7],
-			[0, 0, 0.6, 0],
-		]));
-		assert.equal(result.tiles.levelAfter[0], 2);
+		assert.deepEqual(rowsOf(result.values, T), f32Rows(expected.fixedOutput));
+		assert.equal(result.tiles.levelAfter[0], expected.k);
 	});
 
 	void it('TV13: k = B−2, tol variant zeroes the whole tile', () => {
-		const result = pruneDubTol(matrix(tv13), { crossbarSize: 4, tol: 0.1 });
+		const { T, theta, input, expected } = TV13;
+		const result = pruneDubTol(matrix(input), { crossbarSize: T, tol: theta });
 		assert.equal(result.tiles.action[0], TileAction.zeroed);
-		assert.ok(result.values.every((v) => v === 0));
-		assert.equal(result.tiles.levelAfter[0], 3);
-		assert.equal(result.zeroCount, 16);
+		assert.deepEqual(rowsOf(result.values, T), f32Rows(expected.tolOutput));
+		assert.equal(result.tiles.levelAfter[0], crossbarGeometry(T).bins - 1);
+		assert.equal(result.zeroCount, input.flat().length - nonZerosOf(expected.tolOutput));
 	});
 
 	void it('TV14: an all-almost-zero tile is zeroed (k = B−1)', () => {
-		const result = pruneDubAtThreshold(matrix([[0.05, 0.01, -0.03, 0.02], [0.09, -0.08, 0.04, 0.01]]), 0.1, { crossbarSize: 4 });
-		assert.equal(result.tiles.levelBefore[0], 3);
+		const { T, theta, input, expected } = TV14;
+		const result = pruneDubAtThreshold(matrix(input), theta, { crossbarSize: T });
+		assert.equal(result.tiles.levelBefore[0], expected.k);
+		assert.equal(expected.k, crossbarGeometry(T).bins - 1);
 		assert.equal(result.tiles.action[0], TileAction.zeroed);
-		assert.ok(result.values.every((v) => v === 0));
-		assert.equal(result.tiles.levelAfter[0], 3);
+		assert.deepEqual(rowsOf(result.values, T), f32Rows(expected.output));
+		assert.equal(result.tiles.levelAfter[0], expected.k);
+		assert.equal(adcBitsForLevel(result.tiles.levelAfter[0], T), expected.bitsAfter);
 	});
 
 	void it('TV15: forced at T = 8 (s = mid), the .12 above θ is pruned', () => {
-		const input = [[0.5, 0.01, 0.02, -0.4, 0.03, 0.04, 0.05, 0.06], [0.3, -0.2, 0.05, 0.01, 0.02, 0.03, 0.04, 0.12]];
-		const result = pruneDubAtThreshold(matrix(input), 0.1, { crossbarSize: 8 });
-		assert.equal(result.tiles.action[0], TileAction.forced);
-		assert.deepEqual(rowsOf(result.values, 8), f32Rows([[0.5, 0, 0, -0.4, 0, 0, 0, 0], [0.3, -0.2, 0, 0, 0, 0, 0, 0]]));
-		assert.deepEqual([result.tiles.levelBefore[0], result.tiles.levelAfter[0]], [1, 2]);
+		const { T, theta, input, expected } = TV15;
+		const result = pruneDubAtThreshold(matrix(input), theta, { crossbarSize: T });
+		assert.equal(result.tiles.action[0], TileAction[expected.decision]);
+		assert.deepEqual(rowsOf(result.values, T), f32Rows(expected.output));
+		assert.deepEqual([result.tiles.levelBefore[0], result.tiles.levelAfter[0]], [expected.k, expected.kAfter]);
+		assert.equal(adcBitsForLevel(result.tiles.levelAfter[0], T), expected.bitsAfter);
 	});
 
 	void it('TV16: numpy linear percentile counting', () => {
 		const prunedBy = (n: number, quantile: number) => {
-			const column = distinctMagnitudes(n, n).map(Math.abs);
-			const tau = Math.fround(percentileLinear(column, quantile * 100));
-			return column.filter((v) => v <= tau).length;
+			const values = distinctMagnitudes(n, n).map(Math.abs);
+			const tau = Math.fround(percentileLinear(values, quantile * 100));
+			return values.filter((v) => v <= tau).length;
 		};
-		assert.deepEqual([0.5, 0.75, 0.875, 0].map((q) => prunedBy(64, q)), [32, 48, 56, 1]);
-		assert.deepEqual([0.5, 0].map((q) => prunedBy(27, q)), [14, 1]);
-		assert.equal(prunedBy(32, 0.96875), 31);
-		// n = 27, q* = .5: position 13.0 is an exact element.
-		const ramp = Float32Array.from({ length: 27 }, (_, i) => i + 1);
-		assert.equal(percentileLinear(ramp, 50), 14);
+		for (const { n, qStar, pruned, position } of TV16.columns) {
+			assert.equal(prunedBy(n, qStar), pruned, `n = ${n}, q* = ${qStar}`);
+			if (position !== undefined) {
+				// The virtual index (n − 1)·q* is a whole position: the percentile is that element itself.
+				assert.equal((n - 1) * qStar, position);
+				const ramp = Float32Array.from({ length: n }, (_, i) => i + 1);
+				assert.equal(percentileLinear(ramp, qStar * 100), position + 1);
+			}
+		}
 
+		const { absValues, ratio, threshold, pruned, tolerance } = TV16.layer;
 		const layer = Float32Array.from([3, -1, 7, 10, -5, 2, 9, -8, 4, 6]);
-		const result = pruneUnstructured(layer, 70);
-		assert.ok(Math.abs(result.threshold - 7.3) < 1e-12);
-		assert.equal(result.prunedCount, 7);
+		assert.deepEqual(Array.from(layer, Math.abs).sort((x, y) => x - y), absValues);
+		const result = pruneUnstructured(layer, ratio);
+		assert.ok(Math.abs(result.threshold - threshold) <= tolerance);
+		assert.equal(result.prunedCount, pruned);
 		assert.deepEqual(Array.from(result.values, (v) => v + 0), [0, 0, 0, 10, 0, 0, 9, -8, 0, 0]);
+	});
+
+	void it('TV2: the forced/loosened decisions at T = 64 (mid of the two edges)', () => {
+		for (const { zeros, k, decision } of TV2.cases) {
+			if (decision === undefined) continue;
+			const result = pruneDubAtThreshold(column(TV2.T, zeros), 0.1, { crossbarSize: TV2.T });
+			assert.equal(result.tiles.levelBefore[0], k, `${zeros} zeros`);
+			assert.equal(result.tiles.action[0], TileAction[decision], `${zeros} zeros`);
+		}
+	});
+
+	void it('TV4: an unpruned least-sparse column of 20 non-zeros at T = 64 is forced to 16', () => {
+		for (const { lscNonZeros, k, prunedTo } of TV4.cases) {
+			if (prunedTo === undefined) continue;
+			const result = pruneDubAtThreshold(column(TV4.T, TV4.T - lscNonZeros), 0.1, { crossbarSize: TV4.T });
+			assert.equal(result.tiles.levelBefore[0], k);
+			assert.equal(result.tiles.action[0], TileAction.forced);
+			assert.equal(result.values.filter((v) => v !== 0).length, prunedTo);
+		}
 	});
 });
 
@@ -378,7 +391,7 @@ void describe('D.U.B. pruning properties (random layers, seeded)', () => {
 	});
 });
 
-// ---- Independent check: §6 written in NumPy, run by Debian's python3 (not the pyenv one on PATH).
+// ---- Independent check: docs/method.md §6 written in NumPy, run by Debian's python3 (not the pyenv one on PATH).
 
 const python = '/usr/bin/python3';
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Float32Scratch, numpyLerp, percentileLinear, percentileOfAbs, selectNth } from '../../../src/pruning/percentile';
 import { randomInt, randomNormal, seededRandom } from './random';
+import { vectors } from '../../helpers/testVectors';
 
 /** numpy 'linear' percentile on a full sort (the slow, obvious way). */
 function sortedPercentile(values: Float32Array, p: number): number {
@@ -48,7 +49,9 @@ void describe('percentileLinear (numpy.percentile, method linear)', () => {
 	});
 
 	void it('numbers and Float64Array use float64 interpolation', () => {
-		assert.equal(percentileLinear([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 70), 7.3);
+		// TV16's layer threshold: |W| = 1..10 at p = 70 is 7.3, exactly as numpy computes it in float64.
+		const { absValues, ratio, threshold } = vectors.TV16.layer;
+		assert.equal(percentileLinear(absValues, ratio), threshold);
 		assert.equal(percentileLinear(Float64Array.from([3, 1, 2]), 50), 2);
 		assert.equal(percentileLinear([5], 37), 5);
 	});

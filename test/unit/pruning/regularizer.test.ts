@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-	Float64Scratch, dubRegularizer, hoyerSquare, hoyerSquareGradient, segmentHoyers, tileHoyerVariances,
+	Float64Scratch, dubRegularizer, hoyerEpsilon as codeHoyerEpsilon, hoyerSquare, hoyerSquareGradient, segmentHoyers, tileHoyerVariances,
 } from '../../../src/pruning/regularizer';
 import type { WeightMatrix } from '../../../src/pruning/weightMatrix';
+import { flat, hoyerEpsilon, vectors } from '../../helpers/testVectors';
 import { randomInt, randomNormal, seededRandom } from './random';
 
 function matrix(rows: number[][]): WeightMatrix {
@@ -17,6 +18,18 @@ function close(actual: ArrayLike<number>, expected: readonly number[], tolerance
 	}
 }
 
+/**
+ * ∂L/∂w of one column segment is (∂L/∂h)·∂h/∂w: checks `grad` against the listed ∂L/∂h, each
+ * element within `tolerance`·|∂h/∂w_i| (plus float32 rounding of the gradient).
+ */
+function chainRule(grad: ArrayLike<number>, segment: number[], dLdH: number, tolerance: number, what: string): void {
+	const dHdW = hoyerSquareGradient(segment);
+	for (let i = 0; i < segment.length; i++) {
+		const expected = dLdH * dHdW[i];
+		assert.ok(Math.abs(grad[i] - expected) <= tolerance * Math.abs(dHdW[i]) + 1e-7 * Math.abs(expected) + 1e-15, `${what}[${i}] from ∂L/∂h: ${grad[i]} vs ${expected}`);
+	}
+}
+
 /** The layer's gradient as a fresh Float32Array (zeros + the regularizer's contribution). */
 function gradientOf(m: WeightMatrix, options: Parameters<typeof dubRegularizer>[1]): { loss: number; grad: Float32Array } {
 	const grad = new Float32Array(m.values.length);
@@ -26,75 +39,85 @@ function gradientOf(m: WeightMatrix, options: Parameters<typeof dubRegularizer>[
 
 void describe('Hoyer-Square (docs/method.md §4.1, TV6–TV7)', () => {
 	void it('TV6: values with ε = 1e-6', () => {
-		const cases: [number[], number][] = [
-			[[1, 0, 0, 0], 0.999999000001],
-			[[1, 1, 1, 1], 3.99999900000025],
-			[[1, 1, 0, 0], 1.9999990000005],
-			[[3, 4, 0, 0], 1.9599999216],
-			[[1, 2, 3, 4], 3.3333332222],
-			[[0.5, -0.5, 0.5, 0], 2.999996000005],
-		];
-		for (const [v, h] of cases) assert.ok(Math.abs(hoyerSquare(v) - h) < 1e-10, `${v}: ${hoyerSquare(v)} vs ${h}`);
-		assert.equal(hoyerSquare([0, 0, 0, 0]), 0);
-		assert.ok(Math.abs(hoyerSquare([3, 4, 0, 0], 0) - 1.96) < 1e-15);
+		const { epsilon, tolerance, cases, atEpsilonZero } = vectors.TV6;
+		assert.equal(epsilon, hoyerEpsilon);
+		assert.equal(codeHoyerEpsilon, hoyerEpsilon);
+		for (const { v, h, exact } of cases) {
+			if (exact) assert.equal(hoyerSquare(v), h, `${v}`);
+			else assert.ok(Math.abs(hoyerSquare(v) - h) <= tolerance, `${v}: ${hoyerSquare(v)} vs ${h}`);
+		}
+		assert.ok(Math.abs(hoyerSquare(atEpsilonZero.v, 0) - atEpsilonZero.h) <= atEpsilonZero.tolerance);
 	});
 
 	void it('TV7: gradient at ε = 0, sign(0) = 0', () => {
-		close(hoyerSquareGradient([3, 4, 0, 0], 0), [0.0896, -0.0672, 0, 0], 1e-12, '[3,4,0,0]');
-		close(hoyerSquareGradient([3, 4, 0.5, -1], 0), [0.0185034, -0.1912018, 0.5427664, -0.4379138], 1e-7, '[3,4,.5,−1]');
+		for (const { v, gradient, tolerance } of vectors.TV7.cases) {
+			close(hoyerSquareGradient(v, vectors.TV7.epsilon), gradient, tolerance, `[${v}]`);
+		}
 	});
 });
 
 void describe('D.U.B. variance regularizer (docs/method.md §4.2, TV8–TV10, TV18)', () => {
 	void it('TV8: q = 2, T = 4 (2 channels × 4 inputs), gated and ungated gradient', () => {
-		const m = matrix([[3, 4, 0, 0], [1, 2, 3, 4]]);
-		const options = { crossbarSize: 4, slices: 2, lambda: 1 };
-		close(segmentHoyers(m, options), [1.9599999, 3.3333332], 1e-7, 'h');
-		close(tileHoyerVariances(m, options), [0.9430222], 1e-7, 'v');
+		const { T, q, lambda, input, expected, tolerance } = vectors.TV8;
+		const m = matrix(input);
+		const options = { crossbarSize: T, slices: q, lambda };
+		close(segmentHoyers(m, options), expected.h, tolerance.h, 'h');
+		close(tileHoyerVariances(m, options), [expected.variance], tolerance.variance, 'v');
 		const { loss, grad } = gradientOf(m, options);
-		assert.ok(Math.abs(loss - 0.9430222) < 1e-7);
-		close(grad, [0, 0, 0, 0, 0.61037, 0.305185, 3.05e-8, -0.305185], 1e-6, 'gated ∂L/∂M');
+		assert.ok(Math.abs(loss - lambda * expected.variance) <= tolerance.variance);
+		close(grad, flat(expected.gradient), tolerance.gradient, 'gated ∂L/∂M');
+		// The chain rule with the listed ∂v/∂h: gated, only row 1 (above the mean) gets λ·∂v/∂h·∂h/∂w.
+		input.forEach((row, o) => chainRule(grad.subarray(o * T, (o + 1) * T), row, lambda * expected.dVdHGated[o], lambda * tolerance.dVdH, `row ${o}`));
 		const ungated = gradientOf(m, { ...options, gate: false }).grad;
-		close(ungated.subarray(0, 4), [-0.123051, 0.092288, 0, 0], 1e-6, 'ungated row 0');
-		close(ungated.subarray(4), Array.from(grad.subarray(4)), 1e-7, 'ungated row 1');
+		close(ungated.subarray(0, T), expected.ungatedGradientRow0, tolerance.ungatedGradientRow0, 'ungated row 0');
+		chainRule(ungated.subarray(0, T), input[0], lambda * expected.dVdH[0], lambda * tolerance.dVdH, 'ungated row 0');
+		close(ungated.subarray(T), Array.from(grad.subarray(T)), 1e-7, 'ungated row 1');
 	});
 
 	void it('TV9: padded output channels count with h = 0 (A4)', () => {
-		const m = matrix([[3, 4, 0, 0], [1, 0, 0, 0]]);
-		const options = { crossbarSize: 4, lambda: 1 };
-		close(segmentHoyers(m, options), [1.96, 0.999999], 1e-7, 'h');
-		close(tileHoyerVariances(m, options), [0.8837331], 1e-7, 'v');
+		const { T, q, lambda, input, expected, tolerance } = vectors.TV9;
+		const m = matrix(input);
+		const options = { crossbarSize: T, slices: q, lambda };
+		// segmentHoyers lists the real channels; the padded ones are the h = 0 that follow.
+		close(segmentHoyers(m, options), expected.h.slice(0, input.length), tolerance.h, 'h');
+		assert.deepEqual(expected.h.slice(input.length), new Array(T / q - input.length).fill(0));
+		close(tileHoyerVariances(m, options), [expected.variance], tolerance.variance, 'v');
 		const { grad } = gradientOf(m, options);
-		close(grad.subarray(0, 4), [0.0728747, -0.054656, 0, 0], 1e-7, 'row 0');
-		close(grad.subarray(4), [3.5e-7, 0, 0, 0], 1e-8, 'row 1');
-		// ∂v/∂h = [.813333, .173333, −.493333, −.493333]: row 1's gate passes .173333·∂h/∂w.
-		assert.ok(Math.abs(grad[4] - 0.173333 * hoyerSquareGradient([1, 0, 0, 0])[0]) < 1e-9);
+		close(grad.subarray(0, T), expected.gradientRow0, tolerance.gradientRow0, 'row 0');
+		close(grad.subarray(T), expected.gradientRow1, tolerance.gradientRow1, 'row 1');
+		// Both real rows are above the mean (lowered by the padding), so the gate passes λ·∂v/∂h·∂h/∂w.
+		input.forEach((row, o) => chainRule(grad.subarray(o * T, (o + 1) * T), row, lambda * expected.dVdH[o], lambda * tolerance.dVdH, `row ${o}`));
 
 		// Excluding the padding: variance of the two real channels only, with n − 1 = 1.
-		const h = [1.9599999216, 0.999999000001];
+		const h = Array.from(segmentHoyers(m, options));
 		const mean = (h[0] + h[1]) / 2;
 		const v = (h[0] - mean) ** 2 + (h[1] - mean) ** 2;
 		close(tileHoyerVariances(m, { ...options, excludePaddedChannels: true }), [v], 1e-9, 'v without padding');
 		const excluded = gradientOf(m, { ...options, excludePaddedChannels: true }).grad;
-		assert.deepEqual(Array.from(excluded.subarray(4)), [0, 0, 0, 0]); // row 1 is now below the mean
+		assert.deepEqual(Array.from(excluded.subarray(T)), new Array(T).fill(0)); // row 1 is now below the mean
 	});
 
 	void it('TV10: conv weight (2,2,1,2) as M = [[1,0,2,1],[1,2,0,3]], T = 2, q = 1', () => {
-		const m = matrix([[1, 0, 2, 1], [1, 2, 0, 3]]);
-		const options = { crossbarSize: 2, lambda: 1 };
-		// h[o, b], index o·2 + b: tile b=0 holds [1.0, 1.8], tile b=1 holds [1.8, 1.0].
-		close(segmentHoyers(m, options), [1, 1.8, 1.8, 1], 1e-5, 'h');
-		close(tileHoyerVariances(m, options), [0.32, 0.32], 1e-5, 'v');
+		const { T, q, lambda, expected, tolerance } = vectors.TV10;
+		const m = matrix(expected.matrix);
+		const options = { crossbarSize: T, slices: q, lambda };
+		// h[o, b] at index o·blocks + b; the vector lists them per tile b.
+		const blocks = expected.tileHoyers.length;
+		const perSegment = expected.matrix.flatMap((_, o) => expected.tileHoyers.map((tile) => tile[o]));
+		assert.equal(segmentHoyers(m, options).length, expected.matrix.length * blocks);
+		close(segmentHoyers(m, options), perSegment, tolerance.tileHoyers, 'h');
+		close(tileHoyerVariances(m, options), expected.tileVariances, tolerance.tileVariances, 'v');
 		const { loss, grad } = gradientOf(m, options);
-		assert.ok(Math.abs(loss - 0.6400003) < 1e-7, `${loss}`);
-		// Reshaped to W: W[0,0]=[0,0], W[0,1]=[−.192,.384], W[1,0]=[.384,−.192], W[1,1]=[0,0].
-		close(grad, [0, 0, -0.192, 0.384, 0.384, -0.192, 0, 0], 1e-6, 'gated ∂L/∂M');
+		assert.ok(Math.abs(loss / lambda - expected.lossOverLambda) <= tolerance.lossOverLambda, `${loss}`);
+		// The gradient is listed reshaped to W (OIHW), which is M's row-major order.
+		close(grad, flat(expected.gradient), tolerance.gradient, 'gated ∂L/∂M');
 	});
 
-	void it('TV18: Hoyer values and variance of the TV11 tile', () => {
-		const m = matrix([[0.05, 0.5, -0.3, 0.02], [0.9, -0.08, 0.04, 0.01], [0.2, 0.3, -0.06, 0.7], [0.03, -0.02, 0.6, 0.01]]);
-		close(segmentHoyers(m, { crossbarSize: 4 }), [2.2073426, 1.2967837, 2.5458587, 1.2053093], 1e-7, 'h');
-		close(tileHoyerVariances(m, { crossbarSize: 4 }), [0.4427842], 1e-7, 'v');
+	void it('TV18: Hoyer values and variance of the TV11 tile (its Group-Lasso norms document a baseline this tool does not train)', () => {
+		const { T, q, input, expected, tolerance } = vectors.TV18;
+		const m = matrix(input);
+		close(segmentHoyers(m, { crossbarSize: T }), expected.h, tolerance, 'h');
+		close(tileHoyerVariances(m, { crossbarSize: T, slices: q }), [expected.variance], tolerance, 'v');
 	});
 
 	void it('adds to the gradient it is given instead of overwriting it', () => {
