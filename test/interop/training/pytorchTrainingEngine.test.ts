@@ -5,11 +5,11 @@
 // resume finishes, the events-file path (the VS Code task mode) gives the same run, and a run
 // whose window was reloaded is followed again from its events file.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { openModel } from '../../../src/formats/registry';
 import { analyzeGraph } from '../../../src/hardware/analyze';
 import { resolveProfile } from '../../../src/hardware/profile';
@@ -17,11 +17,9 @@ import type { TrainingEvent, TrainingJob } from '../../../src/training/engine';
 import { describeEpoch } from '../../../src/cli/finetuneCommand';
 import { checkPythonTorch, isEngineProcess, PytorchTrainingEngine, pytorchCommand } from '../../../src/training/pytorch/engine';
 import type { PythonLauncher } from '../../../src/training/pytorch/engine';
-import { python, repoRoot } from '../cliHarness';
+import { python, repoRoot, requirePython } from '../cliHarness';
 
 const model = join(repoRoot, 'examples', 'digits-cnn.pt');
-const hasTorch = spawnSync(python, ['-c', 'import torch, sklearn'], { stdio: 'ignore' }).status === 0;
-const skip = !hasTorch ? `${python} has no torch/scikit-learn (python3-torch, python3-sklearn)` : !existsSync(model) ? 'examples/digits-cnn.pt is missing' : false;
 const dir = mkdtempSync(join(tmpdir(), 'crossbar-pytorch-interop-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -70,7 +68,9 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 120_0
 
 const engine = (launcher?: PythonLauncher): PytorchTrainingEngine => new PytorchTrainingEngine({ pythonPath: python, pythonDir: join(repoRoot, 'python'), cwd: dir, env, launcher });
 
-void describe('interop: the PyTorch training engine on a real interpreter', { skip }, () => {
+void describe('interop: the PyTorch training engine on a real interpreter', () => {
+	before(() => requirePython('torch', 'sklearn'));
+
 	void it('checks the interpreter for torch', async () => {
 		assert.match(await checkPythonTorch(python), /^\d+\.\d+/);
 		await assert.rejects(checkPythonTorch(join(dir, 'no-python')), /does not exist/);
