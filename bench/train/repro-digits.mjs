@@ -1,5 +1,7 @@
 // `npm run repro:digits [-- --quick]`: the D.U.B. reproduction on scikit-learn's digits with
-// both engines (TensorFlow.js in worker threads, then PyTorch), each in its own process.
+// both engines (TensorFlow.js in worker threads, then PyTorch), each in its own process. Each
+// engine's reproduction is the one its acceptance test runs (--quick there):
+// test/interop/training/tfjsReproDigits.ts and python/crossbar_lens_train/repro.py.
 // Prints each engine's own report, a side-by-side table, and as the last lines one JSON object
 // per engine: engine, baselineAccuracy, dubAccuracy, dubImprovement, unstructuredAccuracy,
 // unstructuredImprovement (accuracies in percent on the held-out split, improvements under the
@@ -10,7 +12,7 @@ import { existsSync } from 'node:fs';
 const passThrough = process.argv.slice(2);
 const python = process.env.CROSSBAR_LENS_PYTHON ?? '/usr/bin/python3';
 const runs = [
-	{ engine: 'tfjs', command: process.execPath, args: ['--import', 'tsx', 'bench/train/tfjs-repro-digits.ts', ...passThrough], env: {} },
+	{ engine: 'tfjs', command: process.execPath, args: ['--import', 'tsx', 'test/interop/training/tfjsReproDigits.ts', ...passThrough], env: {} },
 	{ engine: 'pytorch', command: python, args: ['-m', 'crossbar_lens_train', 'repro-digits', ...passThrough], env: { PYTHONPATH: 'python' } },
 ];
 

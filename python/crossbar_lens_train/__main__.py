@@ -1,7 +1,8 @@
 """Command line: `python3 -m crossbar_lens_train {finetune,prune,repro-digits} ...` (python/ on PYTHONPATH).
 
-  finetune      the D.U.B. pipeline (train with the regularizer, prune, masked fine-tune, unstructured
-                baseline); JSON lines on stdout (rank 0 only), human notes on stderr
+  finetune      the D.U.B. pipeline (regularize, prune, masked fine-tune, unstructured baseline); JSON
+                lines on stdout (rank 0 only), or with --events-file in that file and one readable
+                line per event on stdout; notes and errors on stderr
   prune         D.U.B. / unstructured prune of a checkpoint's conv weights (4-D tensors), no training
   repro-digits  the reproduction on scikit-learn's digits (table + one JSON object as the last line)
 
@@ -82,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--standardize", action="store_true", help="per-image standardization (std floored at 1/sqrt(N))")
     hw = ft.add_argument_group("crossbar")
     _add_geometry(hw)
-    tr = ft.add_argument_group("phase 1: regularized training")
+    tr = ft.add_argument_group("phase 1: regularize (training with the D.U.B. regularizer)")
     tr.add_argument("--epochs", type=int, default=160, help="default 160 (paper, CIFAR-10)")
     tr.add_argument("--lr", type=float, default=0.01)
     tr.add_argument("--momentum", type=float, default=0.9)
@@ -101,8 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     fi.add_argument("--finetune-params", choices=("convs", "all-but-classifier", "all"), default="convs",
                     help="trained in phase 3: conv weights+biases (paper DUB, default), all but the last Linear (LBL), all")
     fi.add_argument("--no-baseline", action="store_true", help="skip the unstructured baseline")
-    fi.add_argument("--baseline-start", choices=("phase1", "initial"), default="phase1",
-                    help="weights the baseline prunes: phase-1 last epoch (default, same start as D.U.B.) or the starting weights")
+    fi.add_argument("--baseline-start", choices=("regularized", "initial"), default="regularized",
+                    help="weights the baseline prunes: the regularized model, last epoch of phase 1 (default, same start as D.U.B.), "
+                         "or the starting weights")
     fi.add_argument("--baseline-out", help="also write the baseline's fine-tuned state_dict here")
     io = ft.add_argument_group("output")
     io.add_argument("--out", required=True, help="the D.U.B. fine-tuned state_dict (torch.save, atomic)")
@@ -115,9 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--max-steps-per-epoch", type=int, default=0, metavar="N",
                     help="stop each epoch after N steps (smoke tests; 0: whole epochs)")
     io.add_argument("--no-projection", action="store_true",
-                    help="skip projectedAdcEnergyImprovement (a trial prune each phase-1 epoch)")
+                    help="skip projectedAdcEnergyImprovement (a trial prune each regularize epoch)")
     io.add_argument("--events-file", metavar="PATH",
-                    help="also append every JSON line to PATH, flushed per line (for a reader tailing it while stdout goes to a terminal)")
+                    help="append the JSON lines to PATH instead of stdout, flushed per line, and print one readable line "
+                         "per event on stdout (for a reader tailing PATH while stdout goes to a terminal)")
 
     pp = sub.add_parser("prune", help="prune a checkpoint's conv weights (no training)")
     pp.add_argument("weights", help="checkpoint (state dict, or a dict holding one under model/state_dict); "
@@ -201,7 +204,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
                      split=splits.split, train=len(splits.train), test=len(splits.test), classes=classes,
                      imageShape=list(splits.train.image_shape), tile=args.tile, slices=args.slices,
                      convLayers=[n for n, _ in conv_layers(pipe.model)],
-                     ratios=pipe.layer_ratios, phases=["train", "prune", "finetune"] + (["baseline"] if cfg.baseline else []),
+                     ratios=pipe.layer_ratios, phases=["regularize", "prune", "finetune"] + (["baseline"] if cfg.baseline else []),
                      resumeFrom={"phase": pipe.state["phase"], "epoch": pipe.state["epoch"], "step": pipe.state["step"]} if args.resume else None,
                      adcEnergyImprovement=imp, levelHistogram=hist, testAccuracy=start_acc, checkpoint=checkpoint,
                      out=args.out, accuracyUnit="percent")

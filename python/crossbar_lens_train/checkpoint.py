@@ -100,7 +100,23 @@ def load_own_checkpoint(path: str) -> Dict[str, Any]:
         raise ValueError(f"{path}: cannot read the resume checkpoint ({str(ex).splitlines()[0] if str(ex) else type(ex).__name__})") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise ValueError(f"{path}: not a crossbar-lens-train resume checkpoint")
-    return unpack(blob)
+    return _current_names(unpack(blob))
+
+
+def _current_names(state: Dict[str, Any]) -> Dict[str, Any]:
+    """Resume files written before the engine took the TypeScript phase names call phase 1 `train`,
+    its last-epoch weights `phase1` and `--baseline-start regularized` `phase1`. They are read with
+    today's names, so that a run interrupted under the old version still resumes."""
+    if state.get("phase") == "train":
+        state["phase"] = "regularize"
+    if "phase1" in state:
+        state["regularized"] = state.pop("phase1")
+    results, config = state.get("results"), state.get("config")
+    if isinstance(results, dict) and "train" in results:
+        results["regularize"] = results.pop("train")
+    if isinstance(config, dict) and config.get("baseline_start") == "phase1":
+        config["baseline_start"] = "regularized"
+    return state
 
 
 def save_own_checkpoint(obj: Dict[str, Any], path: str) -> None:

@@ -1,19 +1,19 @@
 """The "Run D.U.B. fine-tune" pipeline (dub-method.md §4, §6, §7, §8.2).
 
 Phases (each resumable from the checkpoint written after every epoch):
-  train     CE + the gated Hoyer-variance regularizer (closed-form gradient added after backward),
-            SGD momentum 0.9, weight decay lambda_2 on ALL parameters, MultiStep schedule at
-            50/160, 100/160, 150/160 of the run (gamma 0.1).
-  prune     D.U.B. fixed-ratio prune of the LAST-epoch weights (A12) at per-layer ratios or a preset.
-  finetune  masked fine-tune: SGD lr, momentum 0, weight decay 0, no regularizer, schedule at
-            50/200, 100/200, 150/200; masked weights re-zeroed after EVERY optimizer step. Trained
-            parameters (§7): `convs` (default: every nn.Conv2d's weight and bias, as the reference's
-            DUB scripts — VGG `features.*`, ResNet's 20 conv weights; BN affine and the classifier
-            frozen, BN running statistics still updated), `all-but-classifier` (the LBL scripts) or `all`.
-  baseline  unstructured per-layer magnitude prune (§8.2) at the SAME ratios of the SAME starting point
-            as D.U.B. (default: the phase-1 last-epoch weights, so only the pruning rule differs;
-            `--baseline-start initial` prunes the weights the run started from instead), then the SAME
-            fine-tune (epochs, lr, schedule, trained parameters, masks re-zeroed every step).
+  regularize  CE + the gated Hoyer-variance regularizer (closed-form gradient added after backward),
+              SGD momentum 0.9, weight decay lambda_2 on ALL parameters, MultiStep schedule at
+              50/160, 100/160, 150/160 of the run (gamma 0.1). Its last epoch is the regularized model.
+  prune       D.U.B. fixed-ratio prune of the LAST-epoch weights (A12) at per-layer ratios or a preset.
+  finetune    masked fine-tune: SGD lr, momentum 0, weight decay 0, no regularizer, schedule at
+              50/200, 100/200, 150/200; masked weights re-zeroed after EVERY optimizer step. Trained
+              parameters (§7): `convs` (default: every nn.Conv2d's weight and bias, as the reference's
+              DUB scripts — VGG `features.*`, ResNet's 20 conv weights; BN affine and the classifier
+              frozen, BN running statistics still updated), `all-but-classifier` (the LBL scripts) or `all`.
+  baseline    unstructured per-layer magnitude prune (§8.2) at the SAME ratios of the SAME starting point
+              as D.U.B. (default: the regularized model, so only the pruning rule differs;
+              `--baseline-start initial` prunes the weights the run started from instead), then the SAME
+              fine-tune (epochs, lr, schedule, trained parameters, masks re-zeroed every step).
 
 Distributed: under torchrun every rank runs this code; DistributedDataParallel averages the CE
 gradients during backward, then every rank adds the same closed-form regularizer gradient (the weights
@@ -71,7 +71,7 @@ class Config:
     ft_lr: float = 0.01
     ft_params: str = "convs"
     baseline: bool = True
-    baseline_start: str = "phase1"  # phase1 | initial
+    baseline_start: str = "regularized"  # regularized | initial
     seed: int = 0
     augment: bool = False
     standardize: bool = False
@@ -209,10 +209,10 @@ class Pipeline:
         self.transform = Transform(augment=cfg.augment, standardize=cfg.standardize)
         self.regularizer = DubRegularizer(self.geometry, cfg.lam_var, gate=cfg.gate, exclude_padded=cfg.exclude_padded)
         self.stop = False
-        self.state: Dict[str, Any] = {"phase": "train", "epoch": 0, "step": 0}
+        self.state: Dict[str, Any] = {"phase": "regularize", "epoch": 0, "step": 0}
         self.results: Dict[str, Any] = {}
         self.initial_state = copy.deepcopy(self.model.state_dict())
-        self.phase1_state: Optional[Dict[str, torch.Tensor]] = None
+        self.regularized_state: Optional[Dict[str, torch.Tensor]] = None
         self.dub_state: Optional[Dict[str, torch.Tensor]] = None
         self.masks: Dict[str, torch.Tensor] = {}
         self.requires_grad = {n: p.requires_grad for n, p in self.model.named_parameters()}
@@ -242,7 +242,7 @@ class Pipeline:
             "masks": self.masks,
             # The starting weights are needed again only by --baseline-start initial.
             "initial": self.initial_state if self.cfg.baseline_start == "initial" else {},
-            "phase1": self.phase1_state or {},
+            "regularized": self.regularized_state or {},
             "dub": self.dub_state or {},
             "results": self.results,
             "rng": torch.get_rng_state(),
@@ -275,7 +275,7 @@ class Pipeline:
         self.state = {"phase": blob["phase"], "epoch": int(blob["epoch"]), "step": int(blob["step"])}
         self.masks = {k: v.to(self.ctx.device) for k, v in blob["masks"].items()}
         self.initial_state = blob["initial"] or self.initial_state
-        self.phase1_state = blob["phase1"] or None
+        self.regularized_state = blob["regularized"] or None
         self.dub_state = blob["dub"] or None
         self.results = blob["results"]
         torch.set_rng_state(blob["rng"])
@@ -447,13 +447,13 @@ class Pipeline:
         cfg = self.cfg
         ft_names = finetune_parameter_names(self.model, cfg.ft_params)
         phase = self.state["phase"]
-        order = ["train", "finetune", "baseline", "done"]
+        order = ["regularize", "finetune", "baseline", "done"]
         if order.index(phase) <= 0:
             if cfg.epochs > 0:
-                self._sgd_phase("train", cfg.epochs, cfg.lr, cfg.momentum, cfg.lam_l2, PAPER_TRAIN_MILESTONES,
+                self._sgd_phase("regularize", cfg.epochs, cfg.lr, cfg.momentum, cfg.lam_l2, PAPER_TRAIN_MILESTONES,
                                 None, regularize=True, masks=None)
-            self.phase1_state = copy.deepcopy(self.model.state_dict())
-            self._prune_phase(cfg.prune_method, self.phase1_state, "dub")
+            self.regularized_state = copy.deepcopy(self.model.state_dict())
+            self._prune_phase(cfg.prune_method, self.regularized_state, "dub")
             self.state = {"phase": "finetune", "epoch": 0, "step": 0}
             self.save_checkpoint()
         if order.index(self.state["phase"]) <= 1:
@@ -463,7 +463,7 @@ class Pipeline:
             self.results["dub"] = self._summary("finetune", "dubPrune")
             self.state = {"phase": "baseline" if cfg.baseline else "done", "epoch": 0, "step": 0}
             if cfg.baseline:
-                start = self.phase1_state if cfg.baseline_start == "phase1" else self.initial_state
+                start = self.regularized_state if cfg.baseline_start == "regularized" else self.initial_state
                 assert start is not None
                 self._prune_phase("unstructured", start, "unstructured")
             self.save_checkpoint()
@@ -490,11 +490,11 @@ class Pipeline:
                 "levelHistogram": ft.get("levelHistogram", pr.get("levelHistogram"))}
 
     def summary(self) -> Dict[str, Any]:
-        train = self.results.get("train", {})
+        regularized = self.results.get("regularize", {})
         return {
             "out": self.out,
             "baselineStart": self.cfg.baseline_start,
-            "phase1": {"accuracy": train.get("accuracy"), "adcEnergyImprovement": train.get("adcEnergyImprovement")},
+            "regularized": {"accuracy": regularized.get("accuracy"), "adcEnergyImprovement": regularized.get("adcEnergyImprovement")},
             "dub": self.results.get("dub"),
             "unstructured": self.results.get("unstructured"),
             "ratios": self.layer_ratios,

@@ -1,10 +1,10 @@
 """`repro-digits`: the D.U.B. pipeline on real data (scikit-learn's 1797 8x8 digits) at T = 16.
 
-1. pretrain  the digits CNN (examples/train_digits.py's model: 1->16->32->32 3x3 convs + linear) from
-             scratch: the clean baseline (accuracy on the 20 % stratified held-out split, seed 0).
-2. train     from the clean weights with CE + the D.U.B. regularizer (phase 1).
-3. prune     D.U.B. at per-layer ratios, then masked fine-tune (phase 3).
-4. baseline  unstructured prune of the same phase-1 weights at the same ratios + the same fine-tune.
+1. pretrain    the digits CNN (examples/train_digits.py's model: 1->16->32->32 3x3 convs + linear) from
+               scratch: the clean baseline (accuracy on the 20 % stratified held-out split, seed 0).
+2. regularize  from the clean weights with CE + the D.U.B. regularizer (phase 1).
+3. prune       D.U.B. at per-layer ratios, then masked fine-tune (phase 3).
+4. baseline    unstructured prune of the same regularized weights at the same ratios + the same fine-tune.
 
 Prints a table on stdout and, as the LAST line, one JSON object:
 {"engine":"pytorch","baselineAccuracy":..,"dubAccuracy":..,"dubImprovement":..,
@@ -53,7 +53,7 @@ def run_repro(quick: bool = False, seed: int = 0, threads: int = 0, verbose: boo
     pre = pipe._sgd_phase("pretrain", p["pretrain_epochs"], p["pretrain_lr"], 0.9, p["pretrain_wd"],
                           p["pretrain_milestones"], None, regularize=False, masks=None)
     pipe.initial_state = copy.deepcopy(pipe.model.state_dict())
-    pipe.state = {"phase": "train", "epoch": 0, "step": 0}
+    pipe.state = {"phase": "regularize", "epoch": 0, "step": 0}
     # 2-4.
     summary = pipe.run()
     if ctx.world > 1:
@@ -63,7 +63,7 @@ def run_repro(quick: bool = False, seed: int = 0, threads: int = 0, verbose: boo
     dub, base = summary["dub"], summary["unstructured"]
     rows = [
         ("clean (pretrain)", pre["accuracy"], pre["bestAccuracy"], 1.0),
-        ("phase 1 (regularized)", summary["phase1"]["accuracy"], None, summary["phase1"]["adcEnergyImprovement"]),
+        ("regularized (phase 1)", summary["regularized"]["accuracy"], None, summary["regularized"]["adcEnergyImprovement"]),
         ("D.U.B. prune + fine-tune", dub["accuracy"], dub["bestAccuracy"], dub["adcEnergyImprovement"]),
         ("unstructured + fine-tune", base["accuracy"], base["bestAccuracy"], base["adcEnergyImprovement"]),
     ]

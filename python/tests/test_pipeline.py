@@ -36,7 +36,7 @@ def test_finetune_protocol_and_output(tmp_path):
     kinds = [e["event"] for e in ev]
     assert kinds[0] == "start" and kinds[-1] == "done"
     phases = [(e["phase"], e["epoch"]) for e in ev if e["event"] == "epoch"]
-    assert phases == [("train", 1), ("train", 2), ("finetune", 1), ("finetune", 2), ("baseline", 1), ("baseline", 2)]
+    assert phases == [("regularize", 1), ("regularize", 2), ("finetune", 1), ("finetune", 2), ("baseline", 1), ("baseline", 2)]
     assert [e["phase"] for e in ev if e["event"] == "prune"] == ["dub", "unstructured"]
     assert kinds.count("checkpoint") >= 6
     umask = os.umask(0)
@@ -48,14 +48,17 @@ def test_finetune_protocol_and_output(tmp_path):
                 assert key in e
             assert len(e["levelHistogram"]) == 6 and sum(e["levelHistogram"]) == 55  # T=16: B=6; 1+18+36 tiles
             assert 0 <= e["testAccuracy"] <= 100
-    train = [e for e in ev if e["event"] == "epoch" and e["phase"] == "train"]
-    assert "regularizerLoss" in train[0] and "projectedAdcEnergyImprovement" in train[0]
+    regularize = [e for e in ev if e["event"] == "epoch" and e["phase"] == "regularize"]
+    assert "regularizerLoss" in regularize[0] and "projectedAdcEnergyImprovement" in regularize[0]
     start = ev[0]
     assert start["engine"] == "pytorch" and start["convLayers"] == ["conv1", "conv2", "conv3"] and start["ratios"] == [0, 80, 85]
+    assert start["phases"] == ["regularize", "prune", "finetune", "baseline"]
     dub_prune = next(e for e in ev if e["event"] == "prune" and e["phase"] == "dub")
     done = ev[-1]
     assert done["dub"]["adcEnergyImprovement"] == pytest.approx(dub_prune["adcEnergyImprovement"])
-    assert done["baselineStart"] == "phase1"
+    assert done["baselineStart"] == "regularized"
+    assert done["regularized"] == {"accuracy": regularize[-1]["testAccuracy"],
+                                   "adcEnergyImprovement": regularize[-1]["adcEnergyImprovement"]}
     # The output: a plain state_dict; fine-tuning kept every pruned weight at zero.
     sd = torch.load(out, weights_only=True)
     zeros = sum(int((sd[k] == 0).sum()) for k in ("conv1.weight", "conv2.weight", "conv3.weight"))
@@ -70,8 +73,9 @@ def test_finetune_protocol_and_output(tmp_path):
     assert len(r2.stderr.strip().splitlines()) == 1
 
 
-def test_events_file_gets_the_same_lines(tmp_path):
-    """--events-file: every stdout line is appended to the file too (the extension tails it under a VS Code task)."""
+def test_events_file_gets_the_json_and_stdout_readable_lines(tmp_path):
+    """--events-file (the extension tails it under a VS Code task): the JSON lines go to the file only,
+    and the terminal (stdout) shows one readable line per event, worded as `crossbar-lens finetune`."""
     log = tmp_path / "events.jsonl"
     log.write_text("")  # the reader creates it before the run starts; lines are appended
     args = TINY[:]
@@ -79,15 +83,32 @@ def test_events_file_gets_the_same_lines(tmp_path):
     args[args.index("--finetune-epochs") + 1] = "1"
     r = run(args + ["--out", str(tmp_path / "o.pt"), "--no-projection", "--events-file", str(log)])
     assert r.returncode == 0, r.stderr
-    assert log.read_text() == r.stdout
-    start = events(r.stdout)[0]
-    assert 0 <= start["testAccuracy"] <= 100  # the starting point of the accuracy curve
-    # A usage error lands in the file as well.
+    ev = events(log.read_text())
+    assert [e["event"] for e in ev if e["event"] != "checkpoint"] == ["start", "epoch", "prune", "epoch", "prune", "epoch", "done"]
+    assert 0 <= ev[0]["testAccuracy"] <= 100  # the starting point of the accuracy curve
+    out = r.stdout.splitlines()
+    assert not [line for line in out if line.lstrip().startswith("{")], r.stdout  # no JSON in the terminal
+    epochs = [e for e in ev if e["event"] == "epoch"]
+    assert out[0] == "PyTorch %s on cpu; digits (1438 training / 359 held-out images); 3 conv layers at T=16" % torch.__version__
+    # One line per epoch, as the CLI's describeEpoch: "regularize 1/1  loss 2.2967  test 61.00 %  ADC 1.000×".
+    epoch_lines = [line for line in out if line.split(" ")[0] in ("regularize", "finetune", "baseline")]
+    assert [line.split("  ")[0] for line in epoch_lines] == [f"{e['phase']} {e['epoch']}/{e['epochs']}" for e in epochs]
+    for line, e in zip(epoch_lines, epochs):
+        assert f"  loss {e['loss']:.4f}  test {e['testAccuracy']:.2f} %  ADC " in line
+        assert line.endswith("×")
+    assert out[2].startswith("D.U.B. prune: conv1 0%, conv2 80%, conv3 85%  test ")
+    assert out[4].startswith("Unstructured prune (the baseline): conv1 0%, conv2 80%, conv3 85%  test ")
+    done = ev[-1]
+    assert out[-6] == "model                      held-out acc   ADC improvement (paper law)"
+    assert out[-3].startswith("D.U.B. fine-tuned") and f"{done['dub']['accuracy']:.2f} %" in out[-3]
+    assert out[-1] == f"wrote {tmp_path / 'o.pt'}"
+    # A usage error lands in the file; the terminal shows it once, as one line on stderr.
     bad = tmp_path / "bad.jsonl"
     r = run(["finetune", "--events-file", str(bad), "--torchvision", "digits-cnn", "--data", "digits", "--tile", "48",
              "--out", str(tmp_path / "x.pt")])
     assert r.returncode == 2
     assert json.loads(bad.read_text())["usage"] is True
+    assert r.stdout == "" and len(r.stderr.strip().splitlines()) == 1 and "--tile" in r.stderr
 
 
 def test_max_steps_per_epoch_cuts_every_epoch(tmp_path):
@@ -99,7 +120,21 @@ def test_max_steps_per_epoch_cuts_every_epoch(tmp_path):
     assert [e["trainImages"] for e in events(full.stdout) if e["event"] == "epoch"][0] > 1000  # 80 % of 1797
 
 
-def test_sigterm_then_resume_is_exact(tmp_path):
+def _as_written_before_the_rename(path):
+    """Rewrites a resume file with the names the engine used before it took the TypeScript phase names
+    (phase 1 `train`, its weights `phase1`), as an interrupted run of that version left it."""
+    blob = torch.load(path, weights_only=True)
+    state = json.loads(blob["meta"])
+    state["phase"] = "train" if state["phase"] == "regularize" else state["phase"]
+    state["phase1"] = state.pop("regularized")
+    state["results"] = {("train" if k == "regularize" else k): v for k, v in state["results"].items()}
+    state["config"]["baseline_start"] = "phase1"
+    blob["meta"] = json.dumps(state)
+    torch.save(blob, path)
+
+
+@pytest.mark.parametrize("old_names", [False, True], ids=["resume", "resume-file-of-the-old-version"])
+def test_sigterm_then_resume_is_exact(tmp_path, old_names):
     args = TINY[:]
     args[args.index("--epochs") + 1] = "3"
     ref = tmp_path / "ref.pt"
@@ -124,10 +159,14 @@ def test_sigterm_then_resume_is_exact(tmp_path):
     stopped = [e for e in lines if e["event"] == "stopped"]
     assert stopped, [e["event"] for e in lines]
     assert ckpt.exists() and not out.exists()
+    assert stopped[0]["phase"] == "regularize"
+    if old_names:
+        _as_written_before_the_rename(ckpt)
     r = run(args + ["--out", str(out), "--no-baseline", "--no-projection", "--checkpoint", str(ckpt), "--resume"])
     assert r.returncode == 0, r.stderr
     ev = events(r.stdout)
-    assert ev[0]["resumeFrom"]["phase"] == stopped[0]["phase"]
+    assert ev[0]["resumeFrom"]["phase"] == "regularize"
+    assert [e["phase"] for e in ev if e["event"] == "epoch"][0] == "regularize"
     a, b = torch.load(ref, weights_only=True), torch.load(out, weights_only=True)
     for k in a:
         assert torch.equal(a[k], b[k]), k

@@ -28,7 +28,8 @@ function datasetFromArg(text: string): DatasetSpec {
 	return { kind: 'cifar10', dir: text };
 }
 
-function describeEpoch(e: TrainingEvent): string {
+/** One epoch's progress line; the PyTorch engine's task terminal shows the same (python/crossbar_lens_train/events.py). */
+export function describeEpoch(e: TrainingEvent): string {
 	const parts = [`${e.phase ?? ''} ${e.epoch ?? ''}/${e.epochs ?? ''}`.trim()];
 	if (e.loss !== undefined) parts.push(`loss ${e.loss.toFixed(4)}`);
 	if (e.testAccuracy !== undefined) parts.push(`test ${e.testAccuracy.toFixed(2)} %`);

@@ -6,12 +6,38 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { defaultDigitsPath } from '../../src/training/datasets';
 
 export const repoRoot = join(__dirname, '..', '..');
 /** The built CLI; CROSSBAR_LENS_TEST_CLI points the tests at another build (and skips building). */
 export const cliPath = process.env.CROSSBAR_LENS_TEST_CLI ?? join(repoRoot, 'dist', 'cli.js');
 /** The Python with torch, torchvision, onnx and scikit-learn (the first python3 on PATH may lack them). */
 export const python = process.env.CROSSBAR_LENS_PYTHON ?? '/usr/bin/python3';
+
+/** The Debian package of each Python module the interop tests import. */
+const debianPackages: Readonly<Record<string, string>> = {
+	torch: 'python3-torch', torchvision: 'python3-torchvision', numpy: 'python3-numpy', onnx: 'python3-onnx', sklearn: 'python3-sklearn', h5py: 'python3-h5py',
+};
+const pythonChecked = new Map<string, string | undefined>();
+
+/**
+ * Fails, never skips, when `python` cannot import `modules`: the interop suite runs every test
+ * (CI installs these packages), so a missing one is a failure that says what to install.
+ */
+export function requirePython(...modules: string[]): void {
+	const key = modules.join(', ');
+	if (!pythonChecked.has(key)) {
+		const r = spawnSync(python, ['-c', `import ${key}`], { encoding: 'utf8', timeout: 120_000 });
+		pythonChecked.set(key, r.status === 0 ? undefined : (r.error ? String(r.error) : r.stderr.trim().split('\n').pop()));
+	}
+	const problem = pythonChecked.get(key);
+	assert.ok(problem === undefined, `${python} cannot import ${key} (${problem}): the interop tests need apt-get install ${modules.map((m) => debianPackages[m] ?? m).join(' ')}, or CROSSBAR_LENS_PYTHON set to an interpreter that has them`);
+}
+
+/** Fails when scikit-learn's digits are missing (python3-sklearn's data file, which the tfjs engine reads without Python). */
+export function requireDigits(): void {
+	assert.ok(existsSync(defaultDigitsPath), `${defaultDigitsPath} is missing: the interop tests train on scikit-learn's digits (apt-get install python3-sklearn)`);
+}
 
 /** Every CLI run must end by itself well before this (it is a hang detector, not a timing test). */
 const cliTimeoutMs = 20_000;

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { analyzeJson, buildCliOnce, cliPath, python, repoRoot } from './cliHarness';
+import { analyzeJson, buildCliOnce, cliPath, python, repoRoot, requirePython } from './cliHarness';
 
 /** `crossbar-lens finetune` end to end on real digits, one short run per engine. */
 function finetune(args: readonly string[]): { status: number | null; stdout: string; stderr: string } {
@@ -28,7 +28,8 @@ void describe('crossbar-lens finetune (the engines of "Run D.U.B. fine-tune", fr
 		{ engine: 'pytorch', model: 'examples/digits-cnn.pt', out: 'dub.pt', extra: ['--torchvision', 'digits-cnn', '--python', python] },
 	];
 	for (const c of cases) {
-		void it(`${c.engine}: writes a pruned model whose analysis is the improvement the run reports`, { skip: c.engine === 'pytorch' && !existsSync(python) ? `${python} is missing` : false }, () => {
+		void it(`${c.engine}: writes a pruned model whose analysis is the improvement the run reports`, () => {
+			if (c.engine === 'pytorch') requirePython('torch', 'sklearn');
 			const out = join(dir, c.out);
 			const r = finetune([c.model, ...common, ...c.extra, '--out', out]);
 			assert.equal(r.status, 0, r.stderr);

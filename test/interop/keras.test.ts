@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { AnalysisJson } from './cliHarness';
-import { analyzeJson, buildCliOnce, python, repoRoot, runCli } from './cliHarness';
+import { analyzeJson, buildCliOnce, python, repoRoot, requirePython, runCli } from './cliHarness';
 
 /**
  * Keras models (.h5 in Keras 2's layout, .keras in Keras 3's) made from the example digits CNN
@@ -13,8 +13,6 @@ import { analyzeJson, buildCliOnce, python, repoRoot, runCli } from './cliHarnes
  * weights, HWIO vs OIHW), prune writes a file h5py reads with only the conv kernels changed, and
  * the tfjs engine trains them to exactly the numbers it gets for the ONNX export of the same model.
  */
-const h5py = spawnSync(python, ['-c', 'import h5py'], { stdio: 'ignore' }).status === 0;
-
 function h5Datasets(file: string): Record<string, { zeros: number; size: number; sum: number }> {
 	const script = `
 import h5py, io, json, sys, zipfile
@@ -28,9 +26,10 @@ print(json.dumps(out))`;
 	return JSON.parse(r.stdout) as Record<string, { zeros: number; size: number; sum: number }>;
 }
 
-void describe('Keras .h5 and .keras (h5py-written, Keras 2 and Keras 3 layouts)', { skip: !h5py && `${python} has no h5py (apt-get install python3-h5py)` }, () => {
+void describe('Keras .h5 and .keras (h5py-written, Keras 2 and Keras 3 layouts)', () => {
 	let dir = '';
 	before(() => {
+		requirePython('h5py', 'numpy');
 		buildCliOnce();
 		dir = mkdtempSync(join(tmpdir(), 'crossbar-keras-'));
 		for (const [src, name] of [['examples/digits-cnn.pt', 'dense'], ['examples/digits-cnn.dub.pt', 'dub']]) {

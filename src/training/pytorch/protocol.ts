@@ -1,7 +1,8 @@
 /**
  * The PyTorch engine's side of the protocol: TrainingJob → `python -m crossbar_lens_train finetune`
- * arguments, and its JSON lines (python/README.md, "The JSON-lines protocol") → TrainingEvents
- * with the tfjs engine's names, so the panel plots both the same way.
+ * arguments, and its JSON lines (python/README.md, "The JSON-lines protocol") → TrainingEvents.
+ * Both engines name the phases alike (regularize, prune, finetune, baseline), so the panel plots
+ * both the same way.
  */
 
 import { basename, join } from 'node:path';
@@ -127,7 +128,8 @@ const improvement = (value: unknown): number | null | undefined => (value === nu
 const histogram = (value: unknown): number[] | undefined => (Array.isArray(value) && value.every((v) => typeof v === 'number') ? (value as number[]) : undefined);
 const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
-const phaseNames: Readonly<Record<string, TrainingPhase>> = { train: 'regularize', finetune: 'finetune', baseline: 'baseline' };
+/** The engine's training phases: the same names as TrainingPhase (python/README.md). */
+const phaseNames: Readonly<Record<string, TrainingPhase>> = { regularize: 'regularize', finetune: 'finetune', baseline: 'baseline' };
 
 /**
  * Folds the engine's JSON lines into TrainingEvents and, at `done`, the TrainingResult. One
@@ -135,7 +137,7 @@ const phaseNames: Readonly<Record<string, TrainingPhase>> = { train: 'regularize
  */
 export class PytorchProtocol {
 	private startLine: Raw | undefined;
-	private lastTrainEpoch: Raw | undefined;
+	private lastRegularizeEpoch: Raw | undefined;
 	private readonly pruneLayers = new Map<string, BranchResult['layers']>();
 	private doneLine: Raw | undefined;
 	/** Set by a `stopped` line. */
@@ -175,7 +177,7 @@ export class PytorchProtocol {
 				this.startLine = e;
 				const world = numberOr(e.world, 1);
 				const convs = Array.isArray(e.convLayers) ? e.convLayers.length : 0;
-				const resumed = isRecord(e.resumeFrom) ? `; resumed at ${String(phaseNames[String(e.resumeFrom.phase)] ?? e.resumeFrom.phase)} epoch ${String(e.resumeFrom.epoch)}` : '';
+				const resumed = isRecord(e.resumeFrom) ? `; resumed at ${String(e.resumeFrom.phase)} epoch ${String(e.resumeFrom.epoch)}` : '';
 				const events: TrainingEvent[] = [{
 					event: 'start', engine: 'pytorch', workers: world, backend: text(e.device),
 					message: `PyTorch ${String(e.torch ?? '?')} on ${String(e.device ?? '?')}${world > 1 ? ` × ${world} processes` : ''}; ${String(e.data ?? '')} (${String(e.train ?? '?')} training / ${String(e.test ?? '?')} held-out images); ${convs} conv layers at T=${String(e.tile ?? this.job.crossbarSize)}${resumed}`,
@@ -188,7 +190,7 @@ export class PytorchProtocol {
 			case 'epoch': {
 				const phase = phaseNames[String(e.phase)];
 				if (!phase) return [{ event: 'log', message: `epoch of an unknown phase '${String(e.phase)}'`, backend }];
-				if (phase === 'regularize') this.lastTrainEpoch = e;
+				if (phase === 'regularize') this.lastRegularizeEpoch = e;
 				return [{
 					event: 'epoch', phase, epoch: optionalNumber(e.epoch), epochs: optionalNumber(e.epochs), loss: optionalNumber(e.loss),
 					trainAccuracy: optionalNumber(e.trainAccuracy), testAccuracy: optionalNumber(e.testAccuracy),
@@ -217,7 +219,7 @@ export class PytorchProtocol {
 			case 'checkpoint':
 				return [{ event: 'checkpoint', phase: phaseNames[String(e.phase)], epoch: optionalNumber(e.epoch), path: text(e.path), backend }];
 			case 'stopped':
-				this.stopped = { checkpoint: String(e.checkpoint ?? ''), phase: phaseNames[String(e.phase)] ?? text(e.phase), epoch: optionalNumber(e.epoch) };
+				this.stopped = { checkpoint: String(e.checkpoint ?? ''), phase: text(e.phase), epoch: optionalNumber(e.epoch) };
 				return [];
 			case 'error':
 				this.error = { message: String(e.message ?? 'unknown error'), usage: e.usage === true };
@@ -245,12 +247,13 @@ export class PytorchProtocol {
 			adcEnergyImprovement: improvement(start.adcEnergyImprovement) ?? null,
 			levelHistogram: startHistogram,
 		};
-		const phase1 = isRecord(done.phase1) ? done.phase1 : {};
-		const train = this.lastTrainEpoch ?? {};
+		const summary = isRecord(done.regularized) ? done.regularized : {};
+		// No regularize epochs (or none in the summary): the regularized model is the starting one.
+		const lastEpoch = this.lastRegularizeEpoch ?? {};
 		const regularized: ModelMetrics = {
-			accuracy: numberOr(phase1.accuracy, numberOr(train.testAccuracy, initial.accuracy)),
-			adcEnergyImprovement: improvement(phase1.adcEnergyImprovement) ?? improvement(train.adcEnergyImprovement) ?? initial.adcEnergyImprovement,
-			levelHistogram: histogram(train.levelHistogram) ?? startHistogram,
+			accuracy: numberOr(summary.accuracy, numberOr(lastEpoch.testAccuracy, initial.accuracy)),
+			adcEnergyImprovement: improvement(summary.adcEnergyImprovement) ?? improvement(lastEpoch.adcEnergyImprovement) ?? initial.adcEnergyImprovement,
+			levelHistogram: histogram(lastEpoch.levelHistogram) ?? startHistogram,
 		};
 		const branch = (value: unknown, key: string): BranchResult | undefined => {
 			if (!isRecord(value)) return undefined;

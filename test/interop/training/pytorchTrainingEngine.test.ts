@@ -5,22 +5,21 @@
 // resume finishes, the events-file path (the VS Code task mode) gives the same run, and a run
 // whose window was reloaded is followed again from its events file.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { openModel } from '../../../src/formats/registry';
 import { analyzeGraph } from '../../../src/hardware/analyze';
 import { resolveProfile } from '../../../src/hardware/profile';
 import type { TrainingEvent, TrainingJob } from '../../../src/training/engine';
+import { describeEpoch } from '../../../src/cli/finetuneCommand';
 import { checkPythonTorch, isEngineProcess, PytorchTrainingEngine, pytorchCommand } from '../../../src/training/pytorch/engine';
 import type { PythonLauncher } from '../../../src/training/pytorch/engine';
-import { python, repoRoot } from '../cliHarness';
+import { python, repoRoot, requirePython } from '../cliHarness';
 
 const model = join(repoRoot, 'examples', 'digits-cnn.pt');
-const hasTorch = spawnSync(python, ['-c', 'import torch, sklearn'], { stdio: 'ignore' }).status === 0;
-const skip = !hasTorch ? `${python} has no torch/scikit-learn (python3-torch, python3-sklearn)` : !existsSync(model) ? 'examples/digits-cnn.pt is missing' : false;
 const dir = mkdtempSync(join(tmpdir(), 'crossbar-pytorch-interop-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -69,7 +68,9 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 120_0
 
 const engine = (launcher?: PythonLauncher): PytorchTrainingEngine => new PytorchTrainingEngine({ pythonPath: python, pythonDir: join(repoRoot, 'python'), cwd: dir, env, launcher });
 
-void describe('interop: the PyTorch training engine on a real interpreter', { skip }, () => {
+void describe('interop: the PyTorch training engine on a real interpreter', () => {
+	before(() => requirePython('torch', 'sklearn'));
+
 	void it('checks the interpreter for torch', async () => {
 		assert.match(await checkPythonTorch(python), /^\d+\.\d+/);
 		await assert.rejects(checkPythonTorch(join(dir, 'no-python')), /does not exist/);
@@ -121,12 +122,15 @@ void describe('interop: the PyTorch training engine on a real interpreter', { sk
 		assert.ok(existsSync(result.outputPath));
 	});
 
-	void it('the events-file mode (the VS Code task) reads the same run from the file while stdout goes elsewhere', async () => {
-		// stdout/stderr discarded, as a terminal would show them: the events come from --events-file only.
+	void it('the events-file mode (the VS Code task) reads the run from the file; the terminal shows readable lines, no JSON', async () => {
+		// What the task's terminal would show; the engine object reads nothing of it.
+		let terminalText = '';
 		const terminal: PythonLauncher = {
 			pipesOutput: false,
 			launch(command) {
-				const child = spawn(command.executable, [...command.args], { cwd: command.cwd, env: command.env, stdio: 'ignore' });
+				const child = spawn(command.executable, [...command.args], { cwd: command.cwd, env: command.env, stdio: ['ignore', 'pipe', 'pipe'] });
+				child.stdout.on('data', (chunk: Buffer) => (terminalText += chunk.toString('utf8')));
+				child.stderr.on('data', (chunk: Buffer) => (terminalText += chunk.toString('utf8')));
 				return {
 					kill: (signal) => child.kill(signal),
 					exited: new Promise((resolve) => child.on('close', (code) => resolve({ code }))),
@@ -135,9 +139,16 @@ void describe('interop: the PyTorch training engine on a real interpreter', { sk
 		};
 		const events: TrainingEvent[] = [];
 		const result = await engine(terminal).start(job('task', { baseline: false }), (e) => events.push(e), new AbortController().signal);
-		assert.deepEqual(events.filter((e) => e.event === 'epoch').map((e) => e.phase), ['regularize', 'finetune']);
+		const epochs = events.filter((e) => e.event === 'epoch');
+		assert.deepEqual(epochs.map((e) => e.phase), ['regularize', 'finetune']);
 		assert.equal(result.unstructured, undefined);
 		assert.ok(existsSync(result.outputPath));
+		const lines = terminalText.trim().split('\n');
+		assert.deepEqual(lines.filter((l) => l.trimStart().startsWith('{')), [], 'no JSON in the terminal');
+		assert.equal(lines[0], events.find((e) => e.event === 'start')!.message, 'the start line reads as the panel\'s note');
+		// Each epoch reads as `crossbar-lens finetune` prints it, e.g. "regularize 1/1  loss 0.0117  test 99.44 %  ADC 1.000×".
+		assert.deepEqual(lines.filter((l) => /^(regularize|finetune|baseline) \d/.test(l)), epochs.map(describeEpoch));
+		assert.equal(lines[lines.length - 1], `wrote ${result.outputPath}`);
 	});
 
 	void it('a run that outlived its window is followed again from its events file: the epochs so far, then to the end', async () => {

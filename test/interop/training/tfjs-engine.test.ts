@@ -5,17 +5,16 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { openModel } from '../../../src/formats/registry';
 import { analyzeGraph } from '../../../src/hardware/analyze';
 import { resolveProfile } from '../../../src/hardware/profile';
-import { defaultDigitsPath } from '../../../src/training/datasets';
 import type { TrainingEvent, TrainingJob } from '../../../src/training/engine';
 import { TfjsTrainingEngine } from '../../../src/training/tfjs/engine';
 import { writeNpzFile } from '../../unit/training/npzWriter';
+import { requireDigits } from '../cliHarness';
 
 const model = resolve('examples/digits-cnn.onnx');
-const skip = !existsSync(defaultDigitsPath) ? 'python3-sklearn (digits) is not installed' : !existsSync(model) ? 'examples/digits-cnn.onnx is missing' : false;
 const dir = mkdtempSync(join(tmpdir(), 'crossbar-tfjs-engine-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -33,7 +32,9 @@ function job(name: string, extra: Partial<TrainingJob> = {}): TrainingJob {
 	};
 }
 
-void describe('tfjs training engine (worker threads, real ONNX and digits)', { skip }, () => {
+void describe('tfjs training engine (worker threads, real ONNX and digits)', () => {
+	before(requireDigits);
+
 	void it('runs regularize → prune → finetune → baseline on two workers and writes an ONNX the analysis reads', async () => {
 		const events: TrainingEvent[] = [];
 		const result = await new TfjsTrainingEngine().start(job('run', { engineOptions: { workers: 2 } }), (e) => events.push(e), new AbortController().signal);

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -12,52 +11,8 @@ import { pytorchReader, pytorchTensorInfo } from '../../../src/formats/pytorch/r
 import { writePytorchCheckpoint } from '../../../src/formats/pytorch/writer';
 import { crc32, readZipDirectory, readZipEntry, zipEntryDataOffset } from '../../../src/formats/zip';
 
+// What real torch reads back from these writes is checked in test/interop/formats/pytorchWriter.test.ts.
 const fixtures = join(__dirname, '..', '..', 'fixtures', 'pytorch');
-/** Debian's python3-torch; the pyenv python on PATH has no torch. */
-const python = '/usr/bin/python3';
-const hasTorch = spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
-
-/** Loads checkpoints with real torch and prints every tensor (flattened, float64) plus its storage pointer. */
-const torchDump = `
-import json, sys, torch
-def flat(obj, prefix, out, seen):
-    if isinstance(obj, torch.Tensor):
-        out[prefix] = {'values': obj.detach().double().flatten().tolist(), 'ptr': obj.storage().data_ptr(), 'shape': list(obj.shape)}
-    elif isinstance(obj, dict):
-        for k, v in obj.items():
-            flat(v, f'{prefix}.{k}' if prefix else str(k), out, seen)
-    elif isinstance(obj, (list, tuple)):
-        for i, v in enumerate(obj):
-            flat(v, f'{prefix}.{i}' if prefix else str(i), out, seen)
-res = {}
-for p in sys.argv[1:]:
-    weights_only = True
-    if p.startswith('jit:'):
-        obj = torch.jit.load(p[4:], map_location='cpu').state_dict()
-    else:
-        try:
-            obj = torch.load(p, map_location='cpu', weights_only=True)
-        except Exception:
-            weights_only = False
-            obj = torch.load(p, map_location='cpu')
-    out = {}
-    flat(obj, '', out, set())
-    res[p] = {'weightsOnly': weights_only, 'tensors': out}
-print(json.dumps(res))
-`;
-
-interface TorchTensorDump {
-	values: number[];
-	ptr: number;
-	shape: number[];
-}
-
-function torchLoad(...paths: string[]): Record<string, { weightsOnly: boolean; tensors: Record<string, TorchTensorDump> }> {
-	const run = spawnSync(python, ['-c', torchDump, ...paths], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-	assert.equal(run.status, 0, run.stderr);
-	return JSON.parse(run.stdout);
-}
-
 let work: string;
 before(() => {
 	work = mkdtempSync(join(tmpdir(), 'crossbar-pytorch-writer-'));
@@ -102,7 +57,7 @@ async function assertSameEntries(a: string, b: string, changed: ReadonlySet<stri
 }
 
 void describe('PyTorch checkpoint writer', () => {
-	void it('zeroes weights of a torch.save checkpoint; torch loads it (weights_only) and every other entry is byte-identical', async (t) => {
+	void it('zeroes weights of a torch.save checkpoint; every other entry is byte-identical', async () => {
 		const { path, source, graph } = await openCopy('bare.pt');
 		const conv = await values(graph, 'conv2.weight');
 		for (let i = 0; i < conv.length; i += 2) conv[i] = 0;
@@ -119,23 +74,10 @@ void describe('PyTorch checkpoint writer', () => {
 		assert.deepEqual(await values(reread, 'conv2.weight'), conv);
 		assert.deepEqual(await values(reread, 'fc.weight'), fc);
 		await reread.close();
-
-		if (!hasTorch) return t.skip('no torch at /usr/bin/python3');
-		const dump = torchLoad(path, out);
-		assert.equal(dump[out].weightsOnly, true);
-		const before = dump[path].tensors;
-		const after = dump[out].tensors;
-		assert.deepEqual(after['conv2.weight'].values, [...conv]);
-		assert.deepEqual(after['fc.weight'].values, [...fc]);
-		for (const name of Object.keys(before)) {
-			if (name !== 'conv2.weight' && name !== 'fc.weight') {
-				assert.deepEqual(after[name], { ...before[name], ptr: after[name].ptr }, name);
-			}
-		}
 	});
 
-	void it('scatters into views and shared storages (transpose, strided f16 view, zero-stride expand)', async (t) => {
-		const { path, source, graph } = await openCopy('views.pt');
+	void it('scatters into views and shared storages (transpose, strided f16 view, zero-stride expand)', async () => {
+		const { source, graph } = await openCopy('views.pt');
 		const transposed = Float32Array.from({ length: 24 }, (_, i) => (i % 5 === 0 ? 0 : i + 0.25));
 		const halfView = Float32Array.from({ length: 10 }, (_, i) => -i * 0.5);
 		const expanded = Float32Array.from({ length: 12 }, (_, i) => 7 + (i % 3));
@@ -155,37 +97,25 @@ void describe('PyTorch checkpoint writer', () => {
 		assert.deepEqual(await values(reread, 'conv.weight'), await values(graph, 'conv.weight'));
 		await reread.close();
 		await graph.close();
-
-		if (!hasTorch) return t.skip('no torch at /usr/bin/python3');
-		const dump = torchLoad(out)[out];
-		assert.equal(dump.weightsOnly, true);
-		assert.deepEqual(dump.tensors.transposed.values, [...transposed]);
-		assert.deepEqual(dump.tensors.shared_a.values, base);
-		assert.equal(dump.tensors.shared_a.ptr, dump.tensors.transposed.ptr, 'torch still sees one shared storage');
-		assert.deepEqual(dump.tensors.half_view.values, [...halfView]);
-		assert.deepEqual(dump.tensors.expanded.values, [...expanded]);
-		assert.deepEqual(dump.tensors['fc.weight'].values, [...fcT]);
-		const original = torchLoad(path)[path];
-		assert.deepEqual(dump.tensors.steps, { ...original.tensors.steps, ptr: dump.tensors.steps.ptr });
 	});
 
 	for (const file of ['half.pt', 'bfloat16.pt', 'double.pt']) {
-		void it(`re-encodes to the storage dtype (${file})`, async (t) => {
+		void it(`re-encodes to the storage dtype (${file})`, async () => {
 			const { source, graph } = await openCopy(file);
 			const conv = await values(graph, 'conv2.weight');
 			conv.fill(0, 0, 40);
 			const out = join(work, `pruned.${file}`);
 			await writePytorchCheckpoint(source, graph, new Map([['conv2.weight', conv]]), out);
 			await graph.close();
-			if (!hasTorch) return t.skip('no torch at /usr/bin/python3');
-			const dump = torchLoad(out)[out];
-			assert.equal(dump.weightsOnly, true);
+			const reread = await pytorchReader.open(await openFileSource(out), {});
 			// The values came from the file, so they are exact in its dtype; the zeros are new.
-			assert.deepEqual(dump.tensors['conv2.weight'].values, [...conv]);
+			assert.deepEqual(await values(reread, 'conv2.weight'), conv);
+			assert.equal(reread.tensors.find((x) => x.name === 'conv2.weight')!.dtype, graph.tensors.find((x) => x.name === 'conv2.weight')!.dtype);
+			await reread.close();
 		});
 	}
 
-	void it('re-lays out an archive whose storages are deflated; torch loads it', async (t) => {
+	void it('re-lays out an archive whose storages are deflated', async () => {
 		const { path, source, graph } = await openCopy('deflated.pt');
 		const conv = await values(graph, 'conv1.weight');
 		conv.fill(0);
@@ -199,31 +129,27 @@ void describe('PyTorch checkpoint writer', () => {
 		assert.ok(updated);
 		assert.equal(updated.method, 0);
 		assert.equal((await zipEntryDataOffset(check, updated)) % 64, 0, 'aligned like torch aligns');
-		await check.close();
-		if (!hasTorch) return t.skip('no torch at /usr/bin/python3');
-		const dump = torchLoad(out)[out];
-		assert.equal(dump.weightsOnly, true);
-		assert.deepEqual(dump.tensors['conv1.weight'].values, [...conv]);
+		const reread = await pytorchReader.open(check, {});
+		assert.deepEqual(await values(reread, 'conv1.weight'), conv);
+		await reread.close();
 	});
 
-	void it('updates the weights inside a wrapper and leaves the optimizer state alone', async (t) => {
-		const { path, source, graph } = await openCopy('wrapped.pth');
+	void it('updates the weights inside a wrapper', async () => {
+		const { source, graph } = await openCopy('wrapped.pth');
 		const fc = await values(graph, 'fc.weight');
 		fc.fill(0, 10, 30);
 		const out = join(work, 'wrapped.pruned.pth');
 		await writePytorchCheckpoint(source, graph, new Map([['fc.weight', fc]]), out);
-		await graph.close();
-		if (!hasTorch) return t.skip('no torch at /usr/bin/python3');
-		const dump = torchLoad(path, out);
-		assert.deepEqual(dump[out].tensors['model.fc.weight'].values, [...fc]);
-		for (const [name, tensor] of Object.entries(dump[path].tensors)) {
-			if (name !== 'model.fc.weight') {
-				assert.deepEqual(dump[out].tensors[name].values, tensor.values, name);
-			}
+		const reread = await pytorchReader.open(await openFileSource(out), {});
+		assert.deepEqual(await values(reread, 'fc.weight'), fc);
+		for (const tensor of graph.tensors.filter((x) => x.name !== 'fc.weight')) {
+			assert.deepEqual(await values(reread, tensor.name), await tensor.load(), tensor.name);
 		}
+		await reread.close();
+		await graph.close();
 	});
 
-	void it('keeps a TorchScript archive loadable by torch.jit.load', async (t) => {
+	void it('patches only the storage of a TorchScript archive', async () => {
 		const { path, source, graph } = await openCopy('torchscript.pt');
 		const tensor = graph.tensors.find((x) => x.name === 'conv2.weight');
 		assert.ok(tensor);
@@ -236,9 +162,6 @@ void describe('PyTorch checkpoint writer', () => {
 		await graph.close();
 		const changed = new Set([storage]);
 		await assertSameEntries(path, out, changed);
-		if (!hasTorch) return t.skip('no torch at /usr/bin/python3');
-		const dump = torchLoad(`jit:${out}`)[`jit:${out}`];
-		assert.deepEqual(dump.tensors['conv2.weight'].values, [...conv]);
 	});
 
 	void it('writes big-endian storages back big-endian', async () => {

@@ -39,13 +39,13 @@ function flag(args: readonly string[], name: string): string | undefined {
 // The protocol of python/README.md, as the engine prints it for digits at T = 16, 1 epoch per phase.
 const lines = [
 	'{"event":"start","engine":"pytorch","torch":"1.13.0a0","device":"cpu","world":1,"model":"torchvision:digits-cnn","data":"digits","split":"held-out 0.2","train":1438,"test":359,"classes":10,"tile":16,"convLayers":["conv1","conv2","conv3"],"ratios":[0,88,92],"resumeFrom":null,"adcEnergyImprovement":1.0,"levelHistogram":[55,0,0,0,0,0],"testAccuracy":98.9,"checkpoint":"/w/digits-cnn.dub.pt.resume.pt","out":"/w/digits-cnn.dub.pt"}',
-	'{"event":"epoch","phase":"train","epoch":1,"epochs":1,"loss":0.0117,"trainAccuracy":99.7,"testAccuracy":99.4,"adcEnergyImprovement":1.0,"levelHistogram":[55,0,0,0,0,0],"lr":0.01,"regularizerLoss":0.08,"projectedAdcEnergyImprovement":2.1}',
-	'{"event":"checkpoint","path":"/w/digits-cnn.dub.pt.resume.pt","phase":"train","epoch":1,"step":0}',
+	'{"event":"epoch","phase":"regularize","epoch":1,"epochs":1,"loss":0.0117,"trainAccuracy":99.7,"testAccuracy":99.4,"adcEnergyImprovement":1.0,"levelHistogram":[55,0,0,0,0,0],"lr":0.01,"regularizerLoss":0.08,"projectedAdcEnergyImprovement":2.1}',
+	'{"event":"checkpoint","path":"/w/digits-cnn.dub.pt.resume.pt","phase":"regularize","epoch":1,"step":0}',
 	'{"event":"prune","phase":"dub","method":"dub","ratios":[0,88,92],"testAccuracy":98.05,"adcEnergyImprovement":2.2449,"levelHistogram":[1,13,24,7,5,5],"zeros":10336,"weights":13968,"layers":[{"name":"conv1","ratio":0,"zeros":16,"weights":144},{"name":"conv2","ratio":88,"zeros":4055,"weights":4608},{"name":"conv3","ratio":92,"zeros":8478,"weights":9216}]}',
 	'{"event":"epoch","phase":"finetune","epoch":1,"epochs":1,"loss":0.0366,"trainAccuracy":98.9,"testAccuracy":98.6,"adcEnergyImprovement":2.2449,"levelHistogram":[1,13,24,7,5,5],"lr":0.01}',
 	'{"event":"prune","phase":"unstructured","method":"unstructured","ratios":[0,88,92],"testAccuracy":91.1,"adcEnergyImprovement":1.8033,"levelHistogram":[2,29,13,1,5,5],"layers":[]}',
 	'{"event":"epoch","phase":"baseline","epoch":1,"epochs":1,"loss":0.133,"trainAccuracy":95.1,"testAccuracy":96.7,"adcEnergyImprovement":1.8033,"levelHistogram":[2,29,13,1,5,5],"lr":0.01}',
-	'{"event":"done","out":"/w/digits-cnn.dub.pt","baselineStart":"phase1","ratios":[0,88,92],"phase1":{"accuracy":99.4,"adcEnergyImprovement":1.0},"dub":{"accuracy":98.6,"bestAccuracy":98.6,"afterPruneAccuracy":98.05,"adcEnergyImprovement":2.2449,"levelHistogram":[1,13,24,7,5,5]},"unstructured":{"accuracy":96.7,"bestAccuracy":96.7,"afterPruneAccuracy":91.1,"adcEnergyImprovement":1.8033,"levelHistogram":[2,29,13,1,5,5]}}',
+	'{"event":"done","out":"/w/digits-cnn.dub.pt","baselineStart":"regularized","ratios":[0,88,92],"regularized":{"accuracy":99.4,"adcEnergyImprovement":1.0},"dub":{"accuracy":98.6,"bestAccuracy":98.6,"afterPruneAccuracy":98.05,"adcEnergyImprovement":2.2449,"levelHistogram":[1,13,24,7,5,5]},"unstructured":{"accuracy":96.7,"bestAccuracy":96.7,"afterPruneAccuracy":91.1,"adcEnergyImprovement":1.8033,"levelHistogram":[2,29,13,1,5,5]}}',
 ];
 
 interface Script {
@@ -235,7 +235,7 @@ void describe('PyTorch engine: reading lines', () => {
 });
 
 void describe('PyTorch engine: events and result', () => {
-	void it('maps the protocol onto the tfjs engine\'s events (train → regularize, prune → phase)', () => {
+	void it('maps the protocol onto the tfjs engine\'s events (the same phase names; prune → phase)', () => {
 		const protocol = new PytorchProtocol(job());
 		const events = lines.flatMap((l) => protocol.line(l));
 		assert.deepEqual(events.filter((e) => e.event !== 'checkpoint' && e.event !== 'log').map((e) => `${e.event}:${e.phase ?? ''}`),
@@ -279,6 +279,15 @@ void describe('PyTorch engine: events and result', () => {
 		assert.deepEqual(protocol.line('{"event":"error","message":"bad","usage":true}'), []);
 		assert.deepEqual(protocol.error, { message: 'bad', usage: true });
 		assert.equal(protocol.line('{"event":"start","resumeFrom":{"phase":"finetune","epoch":3,"step":7},"device":"cpu","world":1}').length, 1, 'a resumed run has no epoch-0 point');
+		// The engine's old name of the regularize phase is not read any more.
+		assert.deepEqual(protocol.line('{"event":"epoch","phase":"train","epoch":1}'), [{ event: 'log', message: 'epoch of an unknown phase \'train\'', backend: 'cpu' }]);
+	});
+
+	void it('takes the regularized model\'s figures from the done line\'s summary', () => {
+		const protocol = new PytorchProtocol(job());
+		protocol.line(lines[0]);
+		protocol.line('{"event":"done","out":"/w/o.pt","regularized":{"accuracy":97.2,"adcEnergyImprovement":1.5},"dub":{"accuracy":96,"adcEnergyImprovement":2}}');
+		assert.deepEqual([protocol.result!.regularized.accuracy, protocol.result!.regularized.adcEnergyImprovement], [97.2, 1.5]);
 	});
 });
 
@@ -324,7 +333,7 @@ void describe('PyTorch engine: running (fake launcher)', () => {
 
 	void it('cancel: SIGTERM, then the stopped line makes an AbortError naming the checkpoint', async () => {
 		const controller = new AbortController();
-		const launcher = fakeLauncher({ chunks: lines.slice(0, 3).map((l) => `${l}\n`), onTerm: ['{"event":"checkpoint","path":"/w/r.pt","phase":"train","epoch":1,"step":4}\n', '{"event":"stopped","checkpoint":"/w/r.pt","phase":"train","epoch":1,"step":4}\n'] });
+		const launcher = fakeLauncher({ chunks: lines.slice(0, 3).map((l) => `${l}\n`), onTerm: ['{"event":"checkpoint","path":"/w/r.pt","phase":"regularize","epoch":1,"step":4}\n', '{"event":"stopped","checkpoint":"/w/r.pt","phase":"regularize","epoch":1,"step":4}\n'] });
 		const events: TrainingEvent[] = [];
 		await assert.rejects(engine(launcher).start(job(), (e) => {
 			events.push(e);

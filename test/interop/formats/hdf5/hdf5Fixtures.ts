@@ -1,14 +1,13 @@
 // Shared by the HDF5 tests: runs make_hdf5.py (real h5py) into a temp folder, and reads a file
-// back with h5py.
+// back with h5py. Interop tests: the reader's fixtures are written by h5py on every run.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ModelFormatError } from '../../../../src/core/errors';
+import { python, requirePython } from '../../cliHarness';
 
-/** Debian's python with h5py and numpy (the first python3 on PATH may lack them). */
-const python = process.env.CROSSBAR_LENS_PYTHON ?? '/usr/bin/python3';
 const script = join(__dirname, 'make_hdf5.py');
 
 /** What h5py sees in one file (see describe() in make_hdf5.py). */
@@ -18,11 +17,9 @@ export interface Description {
 	attrs: Record<string, Record<string, unknown>>;
 }
 
-/** Whether h5py is available; the tests skip otherwise. */
-export const hasH5py = spawnSync(python, ['-c', 'import h5py, numpy'], { stdio: 'ignore', timeout: 60_000 }).status === 0;
-
 /** Generates every fixture into a fresh temp folder; returns it, its expected.json and a cleanup. */
 export function makeFixtures(): { dir: string; expected: Record<string, Description>; cleanup: () => void } {
+	requirePython('h5py', 'numpy');
 	const dir = mkdtempSync(join(tmpdir(), 'xbar-hdf5-'));
 	const r = spawnSync(python, [script, '--out', dir], { encoding: 'utf8', timeout: 120_000 });
 	assert.equal(r.status, 0, `make_hdf5.py failed: ${r.stderr}`);

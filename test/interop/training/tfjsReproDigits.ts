@@ -1,4 +1,6 @@
 /**
+ * The reproduction that test/interop/training/tfjs-digits.test.ts runs (--quick), and that
+ * `npm run repro:digits` (bench/train/repro-digits.mjs) runs in full next to the PyTorch engine's.
  * Proof on real data for the tfjs engine: scikit-learn's 8×8 digits (1797 real images), the
  * example CNN (conv 1→16→32→32, 3×3, pad 1, + linear to 10; examples/digits-cnn.onnx gives the
  * graph), crossbars of T = 16.
@@ -9,21 +11,21 @@
  *      the unstructured baseline at the same ratios with the same fine-tune budget;
  *   3. prints a table and, as its last line, one JSON object with the figures.
  *
- *   node --import tsx bench/train/tfjs-repro-digits.ts [--quick] [--workers 1|2] [--out DIR]
+ *   node --import tsx test/interop/training/tfjsReproDigits.ts [--quick] [--workers 1|2] [--out DIR]
  */
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { openFileSource } from '../../src/formats/byteSource';
-import { writeModel } from '../../src/formats/writers';
-import { loadDataset, deriveSeed } from '../../src/training/datasets';
-import type { DatasetSpec, TrainingEvent, TrainingHyperParameters, TrainingJob } from '../../src/training/engine';
-import { initTrainingBackend } from '../../src/training/tfjs/backend';
-import { LocalCollective } from '../../src/training/tfjs/collective';
-import { TfjsTrainingEngine } from '../../src/training/tfjs/engine';
-import { TrainableModel, loadOnnxGraphSpec } from '../../src/training/tfjs/model';
-import { Trainer } from '../../src/training/tfjs/trainer';
+import { openFileSource } from '../../../src/formats/byteSource';
+import { writeModel } from '../../../src/formats/writers';
+import { loadDataset, deriveSeed } from '../../../src/training/datasets';
+import type { DatasetSpec, TrainingEvent, TrainingHyperParameters, TrainingJob } from '../../../src/training/engine';
+import { initTrainingBackend } from '../../../src/training/tfjs/backend';
+import { LocalCollective } from '../../../src/training/tfjs/collective';
+import { TfjsTrainingEngine } from '../../../src/training/tfjs/engine';
+import { TrainableModel, loadOnnxGraphSpec } from '../../../src/training/tfjs/model';
+import { Trainer } from '../../../src/training/tfjs/trainer';
 
 interface Settings {
 	readonly pretrainEpochs: number;
