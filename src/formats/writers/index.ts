@@ -1,6 +1,12 @@
 import type { ModelGraph } from '../../core/model';
 import type { ByteSource } from '../byteSource';
+import { dirname, join, resolve } from 'node:path';
+import { UsageError } from '../../core/errors';
+import { checkOutputPath, writeFileAtomic } from '../atomicWrite';
+import { shardedModel } from '../sharded';
+import type { ShardedModel } from '../sharded';
 import { reparametrisedParts } from '../stateDict';
+import { SequentialWriter, copyWithPatches } from './common';
 import { writePytorchCheckpoint } from '../pytorch/writer';
 import type { WriteOptions } from './common';
 import { writeNpz } from './numpy';
@@ -24,6 +30,10 @@ export { writeKeras } from './keras';
  */
 export async function writeModel(source: ByteSource, graph: ModelGraph, updates: ReadonlyMap<string, Float32Array>, outPath: string, options: WriteOptions = {}): Promise<string[]> {
 	const { updates: expanded, notes } = await keepPruneMasks(graph, updates);
+	const shards = shardedModel(graph);
+	if (shards) {
+		return [...notes, ...await writeSharded(shards, expanded, outPath, options)];
+	}
 	switch (graph.format) {
 		case 'pytorch': return [...notes, ...await writePytorchCheckpoint(source, graph, expanded, outPath, options)];
 		case 'safetensors': await writeSafetensors(source, graph, expanded, outPath, options); return notes;
@@ -33,6 +43,36 @@ export async function writeModel(source: ByteSource, graph: ModelGraph, updates:
 		case 'keras': await writeKeras(source, graph, expanded, outPath, options); return notes;
 		default: throw new Error(`${source.name}: writing ${graph.format} models is not supported.`);
 	}
+}
+
+/**
+ * A sharded model: a new index at `outPath` (a copy of the input's) and every shard under its
+ * own name in the index's folder, each written by its format's writer with the updates of the
+ * tensors it holds. The output folder must differ from the input's (the shard names are the
+ * same); every output is checked before anything is written.
+ */
+async function writeSharded(model: ShardedModel, updates: ReadonlyMap<string, Float32Array>, outPath: string, options: WriteOptions): Promise<string[]> {
+	if (!outPath.toLowerCase().endsWith('.index.json')) {
+		throw new UsageError(`${model.index.name} is a sharded model: give --out <folder>/<name>.index.json; its shards are written next to the new index under their own names.`);
+	}
+	const folder = dirname(resolve(outPath));
+	const inputFolder = dirname(resolve(options.inputPath ?? model.index.name));
+	if (folder === inputFolder) {
+		throw new UsageError(`${outPath}: the shards of a sharded model keep their names, so the output index must be in another folder than ${model.index.name}.`);
+	}
+	const shardOut = (file: string): string => join(folder, file);
+	for (const shard of model.shards) {
+		await checkOutputPath(shardOut(shard.file), { force: options.force });
+	}
+	await checkOutputPath(outPath, { force: options.force, inputPath: options.inputPath ?? model.index.name });
+	const notes: string[] = [];
+	for (const shard of model.shards) {
+		const own = new Map([...updates].filter(([name]) => model.shardOf.get(name) === shard));
+		notes.push(...await writeModel(shard.source, shard.graph, own, shardOut(shard.file), { force: options.force }));
+	}
+	await writeFileAtomic(outPath, (handle) => copyWithPatches(model.index, [], new SequentialWriter(handle)), { force: options.force, inputPath: options.inputPath ?? model.index.name });
+	notes.push(`${outPath}: a sharded model; its ${model.shards.length} shard${model.shards.length === 1 ? ' was' : 's were'} written next to it (${model.shards.map((s) => s.file).slice(0, 3).join(', ')}${model.shards.length > 3 ? ', …' : ''}).`);
+	return notes;
 }
 
 /**
