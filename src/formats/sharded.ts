@@ -54,10 +54,10 @@ export function shardedModel(graph: ModelGraph): ShardedModel | undefined {
  */
 export async function openShardedModel(source: ByteSource, options: OpenOptions, openShard: (shard: ByteSource) => Promise<ModelGraph>): Promise<ModelGraph> {
 	const name = source.name;
-	const weightMap = await readWeightMap(source);
-	const files = [...new Set(weightMap.values())];
 	const shards: Shard[] = [];
 	try {
+		const weightMap = await readWeightMap(source);
+		const files = [...new Set(weightMap.values())];
 		for (const file of files) {
 			throwIfAborted(options.signal);
 			const shardSource = await source.openSibling(file).catch((ex: unknown) => {
