@@ -100,8 +100,6 @@ export const pytorchReader: FormatReader = {
 
 /** Where a storage's bytes are: a zip entry, or (legacy format) a range of the file. */
 export interface StorageBlob {
-	/** For messages: the zip entry name or `storage <key>`. */
-	readonly label: string;
 	/** Bytes available (the uncompressed entry size, or the legacy range's length). */
 	readonly size: number;
 	readonly entry?: ZipEntryDetail;
@@ -194,7 +192,7 @@ async function openPytorch(source: ByteSource, options: OpenOptions): Promise<Mo
 		root = checkpoint.root;
 		bigEndian = checkpoint.bigEndian;
 		for (const [key, range] of checkpoint.data) {
-			blobs.set(key, { label: `storage ${key}`, size: range.byteLength, offset: range.offset });
+			blobs.set(key, { size: range.byteLength, offset: range.offset });
 		}
 	} else {
 		zipEntries = await readZipDirectory(source);
@@ -233,7 +231,7 @@ async function openPytorch(source: ByteSource, options: OpenOptions): Promise<Mo
 		});
 		for (const storage of storages.values()) {
 			const entry = entryOf(storage.key);
-			blobs.set(storage.key, { label: entry.name, size: entry.size, entry });
+			blobs.set(storage.key, { size: entry.size, entry });
 		}
 	}
 	throwIfAborted(options.signal);

@@ -18,10 +18,12 @@ import { isRowMajorContiguous, swapElementBytes, viewStorageIndices } from './vi
 /**
  * Writes a PyTorch checkpoint with some tensors' values replaced (pruned weights). The output
  * keeps data.pkl and every other entry byte-for-byte; only the storages of updated tensors
- * differ (a legacy checkpoint likewise keeps every byte but those storages). For torch's own (stored) archives the file is copied with the new storage bytes and
- * CRC-32 fields patched in place, so names, order, headers and torch's 64-byte data alignment
- * are untouched. An archive whose updated storage is deflated is re-laid out instead: every
- * entry keeps its bytes, updated storages become stored entries aligned like torch aligns them.
+ * differ (a legacy checkpoint likewise keeps every byte but those storages). For torch's own
+ * (stored) archives the file is copied with the new storage bytes and CRC-32 fields patched in
+ * place, so names, order, headers and torch's 64-byte data alignment are untouched. An archive
+ * whose updated storage is deflated is re-laid out instead: every entry keeps its bytes, updated
+ * storages become stored entries aligned like torch aligns them. A whole pickled model is
+ * written as a fresh state_dict archive (writeStateDict).
  */
 
 export interface WritePytorchOptions {
@@ -127,10 +129,10 @@ interface Write {
 	readonly values: Float32Array;
 }
 
-const storageClass: Record<DType, string> = {
+/** The legacy storage classes `_rebuild_tensor_v2` names (float8 has none: torch ≥ 2.1 pickles it differently). */
+const storageClass: Partial<Record<DType, string>> = {
 	float32: 'FloatStorage', float64: 'DoubleStorage', float16: 'HalfStorage', bfloat16: 'BFloat16Storage',
 	int64: 'LongStorage', int32: 'IntStorage', int16: 'ShortStorage', int8: 'CharStorage', uint8: 'ByteStorage', bool: 'BoolStorage',
-	float8_e4m3fn: 'Float8_e4m3fnStorage', float8_e5m2: 'Float8_e5m2Storage',
 };
 
 /**
@@ -141,15 +143,15 @@ const storageClass: Record<DType, string> = {
  */
 async function writeStateDict(source: ByteSource, graph: ModelGraph, updates: ReadonlyMap<string, Write>, out: SequentialWriter): Promise<void> {
 	const tensors = graph.tensors.map((tensor) => ({ tensor, info: pytorchTensorInfo(tensor) as PytorchTensorInfo }));
-	const quantized = tensors.find(({ info }) => info.quantized);
+	const quantized = tensors.find(({ info }) => info.quantized || !storageClass[info.dtype]);
 	if (quantized) {
-		throw new ModelFormatError('unsupported-format', `${source.name}: a whole pickled model with a quantized tensor ('${quantized.tensor.name}'); its state_dict cannot be written with the quantizer. Save model.state_dict() and prune that.`);
+		throw new ModelFormatError('unsupported-format', `${source.name}: a whole pickled model with a ${quantized.info.quantized ? 'quantized' : quantized.info.dtype} tensor ('${quantized.tensor.name}'), which this state_dict writer cannot write. Save model.state_dict() and prune that.`);
 	}
 	const pickle = new PickleWriter();
 	pickle.global('collections', 'OrderedDict').emptyTuple().reduce();
 	tensors.forEach(({ tensor, info }, index) => {
 		pickle.string(tensor.name).global('torch._utils', '_rebuild_tensor_v2').mark()
-			.mark().string('storage').global('torch', storageClass[info.dtype]).string(String(index)).string('cpu').int(numel(tensor.shape)).tuple().persistentId()
+			.mark().string('storage').global('torch', storageClass[info.dtype] as string).string(String(index)).string('cpu').int(numel(tensor.shape)).tuple().persistentId()
 			.int(0).ints(tensor.shape).ints(contiguousStrides(tensor.shape)).bool(false)
 			.global('collections', 'OrderedDict').emptyTuple().reduce()
 			.tuple().reduce().setItem();
