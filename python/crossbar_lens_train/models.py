@@ -15,6 +15,7 @@ import inspect
 import os
 import pickle
 import sys
+import warnings
 from typing import Any, Dict, List, Mapping, Optional
 
 import torch
@@ -132,17 +133,31 @@ _STATE_KEYS = ("model", "state_dict", "model_state_dict", "model_state", "net", 
 
 
 def extract_state_dict(obj: Any, path: str) -> Dict[str, torch.Tensor]:
-    """A state dict from a checkpoint: the dict itself, or under model/state_dict/...; 'module.' prefixes dropped."""
+    """A state dict from a checkpoint: the dict itself, or under model/state_dict/...; 'module.' prefixes dropped.
+
+    A whole pickled model (torch.save(model), read as data by safe_pickle) gives its module tree's
+    state_dict; torch.nn.utils.prune's X_orig/X_mask pairs become X = X_orig * X_mask."""
+    from .safe_pickle import fold_prune_masks, is_module_record, module_state_dict
     if isinstance(obj, nn.Module):
         obj = obj.state_dict()
+    elif is_module_record(obj):
+        obj = module_state_dict(obj)
     if isinstance(obj, Mapping) and not all(isinstance(v, torch.Tensor) for v in obj.values()):
         for key in _STATE_KEYS:
             if isinstance(obj.get(key), Mapping):
                 obj = obj[key]
                 break
+            if is_module_record(obj.get(key)):
+                obj = module_state_dict(obj[key])
+                break
     if not isinstance(obj, Mapping) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise ModelError(f"{path}: no state dict of tensors found (looked at the top level and {', '.join(_STATE_KEYS)})")
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
+    state = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
+    state, folded = fold_prune_masks(state)
+    if folded:
+        sys.stderr.write(f"crossbar_lens_train: {path}: {', '.join(folded[:4])}{' …' if len(folded) > 4 else ''} "
+                         "pruned with torch.nn.utils.prune: loaded as X_orig * X_mask\n")
+    return state
 
 
 def _restricted_torch_load(path: str) -> Any:
@@ -166,7 +181,11 @@ def _restricted_torch_load(path: str) -> Any:
                 if "constants.pkl" in zf.get_all_records():
                     raise ModelError(f"{path}: a TorchScript archive, not a checkpoint with a state dict")
                 return load_zip(zf, "cpu", safe_pickle, encoding="utf-8")
-        return load_legacy(f, "cpu", safe_pickle, encoding="utf-8")
+        with warnings.catch_warnings():
+            # A legacy whole model names its classes with their source, which torch compares with the
+            # class it would import; safe_pickle imports nothing, so there is nothing to compare.
+            warnings.filterwarnings("ignore", message="Couldn't retrieve source code for container")
+            return load_legacy(f, "cpu", safe_pickle, encoding="utf-8")
 
 
 def load_checkpoint(path: str, trust: bool = False) -> Any:

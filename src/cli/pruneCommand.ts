@@ -42,7 +42,7 @@ function ratioSpecFromArgs(args: ParsedArgs, method: PruneMethod): RatioSpec | u
 	throw new UsageError(`--method ${method} needs --preset (${Object.keys(ratioPresets).join(', ')}), --ratios p1,p2,… or --ratio p.`);
 }
 
-function summaryTable(outcome: PruneOutcome, outPath: string): string {
+function summaryTable(outcome: PruneOutcome, outPath: string, notes: readonly string[]): string {
 	const { before, after, unstructured } = outcome;
 	const rows = [['layer', 'ratio', 'zeros', 'levels after (k=0..)', 'ADC bits', `${outcome.method}`, ...(unstructured ? ['unstructured'] : [])]];
 	after.layers.forEach((layer, i) => {
@@ -65,6 +65,9 @@ function summaryTable(outcome: PruneOutcome, outPath: string): string {
 	lines.push('');
 	lines.push(`ADC energy improvement (${law} law, T=${after.profile.crossbarSize}): before ${formatImprovement(before.totals.adcEnergyImprovement)} → ${outcome.method} ${formatImprovement(after.totals.adcEnergyImprovement)}${unstructured ? ` · unstructured at the same ratios ${formatImprovement(unstructured.totals.adcEnergyImprovement)}` : ''}`);
 	lines.push(`wrote ${outPath}`);
+	for (const note of notes) {
+		lines.push(`note: ${note}`);
+	}
 	for (const warning of after.warnings) {
 		lines.push(`warning: ${warning}`);
 	}
@@ -105,12 +108,12 @@ export async function runPrune(argv: readonly string[]): Promise<number> {
 	const graph = await openModelSource(source, { inputSize: profile.inputSize });
 	try {
 		const outcome = await pruneGraph(graph, analysisProfile, { method, ratios, pruneTol, skipLevel0Loosening: args.flags.has('skip-level0-loosening') });
-		await writeModel(source, graph, outcome.updates, outPath, writeOptions);
+		const notes = await writeModel(source, graph, outcome.updates, outPath, writeOptions);
 		if (args.flags.has('json')) {
 			const { before, after, unstructured, layers } = outcome;
-			process.stdout.write(`${toJson({ tool: 'crossbar-lens', command: 'prune', method, out: outPath, pruneTol, layers, before, after: { ...after, file: outPath }, ...(unstructured ? { unstructured } : {}) })}\n`);
+			process.stdout.write(`${toJson({ tool: 'crossbar-lens', command: 'prune', method, out: outPath, pruneTol, layers, before, after: { ...after, file: outPath }, ...(unstructured ? { unstructured } : {}), notes })}\n`);
 		} else {
-			process.stdout.write(`${summaryTable(outcome, outPath)}\n`);
+			process.stdout.write(`${summaryTable(outcome, outPath, notes)}\n`);
 		}
 	} finally {
 		await graph.close();

@@ -5,8 +5,12 @@
 
 export type FormatId = 'pytorch' | 'safetensors' | 'onnx' | 'tfjs' | 'numpy' | 'keras';
 
-/** Element types as stored in the file; every loader converts to float32 on load. */
-export type DType = 'float64' | 'float32' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+/**
+ * Element types as stored in the file; every loader converts to float32 on load. The float8
+ * types are OCP FP8: E4M3 "fn" (finite, no infinities; torch.float8_e4m3fn, safetensors
+ * F8_E4M3) and E5M2 (IEEE-like; torch.float8_e5m2, safetensors F8_E5M2).
+ */
+export type DType = 'float64' | 'float32' | 'float16' | 'bfloat16' | 'float8_e4m3fn' | 'float8_e5m2' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
 export interface TensorRef {
 	/** Name in the file, e.g. `layer1.0.conv1.weight`. */

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { basename } from 'node:path';
 import * as vscode from 'vscode';
 import { ModelFormatError } from '../core/errors';
-import { openModel } from '../formats/registry';
+import { modelDisplayPath, openModel } from '../formats/registry';
 import { analyzeGraph } from '../hardware/analyze';
 import type { ColumnCounts } from '../hardware/columnCounts';
 import type { AnalysisResultDto, HardwareProfile } from '../shared/analysis';
@@ -151,7 +151,8 @@ export async function describeModel(path: string): Promise<ModelInfoDto> {
 		const code = (ex as NodeJS.ErrnoException).code;
 		throw new ModelFormatError(code === 'ENOENT' ? 'not-found' : 'unreadable', `${path}: ${code === 'ENOENT' ? 'no such file' : `cannot be read (${code ?? String(ex)})`}.`);
 	}
-	const uri = vscode.Uri.file(path);
-	const label = vscode.workspace.getWorkspaceFolder(uri) ? vscode.workspace.asRelativePath(uri, false) : basename(path);
+	// A sharded model is named by its folder (modelDisplayPath); its size is the index's.
+	const uri = vscode.Uri.file(modelDisplayPath(path));
+	const label = vscode.workspace.getWorkspaceFolder(uri) ? vscode.workspace.asRelativePath(uri, false) : basename(uri.fsPath);
 	return { path, label, sizeBytes: stat.size, mtimeMs: stat.mtimeMs };
 }

@@ -2,8 +2,63 @@ import type { DType } from '../core/model';
 
 /** Bytes per element of each stored dtype. */
 export const dtypeBytes: Record<DType, number> = {
-	float64: 8, float32: 4, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
+	float64: 8, float32: 4, float16: 2, bfloat16: 2, float8_e4m3fn: 1, float8_e5m2: 1, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
 };
+
+/** The floating-point dtypes: layers, and the only tensors writers update. */
+export const floatDTypes: ReadonlySet<DType> = new Set<DType>(['float64', 'float32', 'float16', 'bfloat16', 'float8_e4m3fn', 'float8_e5m2']);
+
+const float8Tables: Partial<Record<DType, Float32Array>> = {};
+
+/** The 256 values of a float8 type, by code (built once on first use). */
+function float8Table(dtype: 'float8_e4m3fn' | 'float8_e5m2'): Float32Array {
+	let table = float8Tables[dtype];
+	if (!table) {
+		table = new Float32Array(256);
+		for (let b = 0; b < 256; b++) {
+			const sign = b & 0x80 ? -1 : 1;
+			if (dtype === 'float8_e5m2') {
+				// E5M2 is the top byte of an IEEE half: 5 exponent bits (bias 15), 2 mantissa bits.
+				const exponent = (b >> 2) & 0x1f;
+				const mantissa = b & 0x3;
+				table[b] = exponent === 0 ? sign * mantissa * 2 ** -16 : exponent === 31 ? (mantissa ? NaN : sign * Infinity) : sign * (1 + mantissa / 4) * 2 ** (exponent - 15);
+			} else {
+				// E4M3FN: 4 exponent bits (bias 7), 3 mantissa bits, no infinities; S.1111.111 is NaN.
+				const exponent = (b >> 3) & 0xf;
+				const mantissa = b & 0x7;
+				table[b] = exponent === 15 && mantissa === 7 ? NaN : exponent === 0 ? sign * mantissa * 2 ** -9 : sign * (1 + mantissa / 8) * 2 ** (exponent - 7);
+			}
+		}
+		float8Tables[dtype] = table;
+	}
+	return table;
+}
+
+/** The float8 code nearest to `value` (ties to the even code, NaN to a NaN code, beyond the range to the largest finite). */
+function encodeFloat8(value: number, dtype: 'float8_e4m3fn' | 'float8_e5m2'): number {
+	const table = float8Table(dtype);
+	if (Number.isNaN(value)) {
+		return 0x7f; // S.1111.111 in E4M3FN, S.11111.11 in E5M2
+	}
+	const sign = value < 0 || Object.is(value, -0) ? 0x80 : 0;
+	const magnitude = Math.abs(value);
+	let best = 0;
+	let bestError = Infinity;
+	// Codes 0..0x7f are the non-negative values in increasing order (NaN/Inf codes at the top).
+	for (let code = 0; code < 0x80; code++) {
+		const v = table[code];
+		if (!Number.isFinite(v)) {
+			if (v === Infinity && magnitude === Infinity) return sign | code;
+			continue;
+		}
+		const error = Math.abs(v - magnitude);
+		if (error < bestError || (error === bestError && (code & 1) === 0)) {
+			best = code;
+			bestError = error;
+		}
+	}
+	return sign | best;
+}
 
 // float16 → float32 by table: 65536 entries, built once on first use.
 let halfTable: Float32Array | undefined;
@@ -78,11 +133,17 @@ export function decodeToFloat32(bytes: Uint8Array, dtype: DType, count: number, 
 		case 'bool':
 			for (let i = 0; i < count; i++) target[i] = bytes[i];
 			return;
+		case 'float8_e4m3fn':
+		case 'float8_e5m2': {
+			const table = float8Table(dtype);
+			for (let i = 0; i < count; i++) target[i] = table[bytes[i]];
+			return;
+		}
 	}
 }
 
 /**
- * Encodes float32 values back into `dtype` (writers). Round-to-nearest-even for halves. For
+ * Encodes float32 values back into `dtype` (writers). Round-to-nearest-even for halves and float8. For
  * float64, `original` (the element's old little-endian bytes, same order) keeps every old value
  * whose float32 rounding is the new value, so pruning a float64 checkpoint does not round the
  * weights it keeps.
@@ -114,6 +175,10 @@ export function encodeFromFloat32(values: Float32Array, dtype: DType, original?:
 				break;
 			}
 			case 'float16': view.setUint16(i * 2, float32ToHalf(v), true); break;
+			case 'float8_e4m3fn':
+			case 'float8_e5m2': view.setUint8(i, encodeFloat8(v, dtype)); break;
+			// int8 weights (safetensors I8): the pruned values are the old integers or 0.
+			case 'int8': view.setInt8(i, Math.max(-128, Math.min(127, Math.round(v)))); break;
 			default: throw new Error(`encodeFromFloat32: ${dtype} is not a float type`);
 		}
 	}

@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import { ModelFormatError } from '../core/errors';
 import type { FormatId, ModelGraph } from '../core/model';
 import { openFileSource } from './byteSource';
@@ -9,6 +10,7 @@ import { onnxReader } from './onnx/reader';
 import { tfjsReader } from './tfjs';
 import { numpyReader } from './numpy';
 import { kerasReader } from './keras';
+import { isShardIndex, openShardedModel } from './sharded';
 
 /** The fine-tune engine that can start from a model file of a format (src/training). */
 export type TrainingEngineId = 'tfjs' | 'pytorch';
@@ -35,8 +37,16 @@ export const modelFileTypes: readonly ModelFileType[] = [
 	{ reader: kerasReader, suffixes: ['.keras', '.h5', '.hdf5'], trainWith: 'tfjs' },
 ];
 
+/** A sharded model's index (Hugging Face `model.safetensors.index.json`, `pytorch_model.bin.index.json`): opened through its shards. */
+export const shardIndexSuffix = '.index.json';
+
+/** The name views give a model file: its folder for a shard index (as Hugging Face names models), else the file's name. */
+export function modelDisplayPath(path: string): string {
+	return hasSuffix(path, [shardIndexSuffix]) ? dirname(path) : path;
+}
+
 /** Name endings of every model file the analysis reads (for menus, pickers and watchers). */
-export const modelFileExtensions: readonly string[] = modelFileTypes.flatMap((t) => t.suffixes);
+export const modelFileExtensions: readonly string[] = [...modelFileTypes.flatMap((t) => t.suffixes), shardIndexSuffix];
 
 /** Name endings of the model files an engine fine-tunes. */
 export function trainableSuffixes(engine?: TrainingEngineId): string[] {
@@ -56,12 +66,19 @@ export function describeSuffixes(suffixes: readonly string[]): string {
 
 /**
  * The `when` clause of a menu item shown for these suffixes (VS Code context keys): extensions
- * through `resourceExtname`, whole names through `resourceFilename`.
+ * through `resourceExtname`, whole names through `resourceFilename`, longer endings
+ * ('.index.json', whose extname is '.json') through a pattern on `resourceFilename`.
  */
 function menuWhenClause(suffixes: readonly string[]): string {
-	const extensions = suffixes.filter((s) => s.startsWith('.')).map((s) => s.slice(1));
+	const isExtension = (s: string): boolean => s.startsWith('.') && !s.slice(1).includes('.');
+	const extensions = suffixes.filter(isExtension).map((s) => s.slice(1));
 	const names = suffixes.filter((s) => !s.startsWith('.'));
-	return [`resourceExtname =~ /^\\.(${extensions.join('|')})$/i`, ...names.map((n) => `resourceFilename == ${n}`)].join(' || ');
+	const endings = suffixes.filter((s) => s.startsWith('.') && !isExtension(s));
+	return [
+		`resourceExtname =~ /^\\.(${extensions.join('|')})$/i`,
+		...names.map((n) => `resourceFilename == ${n}`),
+		...endings.map((e) => `resourceFilename =~ /${e.replace(/\./g, '\\.')}$/i`),
+	].join(' || ');
 }
 
 /**
@@ -82,7 +99,7 @@ export function menuWhenClauses(): Record<string, string> {
 const headBytes = 4096;
 
 const formatNames: Record<FormatId, string> = {
-	pytorch: 'PyTorch checkpoint (torch.save zip)',
+	pytorch: 'PyTorch checkpoint (torch.save)',
 	safetensors: 'safetensors',
 	onnx: 'ONNX',
 	tfjs: 'TF.js layers model (model.json)',
@@ -91,8 +108,11 @@ const formatNames: Record<FormatId, string> = {
 };
 
 /**
- * Opens a model from a ByteSource: readers whose extension matches go first, then every other
- * reader whose sniff accepts the head. The failure of the most likely reader is the one reported.
+ * Opens a model from a ByteSource: a shard index (`*.index.json`) opens its shards through this
+ * function; otherwise readers whose extension matches go first, then every other reader whose
+ * sniff accepts the head. When they all fail, the failure reported is that of a reader that
+ * recognised the content (not merely the name); when none did, the message says what the file
+ * looks like and which formats were tried, rather than blaming the reader its extension picked.
  */
 export async function openModelSource(source: ByteSource, options: OpenOptions = {}): Promise<ModelGraph> {
 	if (source.length === 0) {
@@ -106,27 +126,78 @@ export async function openModelSource(source: ByteSource, options: OpenOptions =
 		await source.close();
 		throw ex;
 	}
+	if (isShardIndex(source.name, head)) {
+		return openShardedModel(source, options, (shard) => openModelSource(shard, options));
+	}
 	const matches = (type: ModelFileType): boolean => hasSuffix(source.name, type.suffixes);
 	const ordered = [...modelFileTypes].sort((a, b) => Number(matches(b)) - Number(matches(a)));
-	let firstFailure: unknown;
+	const tried: string[] = [];
+	let nameFailure: unknown;
+	let contentFailure: unknown;
 	for (const { reader } of ordered) {
 		if (!safeSniff(reader, source.name, head)) {
 			continue;
 		}
+		tried.push(formatNames[reader.id]);
 		try {
 			return await reader.open(source, options);
 		} catch (ex) {
-			firstFailure ??= ex;
+			// A reader that recognises the bytes under a neutral name knows what is wrong with them.
+			if (safeSniff(reader, 'file', head)) {
+				contentFailure ??= ex;
+			} else {
+				nameFailure ??= ex;
+			}
 		}
 	}
 	await source.close();
-	if (firstFailure !== undefined) {
-		throw firstFailure;
+	if (contentFailure !== undefined) {
+		throw contentFailure;
 	}
-	const expected = ordered.filter(matches).map(({ reader }) => formatNames[reader.id]);
-	throw new ModelFormatError(expected.length > 0 ? 'bad-magic' : 'unknown-format', expected.length > 0
-		? `${source.name}: does not look like a ${expected.join(' or ')} file (first bytes ${hex(head.subarray(0, 8))}).`
-		: `${source.name}: not a model format Crossbar Lens reads (${describeSuffixes(modelFileExtensions)}).`);
+	// A reader picked by the extension alone that found other bytes than its format's: say what they are.
+	if (nameFailure !== undefined && !(ModelFormatError.is(nameFailure) && nameFailure.reason === 'bad-magic')) {
+		throw nameFailure;
+	}
+	const all = modelFileTypes.map(({ reader }) => formatNames[reader.id]).concat(`sharded index (*${shardIndexSuffix})`);
+	const picked = tried.length > 0 ? `; ${tried.join(' and ')}, picked by its name, found other bytes` : '';
+	throw new ModelFormatError(tried.length > 0 ? 'bad-magic' : 'unknown-format', `${source.name}: looks like ${describeBytes(head, source.length)}, none of the formats Crossbar Lens reads (checked: ${all.join(', ')}${picked}).`);
+}
+
+/** What a file that no reader takes looks like, from its first bytes (for the error message). */
+export function describeBytes(head: Uint8Array, length: number): string {
+	const ascii = (at: number, text: string): boolean => [...text].every((c, i) => head[at + i] === c.charCodeAt(0));
+	const first = `first bytes ${hex(head.subarray(0, 8))}`;
+	if (ascii(0, 'PK\x03\x04')) {
+		const nameLength = head.length >= 30 ? head[26] | (head[27] << 8) : 0;
+		const entry = new TextDecoder('latin1').decode(head.subarray(30, Math.min(head.length, 30 + nameLength)));
+		return `a zip archive${entry ? ` whose first entry is '${entry.slice(0, 80)}'` : ''}`;
+	}
+	if (head[0] === 0x80 && head[1] >= 2 && head[1] <= 5) {
+		return 'a bare Python pickle (not a torch.save checkpoint)';
+	}
+	if (ascii(0, '\x89HDF\r\n\x1a\n')) {
+		return 'an HDF5 file without Keras weights';
+	}
+	if (head[0] === 0x1f && head[1] === 0x8b) {
+		return 'a gzip file';
+	}
+	if (length > 262 && ascii(257, 'ustar')) {
+		return 'a tar archive';
+	}
+	if (ascii(0, '\x93NUMPY')) {
+		return 'a single NumPy .npy array (Crossbar Lens reads .npz archives)';
+	}
+	const text = new TextDecoder('utf-8', { fatal: false }).decode(head.subarray(0, 512));
+	const printable = [...text].filter((c) => c >= ' ' || c === '\n' || c === '\r' || c === '\t').length;
+	if (text.length > 0 && printable / text.length > 0.95) {
+		const json = /^\s*\{/.test(text);
+		if (json) {
+			const keys = [...text.matchAll(/"([^"\\]{1,40})"\s*:/g)].map((m) => m[1]).slice(0, 4);
+			return `a JSON document${keys.length > 0 ? ` (keys ${keys.join(', ')}, …)` : ''}`;
+		}
+		return `a text file ('${text.trim().slice(0, 30).replace(/\s+/g, ' ')}…')`;
+	}
+	return `binary data (${first})`;
 }
 
 /** Opens a model file by path. */

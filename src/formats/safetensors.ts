@@ -3,21 +3,21 @@ import type { DType, TensorRef } from '../core/model';
 import { numel } from '../core/model';
 import type { ByteSource } from './byteSource';
 import { decodeToFloat32, dtypeBytes, float32Target } from './dtype';
-import { namedTensorGraph } from './stateDict';
+import { markIntegerWeight, namedTensorGraph } from './stateDict';
 import type { FormatReader } from './types';
 
 /** The reference implementation refuses JSON headers over 100 MB (safetensors/src/tensor.rs MAX_HEADER_SIZE). */
 const maxHeaderBytes = 100_000_000;
 
-/** safetensors dtype codes we decode; other codes (U16, U32, U64, F8_*) are listed in a warning and skipped. */
+/** safetensors dtype codes we decode; other codes (U16, U32, U64, F8_E8M0, F4, …) are listed in a warning and skipped. */
 const dtypeCodes: Readonly<Record<string, DType>> = {
-	F64: 'float64', F32: 'float32', F16: 'float16', BF16: 'bfloat16',
+	F64: 'float64', F32: 'float32', F16: 'float16', BF16: 'bfloat16', F8_E4M3: 'float8_e4m3fn', F8_E5M2: 'float8_e5m2',
 	I64: 'int64', I32: 'int32', I16: 'int16', I8: 'int8', U8: 'uint8', BOOL: 'bool',
 };
 
 /** Inverse of dtypeCodes (writers, tests). */
 export const safetensorsDtypeCode: Readonly<Record<DType, string>> = {
-	float64: 'F64', float32: 'F32', float16: 'F16', bfloat16: 'BF16', int64: 'I64', int32: 'I32', int16: 'I16', int8: 'I8', uint8: 'U8', bool: 'BOOL',
+	float64: 'F64', float32: 'F32', float16: 'F16', bfloat16: 'BF16', float8_e4m3fn: 'F8_E4M3', float8_e5m2: 'F8_E5M2', int64: 'I64', int32: 'I32', int16: 'I16', int8: 'I8', uint8: 'U8', bool: 'BOOL',
 };
 
 /** Where one tensor's bytes lie in a safetensors file (absolute offsets). */
@@ -151,7 +151,7 @@ export function naturalCompare(a: string, b: string): number {
 
 /** Position of each dtype in the reference implementation's `Dtype` enum (its writer sorts by it, descending). */
 const writerDtypeRank: Readonly<Record<DType, number>> = {
-	bool: 0, uint8: 1, int8: 2, int16: 5, float16: 7, bfloat16: 8, int32: 9, float32: 11, float64: 12, int64: 13,
+	bool: 0, uint8: 1, int8: 2, float8_e5m2: 3, float8_e4m3fn: 4, int16: 5, float16: 7, bfloat16: 8, int32: 9, float32: 11, float64: 12, int64: 13,
 };
 
 /**
@@ -190,6 +190,16 @@ export const safetensorsReader: FormatReader = {
 		const ordered = entries.length > 1 && isWriterSorted(entries) ? [...entries].sort((a, b) => naturalCompare(a.name, b.name)) : entries;
 		const tensors = ordered.map((e) => rangeTensor(source, e.name, e.shape, e.dtype, e.offset));
 		const warnings = skipped.length > 0 ? [`${skipped.length} tensor(s) with dtypes Crossbar Lens does not decode were skipped: ${skipped.slice(0, 5).join(', ')}${skipped.length > 5 ? ', ...' : ''}.`] : [];
+		// int8 weights (quantized checkpoints keep their scales in other tensors): zero is the integer 0.
+		const integer = tensors.filter((t) => t.dtype === 'int8' && /(^|[./])weight$/.test(t.name));
+		integer.forEach(markIntegerWeight);
+		if (integer.length > 0) {
+			warnings.push(`${integer.length} int8 weight tensor(s) were read as their integers (symmetric quantization: a weight is zero where its integer is 0).`);
+		}
+		const float8 = tensors.filter((t) => t.dtype === 'float8_e4m3fn' || t.dtype === 'float8_e5m2').length;
+		if (float8 > 0) {
+			warnings.push(`${float8} float8 tensor(s) (F8_E4M3 / F8_E5M2) were read as their stored values; any per-tensor scale is not applied, which leaves zeros as they are.`);
+		}
 		return namedTensorGraph('safetensors', source, tensors, warnings);
 	},
 };

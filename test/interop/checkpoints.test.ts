@@ -6,12 +6,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { analyzeJson, buildCliOnce, generate, readJson } from './cliHarness';
-import type { AnalysisJson, StatsJson } from './cliHarness';
-
-interface Expected {
-	layers: (StatsJson & { name: string; shape: number[]; matrix: number[] })[];
-	totals: StatsJson & { layers: number };
-}
+import { assertMatches } from './referenceMatch';
+import type { Expected } from './referenceMatch';
 
 interface Variant {
 	file: string;
@@ -35,27 +31,6 @@ const configs: Record<string, string[]> = {
 	'T32': ['--tile', '32'],
 	'T64-tol1e-3-q2': ['--tile', '64', '--tol', '1e-3', '--slices', '2'],
 };
-
-const statFields = ['tiles', 'weights', 'zeros', 'levelHistogram', 'adcBitsDense', 'adcBits', 'adcEnergyImprovement'] as const;
-
-/** Per-layer and total equality with the NumPy reference (exact: the same integer sums, one division). */
-function assertMatches(actual: AnalysisJson, expected: Expected, label: string, options: { names?: boolean } = {}): void {
-	assert.equal(actual.layers.length, expected.layers.length,
-		`${label}: ${actual.layers.length} layers (${actual.layers.map((l) => l.name).join(', ')}), numpy has ${expected.layers.length}`);
-	expected.layers.forEach((want, i) => {
-		const got = actual.layers[i];
-		if (options.names !== false) assert.equal(got.name, want.name, `${label}: layer ${i} name`);
-		assert.equal(got.kind, 'conv', `${label}: ${want.name} kind`);
-		assert.deepEqual(got.matrix, want.matrix, `${label}: ${want.name} matrix`);
-		for (const field of statFields) {
-			assert.deepEqual(got[field], want[field], `${label}: ${want.name} ${field}`);
-		}
-	});
-	assert.equal(actual.totals.layers, expected.totals.layers, `${label}: totals.layers`);
-	for (const field of statFields) {
-		assert.deepEqual(actual.totals[field], expected.totals[field], `${label}: totals.${field}`);
-	}
-}
 
 void describe('interop: real PyTorch checkpoints and ONNX exports vs the NumPy reference', () => {
 	let dir = '';

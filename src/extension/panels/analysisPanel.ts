@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import * as vscode from 'vscode';
 import { isAbortError, ModelFormatError } from '../../core/errors';
+import { modelDisplayPath } from '../../formats/registry';
 import { crossbarColumns } from '../../hardware/analyze';
 import type { HardwareProfile } from '../../shared/analysis';
 import { analysisViewType, Commands } from '../../shared/commandIds';
@@ -80,7 +81,7 @@ export class AnalysisPanel extends Disposable implements PanelHost {
 	private static lastFocused: AnalysisPanel | undefined;
 
 	private static title(path: string): string {
-		return `Crossbar · ${basename(path)}`;
+		return `Crossbar · ${basename(modelDisplayPath(path))}`;
 	}
 
 	private entry: AnalysisEntry | undefined;

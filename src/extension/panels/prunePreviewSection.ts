@@ -2,7 +2,7 @@ import { basename, dirname, extname } from 'node:path';
 import * as vscode from 'vscode';
 import { isAbortError } from '../../core/errors';
 import { openFileSource } from '../../formats/byteSource';
-import { openModel, openModelSource } from '../../formats/registry';
+import { hasSuffix, openModel, openModelSource, shardIndexSuffix } from '../../formats/registry';
 import { writeModel } from '../../formats/writers';
 import { pruneGraph } from '../../pruning/pruneModel';
 import type { PruneOutcome, PruneSpec } from '../../pruning/pruneModel';
@@ -96,8 +96,9 @@ export class PrunePreviewSection {
 			await this.host.post({ type: 'prune/saved', requestId, error: `${basename(path)} changed since the preview; preview again.` });
 			return;
 		}
+		// A sharded model keeps its shard names, so its copy goes to a sibling folder.
 		const ext = extname(path);
-		const defaultUri = vscode.Uri.file(`${dirname(path)}/${basename(path, ext)}.dub${ext}`);
+		const defaultUri = vscode.Uri.file(hasSuffix(path, [shardIndexSuffix]) ? `${dirname(path)}.dub/${basename(path)}` : `${dirname(path)}/${basename(path, ext)}.dub${ext}`);
 		const target = await vscode.window.showSaveDialog({ defaultUri, title: 'Save the pruned model as', saveLabel: 'Save pruned model' });
 		if (!target) {
 			await this.host.post({ type: 'prune/saved', requestId });
@@ -112,13 +113,14 @@ export class PrunePreviewSection {
 			await this.host.post({ type: 'prune/saved', requestId, error: `${basename(path)} changed since the preview; preview again.` });
 			return;
 		}
+		let notes: string[];
 		try {
-			await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Crossbar: writing ${basename(target.fsPath)}` }, async () => {
+			notes = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Crossbar: writing ${basename(target.fsPath)}` }, async () => {
 				const source = await openFileSource(path);
 				const graph = await openModelSource(source, { inputSize: pending.profile.inputSize });
 				try {
 					// The save dialog already asked before replacing a file; the input itself is always refused.
-					await writeModel(source, graph, pending.outcome.updates, target.fsPath, { force: true, inputPath: path });
+					return await writeModel(source, graph, pending.outcome.updates, target.fsPath, { force: true, inputPath: path });
 				} finally {
 					await graph.close();
 				}
@@ -128,7 +130,9 @@ export class PrunePreviewSection {
 			throw ex;
 		}
 		await this.host.post({ type: 'prune/saved', requestId, path: target.fsPath });
-		void vscode.window.showInformationMessage(`Pruned model saved: ${vscode.workspace.asRelativePath(target)}`, 'Analyze', 'Reveal').then((choice) => {
+		// What the writer did beyond the weights (prune masks kept, a whole pickled model saved as its state_dict, …).
+		for (const note of notes) this.host.services.log.info(`prune: ${note}`);
+		void vscode.window.showInformationMessage(`Pruned model saved: ${vscode.workspace.asRelativePath(target)}${notes.length > 0 ? ` (${notes.join(' ')})` : ''}`, 'Analyze', 'Reveal').then((choice) => {
 			if (choice === 'Analyze') void vscode.commands.executeCommand(Commands.analyzeModel, target);
 			if (choice === 'Reveal') void vscode.commands.executeCommand('revealInExplorer', target);
 		});

@@ -36,9 +36,28 @@ export class TorchTensor {
 	) {}
 }
 
-/** A tensor kind this tool does not decode (quantized, sparse, meta, …): kept only to say so. */
+/** A tensor kind this tool does not decode (sparse, meta, …): kept only to say so. */
 export class TorchUnsupported {
 	constructor(readonly what: string) {}
+}
+
+/**
+ * A torch.ao quantized tensor (`_rebuild_qtensor`): integer values in `data` and the affine
+ * quantizer that maps them to reals, `(q − zero_point) · scale`, per tensor or per channel
+ * along `axis`. A weight is zero exactly where q equals its zero point.
+ */
+export class TorchQuantized {
+	constructor(
+		readonly data: TorchTensor,
+		readonly scheme: 'per_tensor' | 'per_channel',
+		/** Per tensor: the scale and zero point. */
+		readonly scale: number,
+		readonly zeroPoint: number,
+		/** Per channel: float and integer tensors of the channel count, along `axis`. */
+		readonly scales?: TorchTensor,
+		readonly zeroPoints?: TorchTensor,
+		readonly axis = 0,
+	) {}
 }
 
 /** A torch dtype object (`torch.float32`), e.g. the argument of `_rebuild_tensor_v3`. */
@@ -104,6 +123,14 @@ const storageDtypes: Record<string, DType | undefined> = {
 	FloatStorage: 'float32', DoubleStorage: 'float64', HalfStorage: 'float16', BFloat16Storage: 'bfloat16',
 	LongStorage: 'int64', IntStorage: 'int32', ShortStorage: 'int16', CharStorage: 'int8', ByteStorage: 'uint8', BoolStorage: 'bool',
 	UntypedStorage: 'uint8', _UntypedStorage: 'uint8',
+	// torch.ao quantized storages hold the integer values (read through TorchQuantized).
+	QInt8Storage: 'int8', QUInt8Storage: 'uint8', QInt32Storage: 'int32',
+	Float8_e4m3fnStorage: 'float8_e4m3fn', Float8_e5m2Storage: 'float8_e5m2',
+};
+
+/** Element sizes of storages whose values are not decoded (legacy checkpoints lay every storage out by size). */
+export const undecodedStorageBytes: Record<string, number> = {
+	ComplexFloatStorage: 8, ComplexDoubleStorage: 16, ComplexHalfStorage: 4, QUInt4x2Storage: 1, QUInt2x4Storage: 1,
 };
 
 const torchDtypeNames: Record<string, DType | undefined> = {
@@ -111,7 +138,7 @@ const torchDtypeNames: Record<string, DType | undefined> = {
 	int64: 'int64', long: 'int64', int32: 'int32', int: 'int32', int16: 'int16', short: 'int16', int8: 'int8', uint8: 'uint8', bool: 'bool',
 	complex32: undefined, complex64: undefined, complex128: undefined, cfloat: undefined, cdouble: undefined, chalf: undefined,
 	qint8: undefined, quint8: undefined, qint32: undefined, quint4x2: undefined, quint2x4: undefined,
-	float8_e4m3fn: undefined, float8_e5m2: undefined, float8_e4m3fnuz: undefined, float8_e5m2fnuz: undefined,
+	float8_e4m3fn: 'float8_e4m3fn', float8_e5m2: 'float8_e5m2', float8_e4m3fnuz: undefined, float8_e5m2fnuz: undefined,
 	uint16: undefined, uint32: undefined, uint64: undefined, bits8: undefined, bits16: undefined,
 };
 
@@ -123,7 +150,6 @@ const torchTokens = new Set([
 ]);
 
 const unsupportedTorchRebuilds: Record<string, string> = {
-	'torch._utils._rebuild_qtensor': 'a quantized tensor',
 	'torch._utils._rebuild_sparse_tensor': 'a sparse tensor',
 	'torch._utils._rebuild_sparse_csr_tensor': 'a sparse tensor',
 	'torch._utils._rebuild_device_tensor_from_numpy': 'a device tensor saved through numpy',
@@ -142,6 +168,8 @@ const attributeDictClasses = new Set([
 	'lightning_fabric.utilities.data.AttributeDict',
 	'lightning.fabric.utilities.data.AttributeDict',
 ]);
+
+const python2Modules: Record<string, string> = { __builtin__: 'builtins', copy_reg: 'copyreg' };
 
 export interface GlobalOptions {
 	readonly fileName: string;
@@ -201,9 +229,32 @@ export function createGlobalResolver(options: GlobalOptions): (module: string, n
 		}
 		return new TorchTensor(viewStorage, int(offset, 'storage offset'), shape, strides, requiresGrad === true);
 	};
+	/** `_rebuild_qtensor(storage, offset, size, stride, quantizer_params, requires_grad, hooks)`. */
+	const rebuildQuantized = (args: readonly unknown[]): TorchQuantized | TorchUnsupported => {
+		const data = rebuildTensor([args[0], args[1], args[2], args[3], args[5]]);
+		if (data instanceof TorchUnsupported) {
+			return data;
+		}
+		const params: unknown[] = Array.isArray(args[4]) ? args[4] : [];
+		const scheme = params[0] instanceof PyCallable ? params[0].qualifiedName.replace(/^torch\./, '') : '';
+		if (!data.storage.dtype || !['int8', 'uint8', 'int32'].includes(data.storage.dtype)) {
+			return new TorchUnsupported(`a quantized tensor stored as ${data.storage.typeName}`);
+		}
+		if (scheme === 'per_tensor_affine' && typeof params[1] === 'number' && typeof params[2] === 'number') {
+			return new TorchQuantized(data, 'per_tensor', params[1], params[2]);
+		}
+		if (scheme === 'per_channel_affine' && params[1] instanceof TorchTensor && params[2] instanceof TorchTensor && typeof params[3] === 'number') {
+			const axis = int(params[3], 'quantization axis');
+			if (axis >= data.shape.length) {
+				throw corrupt(`gives a quantized tensor of rank ${data.shape.length} the channel axis ${axis}`);
+			}
+			return new TorchQuantized(data, 'per_channel', 1, 0, params[1], params[2], axis);
+		}
+		return new TorchUnsupported(`a quantized tensor with the ${scheme || 'unknown'} scheme`);
+	};
 	const firstTensor = (args: readonly unknown[]): unknown => {
 		const data = args[0];
-		if (data instanceof TorchTensor || data instanceof TorchUnsupported) {
+		if (data instanceof TorchTensor || data instanceof TorchUnsupported || data instanceof TorchQuantized) {
 			return data;
 		}
 		return new TorchUnsupported('a tensor subclass');
@@ -240,7 +291,9 @@ export function createGlobalResolver(options: GlobalOptions): (module: string, n
 		throw corrupt('builds a collection from something that is not a collection');
 	};
 
-	return (module, name) => {
+	return (rawModule, name) => {
+		// Protocol 0–2 pickles written by Python 3 keep Python 2's module names (`__builtin__.set`).
+		const module = python2Modules[rawModule] ?? rawModule;
 		const qualified = `${module}.${name}`;
 		switch (qualified) {
 			case 'collections.OrderedDict':
@@ -302,6 +355,8 @@ export function createGlobalResolver(options: GlobalOptions): (module: string, n
 				return new PyCallable(qualified, (args) => rebuildTensor(args));
 			case 'torch._utils._rebuild_tensor_v3':
 				return new PyCallable(qualified, (args) => rebuildTensor(args, args[6]));
+			case 'torch._utils._rebuild_qtensor':
+				return new PyCallable(qualified, (args) => rebuildQuantized(args));
 			case 'torch._utils._rebuild_parameter':
 			case 'torch._utils._rebuild_parameter_with_state':
 			case 'torch._utils._rebuild_parameter_v2':
@@ -386,10 +441,13 @@ function isDtypeTag(tag: unknown): tag is TorchDTypeTag {
 	return typeof tag === 'object' && tag !== null && 'torchDtype' in tag;
 }
 
-/** A hint for the refusal message when a global looks like a pickled module rather than an attack. */
+/**
+ * A hint for the refusal message when the call looks like part of a pickled model rather than an
+ * attack: whole models read as data, but a class with its own __reduce__ pickles itself as a call.
+ */
 export function refusalHint(qualified: string): string {
 	if (/^(torch\.nn\.|__main__\.|torchvision\.|timm\.|transformers\.|models?\.|ultralytics\.)/.test(qualified)) {
-		return 'The file holds a whole pickled model (torch.save(model)); save model.state_dict() instead.';
+		return 'A whole pickled model (torch.save(model)) is read as data, but this class pickles itself as a call; save model.state_dict() instead.';
 	}
 	return '';
 }

@@ -17,7 +17,10 @@ export class PyDict {
 	constructor(readonly className = 'dict') {}
 }
 
-/** An instance of an allowed opaque class (TorchScript modules): its class name and BUILD state. */
+/**
+ * An instance of a class the allow-list does not know (a pickled nn.Module, a TorchScript module):
+ * an inert record of its class name, NEWOBJ arguments and BUILD state. No class is ever imported.
+ */
 export class PyObject {
 	state: unknown;
 
@@ -51,16 +54,42 @@ function isBuildable(value: unknown): value is PyBuildable {
 	return typeof value === 'object' && value !== null && typeof (value as Partial<PyBuildable>).setState === 'function';
 }
 
+/**
+ * Thrown instead of a 'corrupt' error when a `partial` pickle runs off the end of the bytes it was
+ * given: the caller reads more of the file and tries again (legacy checkpoints, whose pickle has
+ * no length of its own).
+ */
+export class PickleNeedsMoreBytes extends Error {
+	constructor() {
+		super('the pickle continues past the bytes read so far');
+	}
+}
+
 export interface UnpickleContext {
 	/** The file, for messages. */
 	readonly fileName: string;
-	/** Resolves `module.name`; undefined means refused ('unsafe-pickle-global'). */
+	/**
+	 * Resolves `module.name` to a data factory. Undefined means unknown: the global becomes an
+	 * inert class whose NEWOBJ builds a PyObject record and whose REDUCE (a call) is refused
+	 * ('unsafe-pickle-global'), so a whole pickled model reads as data and nothing runs.
+	 */
 	resolveGlobal(module: string, name: string): PyCallable | undefined;
 	/** Resolves BINPERSID / PERSID (torch storages). */
 	persistentLoad(pid: unknown): unknown;
 	/** A hint appended to the refusal message for a given global, if any. */
 	refusalHint?(qualifiedName: string): string;
+	/** The bytes are a prefix of a longer stream: running off their end throws PickleNeedsMoreBytes. */
+	readonly partial?: boolean;
+	/** What the messages call the pickle (default `the pickle (data.pkl)`). */
+	readonly pickleName?: string;
 }
+
+/** True for the inert stand-in of a global the allow-list does not know. */
+export function isInertClass(value: unknown): value is PyCallable {
+	return value instanceof PyCallable && value.tag === inertTag;
+}
+
+const inertTag = Symbol('inert class');
 
 /** Integers wider than this many bytes (LONG4) are not data a checkpoint holds. */
 const maxLongBytes = 1024;
@@ -73,18 +102,28 @@ const latin1 = new TextDecoder('latin1');
  * global outside the allow-list, 'corrupt' for malformed or unknown opcodes.
  */
 export function unpickle(bytes: Uint8Array, context: UnpickleContext): unknown {
+	return unpickleAt(bytes, 0, context).value;
+}
+
+/** Unpickles the pickle that starts at `start`; `end` is the offset just past its STOP. */
+export function unpickleAt(bytes: Uint8Array, start: number, context: UnpickleContext): { value: unknown; end: number } {
 	const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 	const end = bytes.length;
 	const file = context.fileName;
-	let pos = 0;
+	const what = context.pickleName ?? 'the pickle (data.pkl)';
+	let pos = start;
 	let stack: unknown[] = [];
 	const marks: unknown[][] = [];
 	const memo = new Map<number, unknown>();
 
-	const corrupt = (what: string): ModelFormatError => new ModelFormatError('corrupt', `${file}: the pickle (data.pkl) ${what} at byte ${pos}.`);
+	const corrupt = (problem: string): ModelFormatError => new ModelFormatError('corrupt', `${file}: ${what} ${problem} at byte ${pos}.`);
+	const pastEnd = (problem: string): Error => (context.partial ? new PickleNeedsMoreBytes() : corrupt(problem));
 	const need = (n: number): void => {
-		if (n < 0 || pos + n > end) {
-			throw corrupt('ends in the middle of an opcode');
+		if (n < 0) {
+			throw corrupt('declares a negative length');
+		}
+		if (pos + n > end) {
+			throw pastEnd('ends in the middle of an opcode');
 		}
 	};
 	const u8 = (): number => {
@@ -115,8 +154,11 @@ export function unpickle(bytes: Uint8Array, context: UnpickleContext): unknown {
 		const high = view.getUint32(pos + 4, true);
 		pos += 8;
 		const v = high * 0x100000000 + low;
-		if (!Number.isSafeInteger(v) || pos + v > end) {
+		if (!Number.isSafeInteger(v)) {
 			throw corrupt('declares a length past its end');
+		}
+		if (pos + v > end) {
+			throw pastEnd('declares a length past its end');
 		}
 		return v;
 	};
@@ -129,7 +171,7 @@ export function unpickle(bytes: Uint8Array, context: UnpickleContext): unknown {
 	const line = (): string => {
 		const stop = bytes.indexOf(0x0a, pos);
 		if (stop < 0) {
-			throw corrupt('has a text opcode without a newline');
+			throw pastEnd('has a text opcode without a newline');
 		}
 		const text = latin1.decode(bytes.subarray(pos, stop));
 		pos = stop + 1;
@@ -162,14 +204,24 @@ export function unpickle(bytes: Uint8Array, context: UnpickleContext): unknown {
 		}
 		return memo.get(index);
 	};
+	const inertClasses = new Map<string, PyCallable>();
 	const global = (module: string, name: string): PyCallable => {
 		const resolved = context.resolveGlobal(module, name);
-		if (!resolved) {
-			const qualified = `${module}.${name}`;
-			const hint = context.refusalHint?.(qualified) ?? '';
-			throw new ModelFormatError('unsafe-pickle-global', `${file}: the pickle asks for ${qualified}, which is not data; refused (nothing was run).${hint ? ' ' + hint : ''}`);
+		if (resolved) {
+			return resolved;
 		}
-		return resolved;
+		const qualified = `${module}.${name}`;
+		let inert = inertClasses.get(qualified);
+		if (!inert) {
+			// Calling it (REDUCE) is what runs code in a hostile pickle: refused. Instantiating it
+			// (NEWOBJ, copyreg._reconstructor) then BUILD is how objects are pickled: a record.
+			inert = new PyCallable(qualified, () => {
+				const hint = context.refusalHint?.(qualified) ?? '';
+				throw new ModelFormatError('unsafe-pickle-global', `${file}: the pickle asks to call ${qualified}, which is not data; refused (nothing was run).${hint ? ' ' + hint : ''}`);
+			}, (args) => new PyObject(qualified, args), inertTag);
+			inertClasses.set(qualified, inert);
+		}
+		return inert;
 	};
 	const callable = (value: unknown, opcode: string): PyCallable => {
 		if (!(value instanceof PyCallable)) {
@@ -210,7 +262,7 @@ export function unpickle(bytes: Uint8Array, context: UnpickleContext): unknown {
 
 	while (true) {
 		if (pos >= end) {
-			throw corrupt('ends without STOP');
+			throw pastEnd('ends without STOP');
 		}
 		const opcode = bytes[pos++];
 		switch (opcode) {
@@ -226,7 +278,7 @@ export function unpickle(bytes: Uint8Array, context: UnpickleContext): unknown {
 				if (stack.length !== 1 || marks.length !== 0) {
 					throw corrupt('stops with an unbalanced stack');
 				}
-				return stack[0];
+				return { value: stack[0], end: pos };
 			case 0x28: // MARK
 				marks.push(stack);
 				stack = [];

@@ -6,7 +6,7 @@ import { endianness } from 'node:os';
 import type { DType, ModelGraph, TensorRef } from '../../core/model';
 import { numel } from '../../core/model';
 import type { ByteSource } from '../byteSource';
-import { encodeFromFloat32 } from '../dtype';
+import { encodeFromFloat32, floatDTypes } from '../dtype';
 
 /** Options every writer takes. */
 export interface WriteOptions {
@@ -16,7 +16,6 @@ export interface WriteOptions {
 	inputPath?: string;
 }
 
-const floatTypes: ReadonlySet<DType> = new Set(['float32', 'float64', 'float16', 'bfloat16']);
 
 /**
  * Checks `updates` against the graph: every name is a tensor of it, holds a floating-point
@@ -33,8 +32,8 @@ export function checkUpdates(source: ByteSource, graph: ModelGraph, updates: Rea
 		if (values.length !== numel(tensor.shape)) {
 			throw new Error(`${source.name}: tensor '${name}' has ${numel(tensor.shape)} elements but ${values.length} values were given.`);
 		}
-		if (!floatTypes.has(tensor.dtype)) {
-			throw new Error(`${source.name}: tensor '${name}' is ${tensor.dtype}; only floating-point tensors can be updated.`);
+		if (!floatDTypes.has(tensor.dtype) && !(tensor.dtype === 'int8' && values.every(Number.isInteger))) {
+			throw new Error(`${source.name}: tensor '${name}' is ${tensor.dtype}; only floating-point tensors (and int8 weights given integers) can be updated.`);
 		}
 		found.set(name, tensor);
 	}

@@ -28,13 +28,15 @@ interface ExpectedFixture {
 	takenFrom?: string;
 	/** TorchScript: the file holds these tensors among others. */
 	subset?: boolean;
+	/** Layers read through torch.nn.utils.prune masks: the values torch's forward uses (weight_orig ⊙ weight_mask). */
+	effective?: Record<string, ExpectedTensor>;
 	reason?: ModelFormatReason;
 }
 
 const manifest = JSON.parse(readFileSync(join(fixtures, 'expected.json'), 'utf8')) as { marker: string; fixtures: Record<string, ExpectedFixture> };
 
 /** Our dtype names for torch's. */
-const dtypeOf: Record<string, string> = { float32: 'float32', float16: 'float16', bfloat16: 'bfloat16', float64: 'float64', int64: 'int64' };
+const dtypeOf: Record<string, string> = { float32: 'float32', float16: 'float16', bfloat16: 'bfloat16', float64: 'float64', int64: 'int64', int8: 'int8', uint8: 'uint8' };
 
 async function openFixture(name: string): Promise<ModelGraph> {
 	const source = await openFileSource(join(fixtures, name), name);
@@ -99,6 +101,14 @@ void describe('PyTorch reader against checkpoints written by torch', () => {
 				}
 				if (expected.layers) {
 					assert.deepEqual(graph.layers.map((l) => l.name), expected.layers);
+				}
+				for (const [layerName, want] of Object.entries(expected.effective ?? {})) {
+					const layer = graph.layers.find((l) => l.name === layerName);
+					assert.ok(layer, layerName);
+					assert.deepEqual(layer.tensor.shape, want.shape, layerName);
+					const got = checksum(await layer.tensor.load());
+					close(got.sum, want.sum, `${layerName} effective sum`);
+					assert.equal(got.zeros, want.zeros, `${layerName}: zeros of weight_orig ⊙ weight_mask`);
 				}
 				const taken = graph.warnings.filter((w) => w.includes('taken from'));
 				if (expected.takenFrom) {
@@ -200,15 +210,28 @@ void describe('PyTorch reader against checkpoints written by torch', () => {
 			assert.equal(existsSync(manifest.marker), false, 'the marker file was never created');
 		});
 
-		void it('refuses a whole pickled nn.Module with advice', async () => {
-			const ex = await rejectsWith(openFixture('whole_model.pt'), 'unsafe-pickle-global', 'whole_model.pt');
+		void it('refuses a module class that pickles itself as a call, with advice', async () => {
+			const ex = await rejectsWith(openFixture('whole_model_reduce.pt'), 'unsafe-pickle-global', 'whole_model_reduce.pt');
+			assert.match(ex.message, /__main__\.ReducingModule/);
 			assert.match(ex.message, /state_dict\(\)/);
 		});
 	});
 
-	void it('tells how to re-save a legacy checkpoint', async () => {
-		const ex = await rejectsWith(openFixture('legacy.pt'), 'legacy-format', 'legacy.pt');
-		assert.match(ex.message, /torch\.save\(torch\.load\(f\), f2\)/);
+	void it('reads a whole pickled model as data and says so', async () => {
+		for (const file of ['whole_model.pt', 'whole_model_legacy.pt', 'pruned_whole_model.pt']) {
+			const graph = await openFixture(file);
+			assert.ok(graph.warnings.some((w) => w.includes('__main__.TinyCNN') && w.includes('nothing was run')), graph.warnings.join(' | '));
+			await graph.close();
+		}
+	});
+
+	void it('says which layers were read through torch.nn.utils.prune masks, and that legacy files were read', async () => {
+		const pruned = await openFixture('pruned.pt');
+		assert.ok(pruned.warnings.some((w) => w.includes('torch.nn.utils.prune') && w.includes('conv1.weight, conv2.weight, fc.bias')), pruned.warnings.join(' | '));
+		await pruned.close();
+		const legacy = await openFixture('legacy.pt');
+		assert.ok(legacy.warnings.some((w) => w.includes('legacy')), legacy.warnings.join(' | '));
+		await legacy.close();
 	});
 });
 
@@ -291,6 +314,26 @@ void describe('PyTorch reader on hand-made hostile checkpoints', () => {
 			}
 		});
 	}
+
+	void it('builds an unknown class with NEWOBJ and BUILD as an inert record, and refuses calling it', async () => {
+		// A module record: NEWOBJ(__main__.Net) then BUILD({'_parameters': {'w': tensor}, '_modules': {}, …}).
+		const module = [...P.global('__main__', 'Net'), ...P.emptyTuple, 0x81, ...P.emptyDict,
+			...P.str('_parameters'), ...P.emptyDict, ...P.str('w'), ...tensorOps('0', 6, 0, [2, 3], [3, 1]), ...P.setitem, ...P.setitem,
+			...P.str('_buffers'), ...P.emptyDict, ...P.setitem,
+			...P.str('_modules'), ...P.emptyDict, ...P.setitem, 0x62];
+		const graph = await openBytes(torchZip([...P.proto, ...module, ...P.stop], { 0: floats([1, 2, 3, 4, 5, 6]) }));
+		assert.deepEqual(graph.tensors.map((t) => t.name), ['w']);
+		assert.ok(graph.warnings.some((w) => w.includes('__main__.Net')), graph.warnings.join(' | '));
+		await graph.close();
+		// The same class called (REDUCE) is refused, even with a module's arguments.
+		const called = [...P.proto, ...P.global('__main__', 'Net'), ...P.emptyTuple, ...P.reduce, ...P.stop];
+		const ex = await rejectsWith(openBytes(torchZip(called)), 'unsafe-pickle-global', 'hostile.pt');
+		assert.match(ex.message, /__main__\.Net/);
+		// An inert class handed to an allowed function that calls it is refused too.
+		const rebuild = [...P.proto, ...P.global('torch._tensor', '_rebuild_from_type_v2'), ...P.mark, ...P.global('os', 'system'), ...P.global('torch', 'Tensor'), ...P.mark, ...P.str('touch x'), ...P.tuple, ...P.emptyDict, ...P.tuple, ...P.reduce, ...P.stop];
+		const ex2 = await rejectsWith(openBytes(torchZip(rebuild)), 'unsafe-pickle-global', 'hostile.pt');
+		assert.match(ex2.message, /os\.system/);
+	});
 
 	void it('refuses protocol-0 INST/OBJ and copyreg extension codes', async () => {
 		await rejectsWith(openBytes(torchZip([...P.mark, 0x69, ...new TextEncoder().encode('os\nsystem\n'), ...P.stop])), 'corrupt', 'hostile.pt');
@@ -386,7 +429,7 @@ function random(seed: number): () => number {
 void describe('PyTorch reader on randomly damaged checkpoints', () => {
 	const iterations = Number(process.env.CROSSBAR_FUZZ_ITERATIONS ?? 400);
 	void it(`only ever fails with a ModelFormatError (${iterations} seeded mutations)`, { timeout: 120000 }, async () => {
-		const files = ['bare.pt', 'views.pt', 'wrapped.pth', 'torchscript.pt', 'deflated.pt', 'lightning.ckpt'].map((f) => readFileSync(join(fixtures, f)));
+		const files = ['bare.pt', 'views.pt', 'wrapped.pth', 'torchscript.pt', 'deflated.pt', 'lightning.ckpt', 'legacy.pt', 'whole_model.pt', 'pruned_whole_model.pt', 'quantized_per_channel.pt'].map((f) => readFileSync(join(fixtures, f)));
 		const next = random(1234);
 		let failures = 0;
 		for (let i = 0; i < iterations; i++) {

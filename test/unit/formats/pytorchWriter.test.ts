@@ -153,7 +153,7 @@ void describe('PyTorch checkpoint writer', () => {
 		const { path, source, graph } = await openCopy('torchscript.pt');
 		const tensor = graph.tensors.find((x) => x.name === 'conv2.weight');
 		assert.ok(tensor);
-		const storage = pytorchTensorInfo(tensor)?.entry.name;
+		const storage = pytorchTensorInfo(tensor)?.entry?.name;
 		assert.ok(storage);
 		const conv = await values(graph, 'conv2.weight');
 		conv.fill(0, 0, 100);
