@@ -7,7 +7,7 @@
 
 `run` times, separately and as the median of --repeat runs (after one warm-up run):
   load   torch.load(FILE)
-  prune  D.U.B. fixed-ratio prune of every conv (dub-method.md §6), vectorised NumPy: one
+  prune  D.U.B. fixed-ratio prune of every conv (docs/method.md §6), vectorised NumPy: one
          numpy.percentile(axis=1) call per (column length, q*) group and layer
   stats  the level histogram of the result (what `analyze` prints after pruning)
   save   torch.save(OUT) + fsync (the CLI fsyncs its output too)

@@ -3,7 +3,7 @@
 # code-server 4.100.3 (VS Code 1.100.3, the newest whose engines.node is 20) as a LOCAL npm install.
 # Debian's chromium, libkrb5-dev (code-server's kerberos build) and ripgrep come from apt
 # (.ci/run installs them). Quick and idempotent when already installed.
-# See shared/docs/vscode-e2e.md for why each environment variable is set.
+# See test/e2e/README.md for why each environment variable is set.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -1,7 +1,7 @@
 /**
  * CIFAR-10 VGG11 and ResNet18 as in-memory ONNX-style graphs (GraphSpec) with He-initialised
  * weights, for the tfjs engine's benchmarks (no model files needed).
- * VGG11: the reference's CIFAR variant (8 convs 3×3 with bias, no BN, FC 512-512-10; dub-method.md §2.7).
+ * VGG11: the reference's CIFAR variant (8 convs 3×3 with bias, no BN, FC 512-512-10; docs/method.md §2.7).
  * ResNet18: the usual CIFAR variant (3×3 stem, no max-pool, BasicBlocks 64-128-256-512, GAP, FC 10).
  */
 

@@ -3,7 +3,7 @@ an image folder (one subfolder per class) and `.npz` files with `x` and `y`.
 
 Images are held in memory as uint8 (or float32) N x C x H x W tensors and turned into float batches
 on the fly, with the paper's CIFAR augmentation (random crop 32 with padding 4, horizontal flip) and
-per-image standardization (dub-method.md §4.4) as options. User files are never unpickled with
+per-image standardization (docs/method.md §4.4) as options. User files are never unpickled with
 plain pickle.load: CIFAR's python layout goes through a restricted unpickler that reconstructs only
 dicts, lists, bytes and numpy arrays.
 """

@@ -1,4 +1,4 @@
-"""The "Run D.U.B. fine-tune" pipeline (dub-method.md §4, §6, §7, §8.2).
+"""The "Run D.U.B. fine-tune" pipeline (docs/method.md §4, §6, §7, §8.2).
 
 Phases (each resumable from the checkpoint written after every epoch):
   regularize  CE + the gated Hoyer-variance regularizer (closed-form gradient added after backward),

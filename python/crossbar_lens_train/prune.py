@@ -1,4 +1,4 @@
-"""Post-training D.U.B. pruning (dub-method.md §6) and the unstructured per-layer baseline (§8.2).
+"""Post-training D.U.B. pruning (docs/method.md §6) and the unstructured per-layer baseline (§8.2).
 
 Same numbers as src/pruning (TypeScript) and the reference (REPO:c1_Hoyer_and_variance_class.py):
  - thresholds from numpy's linear percentile on the float32 |W|, compared in float32 (torch rounds

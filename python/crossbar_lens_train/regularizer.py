@@ -1,4 +1,4 @@
-"""The gated Hoyer-variance D.U.B. regularizer with its closed-form gradient (dub-method.md §4.1-§4.2).
+"""The gated Hoyer-variance D.U.B. regularizer with its closed-form gradient (docs/method.md §4.1-§4.2).
 
 Per conv layer, M = W.flatten(1) is cut into column segments of T inputs; each segment has the
 Hoyer-Square value h = S1^2 / (S2 + eps) (S1 = sum |w|, S2 = sum w^2, eps = 1e-6). The R = T/q values

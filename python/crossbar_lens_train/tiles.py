@@ -1,4 +1,4 @@
-"""Crossbar geometry, discrete sparsity levels and the paper's ADC-energy law (dub-method.md §1-§3, §5.2).
+"""Crossbar geometry, discrete sparsity levels and the paper's ADC-energy law (docs/method.md §1-§3, §5.2).
 
 Layout convention (as src/pruning): the reference's matrix M = W.flatten(1), O x K, row o = output
 channel o = one crossbar column (bit line); a tile is R = T/q output channels x T inputs, anchored at

@@ -1,6 +1,6 @@
 /**
  * Per-column non-zero counts of a weight matrix, block by block: counts[o·blocks + b] is the
- * number of non-zeros of output channel o among inputs b·T … b·T+T−1 (dub-method.md §3,
+ * number of non-zeros of output channel o among inputs b·T … b·T+T−1 (docs/method.md §3,
  * "column L0"). The hot loop of the analysis: it runs over every weight once.
  */
 export interface ColumnCounts {

@@ -16,7 +16,7 @@ export function isMatrixOrder(layout: WeightLayout): boolean {
 }
 
 /**
- * The reference's matrix M (dub-method.md §1): row o holds output channel o's fan-in in
+ * The reference's matrix M (docs/method.md §1): row o holds output channel o's fan-in in
  * PyTorch flatten(1) order (input channel, then kh, then kw). OIHW/OI data is returned as is;
  * HWIO (TF.js/Keras) and IO are transposed into `scratch` when given.
  */

@@ -1,6 +1,6 @@
 /**
  * numpy.percentile (method 'linear', the default) by selection instead of a full sort, so a
- * layer of millions of weights costs a few linear passes (dub-method.md §6, §8.1, §8.2; the
+ * layer of millions of weights costs a few linear passes (docs/method.md §6, §8.1, §8.2; the
  * reference calls `np.percentile` in REPO:c1_Hoyer_and_variance_class.py and c0_LBL_prune_class.py).
  * Big float32 arrays use a two-pass radix selection on their bit patterns; small ones (tile
  * columns) a quickselect on a scratch copy.
@@ -155,7 +155,7 @@ export function percentileLinear(values: ArrayLike<number>, p: number, scratch: 
 
 /**
  * numpy.percentile(|values|, p) for a float32 weight tensor: the reference's layer threshold
- * θ_l = np.percentile(W.abs(), p_l) (dub-method.md §6, §8.2). Returns the float64 result.
+ * θ_l = np.percentile(W.abs(), p_l) (docs/method.md §6, §8.2). Returns the float64 result.
  */
 export function percentileOfAbs(values: Float32Array, p: number, scratch: Float32Scratch = sharedScratch): number {
 	if (values.length >= radixMinLength) {

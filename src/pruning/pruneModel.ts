@@ -135,7 +135,7 @@ export async function pruneGraph(graph: ModelGraph, profile: HardwareProfile, sp
 		layers: summaries,
 		before: result(before),
 		after: result(after),
-		...(spec.method !== 'unstructured' ? { unstructured: result(baseline, [`Baseline: unstructured magnitude pruning of the same starting weights at the same per-layer ${spec.method === 'dub-tol' ? 'sparsity' : 'ratios'} (dub-method.md §8.2), without fine-tuning.`]) } : {}),
+		...(spec.method !== 'unstructured' ? { unstructured: result(baseline, [`Baseline: unstructured magnitude pruning of the same starting weights at the same per-layer ${spec.method === 'dub-tol' ? 'sparsity' : 'ratios'} (docs/method.md §8.2), without fine-tuning.`]) } : {}),
 		updates,
 		masks,
 	};

@@ -1,5 +1,5 @@
 /**
- * Per-layer prune ratios (percent): the presets of dub-method.md §6.2, copied verbatim from the
+ * Per-layer prune ratios (percent): the presets of docs/method.md §6.2, copied verbatim from the
  * reference's scripts and logs, and the matching of a ratio spec to a model's conv layers.
  */
 
@@ -44,7 +44,7 @@ const resnet18Shapes: readonly (readonly number[])[] = [
 export const ratioPresets: Readonly<Record<string, RatioPreset>> = {
 	'vgg11-cifar10': {
 		id: 'vgg11-cifar10',
-		description: 'VGG11 / CIFAR-10, "prs A": every final DUB, Group Lasso+DB and S-DUB run (dub-method.md §6.2)',
+		description: 'VGG11 / CIFAR-10, "prs A": every final DUB, Group Lasso+DB and S-DUB run (docs/method.md §6.2)',
 		ratios: [2.37, 70, 75, 75, 90, 98.67, 99.84, 99.86],
 		shapes: vgg11CifarShapes,
 	},
@@ -68,7 +68,7 @@ export const ratioPresets: Readonly<Record<string, RatioPreset>> = {
 	},
 	'resnet18-imagenet': {
 		id: 'resnet18-imagenet',
-		description: 'torchvision ResNet18 / ImageNet: DUB, Group Lasso+DB and LBL runs (dub-method.md §6.2)',
+		description: 'torchvision ResNet18 / ImageNet: DUB, Group Lasso+DB and LBL runs (docs/method.md §6.2)',
 		ratios: [60, 60, 70, 55, 60, 60, 60, 50, 65, 65, 70, 70, 85, 75, 75, 65, 75, 70, 75, 75],
 		shapes: resnet18Shapes,
 		layerNames: resnet18Names,

@@ -1,5 +1,5 @@
 /**
- * The unstructured per-layer magnitude baseline (dub-method.md §8.1, §8.2; REPO:c0_LBL_prune_class.py:prune_layer
+ * The unstructured per-layer magnitude baseline (docs/method.md §8.1, §8.2; REPO:c0_LBL_prune_class.py:prune_layer
  * and REPO:layer_sensitivity.py): zero every |w| ≤ percentile(|W|, p). No crossbar awareness.
  */
 

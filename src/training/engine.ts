@@ -1,5 +1,5 @@
 /**
- * The training-engine contract of "Run D.U.B. fine-tune" (architecture.md, "Training engine"):
+ * The training-engine contract of "Run D.U.B. fine-tune" (docs/architecture.md, "Training engine"):
  * `start(job, onProgress, signal) → result`. Two implementations speak it: TensorFlow.js in a
  * worker_threads worker (src/training/tfjs) and PyTorch as a child process printing the same
  * events as JSON lines. Everything here is JSON-safe so a job can be sent to either as is.
@@ -12,7 +12,7 @@ import type { RatioSpec } from '../pruning/ratios';
 export type TrainingEngineId = 'tfjs' | 'pytorch';
 
 /**
- * Phases of dub-method.md §4–§8: regularize (§4: CE + λ_2 + gated Hoyer variance), prune (§6,
+ * Phases of docs/method.md §4–§8: regularize (§4: CE + λ_2 + gated Hoyer variance), prune (§6,
  * fixed-ratio D.U.B.), finetune (§7: masked, no regularizer), baseline (§8.2: unstructured
  * magnitude prune of the starting model at the same ratios + the same fine-tune).
  */
@@ -70,7 +70,7 @@ export interface TrainingHyperParameters {
 	readonly finetuneParams: 'all' | 'conv';
 }
 
-/** Named hyper-parameter sets: the paper's two settings (dub-method.md §4.4, §7) and a small one for 8×8 digits. */
+/** Named hyper-parameter sets: the paper's two settings (docs/method.md §4.4, §7) and a small one for 8×8 digits. */
 export const trainingPresets: Readonly<Record<string, TrainingHyperParameters>> = {
 	'paper-cifar10': {
 		lambdaVar: 1e-3, lambda2: 1e-3, lr: 0.01, finetuneLr: 0.01, momentum: 0.9,

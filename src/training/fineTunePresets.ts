@@ -15,7 +15,7 @@ export function scaleMilestones(at: readonly number[], from: number, to: number)
 }
 
 /**
- * The paper's CIFAR-10 settings (dub-method.md §4.4: 160 regularize epochs, milestones 50/100/150;
+ * The paper's CIFAR-10 settings (docs/method.md §4.4: 160 regularize epochs, milestones 50/100/150;
  * §7: 200 fine-tune epochs, the same milestones) with `epochs` regularize epochs; the fine-tune
  * keeps the 200:160 proportion.
  */

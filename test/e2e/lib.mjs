@@ -1,5 +1,5 @@
 // Helpers of the e2e runner: tools, packaging, fixture workspace, code-server lifecycle.
-// See shared/docs/vscode-e2e.md for why each step is done the way it is.
+// See test/e2e/README.md for why each step is done the way it is.
 import { tsImport } from 'tsx/esm/api';
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

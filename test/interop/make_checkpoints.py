@@ -32,7 +32,7 @@ REPO = os.path.normpath(os.path.join(HERE, '..', '..'))
 # Models
 
 class VGG11Cifar(nn.Module):
-    """VGG11 for CIFAR-10 (dub-method.md §2.7): 8 convs with biases, no BN, FC 512-512-10."""
+    """VGG11 for CIFAR-10 (docs/method.md §2.7): 8 convs with biases, no BN, FC 512-512-10."""
     cfg = [64, 'M', 128, 'M', 256, 256, 'M', 512, 512, 'M', 512, 512, 'M']
 
     def __init__(self):

@@ -1,6 +1,6 @@
 """Independent NumPy reference for the crossbar statistics of `crossbar-lens analyze`.
 
-Written from the spec (shared/docs/dub-method.md §1-§3, §5) and nothing else: it imports no code
+Written from the spec (docs/method.md §1-§3, §5) and nothing else: it imports no code
 of the repository. For each conv weight W (O, C, kh, kw):
 
   * M = W.reshape(O, -1) in the stored dtype, converted to float32 (bf16/f16 values as stored);

@@ -287,7 +287,7 @@ async function choosePreset(memory: Memory, dataset: DatasetSpec, engine: 'tfjs'
 	const digits = trainingPresets.digits;
 	const base = dataset.kind === 'digits' ? digits : trainingPresets['paper-cifar10'];
 	const items: Item<PresetId>[] = [
-		{ label: '$(beaker) Paper, CIFAR-10 settings, scaled', description: 'dub-method.md §4.4, §7', detail: 'λ_var 1e-3, λ_2 1e-3, lr 0.01, batch 128; 160 + 200 epochs, scaled to yours', value: 'paper' },
+		{ label: '$(beaker) Paper, CIFAR-10 settings, scaled', description: 'docs/method.md §4.4, §7', detail: 'λ_var 1e-3, λ_2 1e-3, lr 0.01, batch 128; 160 + 200 epochs, scaled to yours', value: 'paper' },
 		{ label: '$(rocket) Digits quick', description: '10 + 10 epochs', detail: `λ_var ${digits.lambdaVar}, λ_2 ${digits.lambda2}, lr ${digits.lr}, batch ${digits.batchSize}: for 8×8 digits models`, value: 'digits-quick' },
 		{ label: '$(zap) Smoke test', description: '1 epoch per phase', detail: `Checks the pipeline in seconds (≤ ${smokeSteps} steps per epoch); the numbers mean little`, value: 'smoke' },
 		{ label: '$(settings) Custom…', description: 'λ_var, λ_2, lr, epochs, batch, crossbar size', value: 'custom' },

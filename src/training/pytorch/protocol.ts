@@ -212,7 +212,7 @@ export class PytorchProtocol {
 					testAccuracy: optionalNumber(e.testAccuracy), adcEnergyImprovement: improvement(e.adcEnergyImprovement), levelHistogram: histogram(e.levelHistogram),
 					message: dub
 						? `D.U.B. prune: ${layers.map((l) => `${l.name} ${l.ratio}%`).join(', ')}`
-						: 'Baseline: unstructured magnitude prune at the same ratios, then the same fine-tune (dub-method.md §8.2).',
+						: 'Baseline: unstructured magnitude prune at the same ratios, then the same fine-tune (docs/method.md §8.2).',
 					backend,
 				}];
 			}

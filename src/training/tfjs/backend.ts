@@ -1,5 +1,5 @@
 /**
- * Picks the TensorFlow.js backend for training (training-backends.md): tfjs-node when its native
+ * Picks the TensorFlow.js backend for training (README.md, "D.U.B. fine-tuning: two engines"): tfjs-node when its native
  * binding loads (an optional dependency that cannot install on every machine), else
  * tfjs-backend-wasm with this project's training kernels, else the pure-JS cpu backend.
  */

@@ -1,5 +1,5 @@
 /**
- * Training kernels for @tensorflow/tfjs-backend-wasm (training-backends.md): stock wasm has no
+ * Training kernels for @tensorflow/tfjs-backend-wasm (README.md, "D.U.B. fine-tuning: two engines"): stock wasm has no
  * Conv2DBackpropFilter, so a conv net cannot train, and its Conv2DBackpropInput and broadcast
  * Tile are scalar loops. Each kernel here is composed from kernels wasm does have (Conv2D,
  * Transpose, PadV2, Slice, BatchMatMul, Add), so the heavy work stays in XNNPACK. NHWC only,

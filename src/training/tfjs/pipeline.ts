@@ -1,5 +1,5 @@
 /**
- * The D.U.B. pipeline of dub-method.md §4–§8 on one worker (all workers of a job run it in
+ * The D.U.B. pipeline of docs/method.md §4–§8 on one worker (all workers of a job run it in
  * lockstep; only rank 0 reports, checkpoints and writes):
  *   regularize (CE + λ_2 weight decay + the gated Hoyer-variance gradient on conv weights)
  *   → prune (fixed-ratio D.U.B.) → finetune (masked) → write the model in the input's format
@@ -238,7 +238,7 @@ function startBaseline(model: TrainableModel, spec: GraphSpec, ratios: LayerRati
 	const pruned = measure();
 	state.branch = { afterPruneAccuracy: pruned.accuracy, bestAccuracy: pruned.accuracy, layers, ...pruned };
 	state.epochsDone = 0;
-	emit({ event: 'phase', phase: 'baseline', epoch: 0, testAccuracy: pruned.accuracy, adcEnergyImprovement: pruned.adcEnergyImprovement, levelHistogram: pruned.levelHistogram, message: 'Baseline: unstructured magnitude prune of the starting model at the same ratios (dub-method.md §8.2), then the same fine-tune.' });
+	emit({ event: 'phase', phase: 'baseline', epoch: 0, testAccuracy: pruned.accuracy, adcEnergyImprovement: pruned.adcEnergyImprovement, levelHistogram: pruned.levelHistogram, message: 'Baseline: unstructured magnitude prune of the starting model at the same ratios (docs/method.md §8.2), then the same fine-tune.' });
 }
 
 /** Prunes every conv weight in place at its ratio; masks (1 = zero) replace the previous ones. */

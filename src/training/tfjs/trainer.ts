@@ -1,6 +1,6 @@
 /**
  * One training epoch and one evaluation on a TrainableModel: backprop in tfjs, then everything
- * else on the JS mirrors (dub-method.md §4.3, §7): gradients summed over the data-parallel
+ * else on the JS mirrors (docs/method.md §4.3, §7): gradients summed over the data-parallel
  * workers, the closed-form D.U.B. gradient added to conv weights (src/pruning), SGD with
  * momentum and weight decay as torch.optim.SGD, masked weights re-zeroed after every step.
  */
@@ -284,7 +284,7 @@ export class Trainer {
 	}
 }
 
-/** Paper-law ADC figures of the conv weights as they are now (exact zeros; dub-method.md §5). */
+/** Paper-law ADC figures of the conv weights as they are now (exact zeros; docs/method.md §5). */
 export function adcMetrics(convs: readonly ModelParam[], profile: HardwareProfile): { adcEnergyImprovement: number | null; levelHistogram: number[] } {
 	const histogram = new Array<number>(sparsityBins(profile.crossbarSize)).fill(0);
 	let dense = 0, current = 0;

@@ -1,4 +1,4 @@
-// `crossbar-lens prune` against an independent NumPy implementation of dub-method.md §6 and §8.2
+// `crossbar-lens prune` against an independent NumPy implementation of docs/method.md §6 and §8.2
 // (reference_prune.py, next to this file), on real torch checkpoints: a torchvision ResNet-18 saved
 // as {'epoch', 'model', 'optimizer'}, the CIFAR VGG11 of §2.7 in float32 and float16, and the
 // file-safety promises of the command (never lose the input or an existing file).
@@ -146,7 +146,7 @@ interface Job {
 	ref: Record<string, unknown>;
 }
 
-void describe('crossbar-lens prune against the NumPy reference (dub-method.md §6, §8.2)', () => {
+void describe('crossbar-lens prune against the NumPy reference (docs/method.md §6, §8.2)', () => {
 	let dir = '';
 	const files: Record<'resnet' | 'vgg' | 'vgg16' | 'big' | 'f64', string> = { resnet: '', vgg: '', vgg16: '', big: '', f64: '' };
 	const jobs: Record<string, Job> = {};

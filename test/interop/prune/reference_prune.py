@@ -1,6 +1,6 @@
 """Independent NumPy reference for `crossbar-lens prune` (test/interop/prune/prune.test.ts).
 
-Written from /work/shared/docs/dub-method.md §1–§3, §6, §8.2 only; it imports nothing from the
+Written from /work/docs/method.md §1–§3, §6, §8.2 only; it imports nothing from the
 repository. Run with Debian's Python (/usr/bin/python3: torch 1.13, torchvision 0.14, numpy 1.24).
 
     reference_prune.py make DIR          writes the test checkpoints into DIR (prints a JSON list)
@@ -22,7 +22,7 @@ from collections import OrderedDict, defaultdict
 
 import numpy as np
 
-# dub-method.md §6.2, copied from the spec (module order).
+# docs/method.md §6.2, copied from the spec (module order).
 PRESETS = {
     'vgg11-cifar10': [2.37, 70, 75, 75, 90, 98.67, 99.84, 99.86],
     'resnet18-imagenet': [60, 60, 70, 55, 60, 60, 60, 50, 65, 65, 70, 70, 85, 75, 75, 65, 75, 70, 75, 75],

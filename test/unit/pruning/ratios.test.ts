@@ -28,7 +28,7 @@ function resnet18Layers(): RatioLayer[] {
 	return layers;
 }
 
-void describe('prune ratios (dub-method.md §6.2)', () => {
+void describe('prune ratios (docs/method.md §6.2)', () => {
 	void it('presets copy the ratio sets verbatim', () => {
 		assert.deepEqual(ratioPresets['vgg11-cifar10'].ratios, [2.37, 70, 75, 75, 90, 98.67, 99.84, 99.86]);
 		assert.deepEqual(ratioPresets['resnet18-imagenet'].ratios, [60, 60, 70, 55, 60, 60, 60, 50, 65, 65, 70, 70, 85, 75, 75, 65, 75, 70, 75, 75]);

@@ -14,7 +14,7 @@ interface ConvCase {
 	readonly pad: Pad;
 }
 
-// Stride 1/2, same/valid/explicit, 1×1, 3×3, 5×5, 7×7, odd sizes (training-backends.md).
+// Stride 1/2, same/valid/explicit, 1×1, 3×3, 5×5, 7×7, odd sizes (README.md, "D.U.B. fine-tuning: two engines").
 const cases: ConvCase[] = [
 	{ name: '3×3 stride 1 same', x: [2, 9, 9, 3], filter: [3, 3, 3, 4], strides: [1, 1], pad: 'same' },
 	{ name: '3×3 stride 2 same', x: [2, 9, 8, 3], filter: [3, 3, 3, 5], strides: [2, 2], pad: 'same' },
