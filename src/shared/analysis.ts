@@ -115,3 +115,27 @@ export interface AnalysisResultDto {
 	readonly layers: LayerAnalysisDto[];
 	readonly totals: TotalsDto;
 }
+
+/** One setting of a design-space sweep: the totals of the model under that crossbar size, slicing and law. */
+export interface DesignSpacePointDto {
+	readonly crossbarSize: number;
+	readonly slices: number;
+	readonly adcLaw: AdcLaw;
+	readonly crossbars: number;
+	readonly adcBitsDense: number;
+	readonly adcBits: number;
+	/** Σ dense / Σ current energy under `adcLaw` (null: every crossbar empty). */
+	readonly adcEnergyImprovement: number | null;
+	/** The per-inference figures, when every layer's output size is known. */
+	readonly perInference?: PerInferenceDto;
+}
+
+/** "Which crossbar size?": the model's totals at every crossbar size × slicing × law asked for, from one read of the file. */
+export interface DesignSpaceDto {
+	readonly file: string;
+	readonly crossbarSizes: number[];
+	readonly slices: number[];
+	readonly adcLaws: AdcLaw[];
+	readonly includeLinear: boolean;
+	readonly points: DesignSpacePointDto[];
+}

@@ -5,7 +5,7 @@
  * receives with `isWebviewToHost` (malformed → logged and dropped); the webview checks what it
  * receives with `isHostToWebview`.
  */
-import type { AdcLaw, AnalysisResultDto } from './analysis';
+import type { AdcLaw, AnalysisResultDto, DesignSpaceDto } from './analysis';
 import { adcLaws } from './analysis';
 import type { TrainingRunDto } from './training';
 
@@ -121,6 +121,11 @@ export type HostToWebview =
 	| { readonly type: 'analysis/error'; readonly model: ModelInfoDto; readonly reason: AnalysisReason; readonly message: string }
 	/** Answer to `tile/select`. */
 	| { readonly type: 'tile/columns'; readonly requestId: number; readonly columns?: TileColumnsDto; readonly error?: string }
+	/** The design-space sweep of this model is running (the text says how far). */
+	| { readonly type: 'designSpace/pending'; readonly progress: string }
+	/** The design-space sweep of this model: totals at every crossbar size × slicing × law. */
+	| { readonly type: 'designSpace/result'; readonly result: DesignSpaceDto }
+	| { readonly type: 'designSpace/error'; readonly message: string }
 	/** Scroll to and highlight one layer (a CodeLens was clicked). */
 	| { readonly type: 'layer/reveal'; readonly layer: string }
 	/** The per-layer ratio presets the prune preview offers. */
@@ -242,6 +247,9 @@ const hostGuards: Record<HostToWebview['type'], Guard> = {
 	'analysis/error': (m) => isModelInfo(m.model) && isReason(m.reason) && isString(m.message, 20_000),
 	'tile/columns': (m) => isRequestId(m.requestId) && (isObject(m.columns) || isString(m.error)),
 	'layer/reveal': (m) => isString(m.layer),
+	'designSpace/pending': (m) => isString(m.progress),
+	'designSpace/result': (m) => isObject(m.result) && Array.isArray(m.result.points) && Array.isArray(m.result.crossbarSizes),
+	'designSpace/error': (m) => isString(m.message, 20_000),
 	'prune/presets': (m) => Array.isArray(m.presets),
 	'prune/result': (m) => isRequestId(m.requestId) && (isObject(m.preview) || isString(m.error)),
 	'prune/saved': (m) => isRequestId(m.requestId),

@@ -7,6 +7,7 @@ import { isHostToWebview, isViewState, protocolVersion } from '../../src/shared/
 import type { HostToWebview, ViewStateDto, WebviewToHost } from '../../src/shared/protocol';
 import { el } from './dom';
 import { AnalysisSection } from './sections/analysis';
+import { DesignSpaceSection } from './sections/designSpace';
 import type { Analysis, SectionContext } from './sections/context';
 import { PrunePreviewSection } from './sections/prunePreview';
 import { TrainingSection } from './sections/training';
@@ -21,6 +22,7 @@ export class App implements SectionContext {
 	private firstResult = true;
 	private readonly analysisSection: AnalysisSection;
 	private readonly prune: PrunePreviewSection;
+	private readonly designSpace: DesignSpaceSection;
 	private readonly training: TrainingSection;
 
 	constructor(private readonly root: HTMLElement) {
@@ -31,6 +33,7 @@ export class App implements SectionContext {
 			this.saveState();
 		}, this.view?.selectedTile);
 		this.prune = new PrunePreviewSection(root, this);
+		this.designSpace = new DesignSpaceSection(root, this);
 		this.training = new TrainingSection(root, this);
 		window.addEventListener('message', (event: MessageEvent<unknown>) => this.receive(event.data));
 		window.addEventListener('scroll', () => this.onScroll(), { passive: true });
@@ -113,6 +116,15 @@ export class App implements SectionContext {
 					this.saveState();
 				}
 				break;
+			case 'designSpace/pending':
+				this.designSpace.onPending(message.progress);
+				break;
+			case 'designSpace/result':
+				this.designSpace.onResult(message.result);
+				break;
+			case 'designSpace/error':
+				this.designSpace.onError(message.message);
+				break;
 			case 'prune/presets':
 				this.prune.setPresets(message.presets);
 				break;
@@ -154,12 +166,14 @@ export class App implements SectionContext {
 			el('section', 'training'),
 			section.renderTotals(analysis),
 			section.renderOverview(result),
+			el('section', 'design-space'),
 			el('section', 'prune'),
 			section.renderLayers(result),
 			section.renderWarnings(result),
 		);
 		this.renderStatus();
 		this.training.render();
+		this.designSpace.render();
 		this.prune.render();
 		section.layoutHeatmaps();
 		// Exposed for the e2e suite's responsiveness figures (printed, never asserted).

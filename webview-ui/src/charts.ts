@@ -193,3 +193,112 @@ export function lineChart(series: readonly LineSeries[], options: LineChartOptio
 	}
 	return root;
 }
+
+/** One point of an x–y chart; clickable points are buttons (Enter or click). */
+export interface XyPoint {
+	readonly x: number;
+	readonly y: number;
+	readonly title: string;
+	/** A short text next to the point (a prune ratio, a run's name). */
+	readonly label?: string;
+	readonly onClick?: () => void;
+	/** Extra attributes of the point (data-* for tests and state, e.g. the selected setting). */
+	readonly data?: Readonly<Record<string, string>>;
+}
+
+/** A series of an x–y chart: joined by a line (sorted by x) unless `line` is false. */
+export interface XySeries {
+	readonly className: string;
+	readonly label: string;
+	readonly points: readonly XyPoint[];
+	readonly line?: boolean;
+	readonly dashed?: boolean;
+	/** 'square' marks points that are not part of a sweep (e.g. finished fine-tune runs). */
+	readonly marker?: 'dot' | 'square';
+}
+
+export interface XyChartOptions {
+	readonly label: string;
+	readonly xLabel: string;
+	readonly yLabel: string;
+	readonly xFormat: (value: number) => string;
+	readonly yFormat: (value: number) => string;
+	/** 'log2' for crossbar sizes; ticks then sit on `xTicks`. */
+	readonly xScale?: 'linear' | 'log2';
+	readonly xTicks?: readonly number[];
+	/** Values each axis must show (1× on an improvement axis). */
+	readonly includeX?: readonly number[];
+	readonly includeY?: readonly number[];
+	readonly width?: number;
+	readonly height?: number;
+}
+
+/**
+ * An x–y chart (SVG): the trade-off of accuracy against ADC improvement, or a design-space line
+ * per slicing and law. Axis ticks at the data's ends and middle (or at `xTicks`), a hover title on
+ * every point, labels next to labelled points; colours from the series' CSS classes.
+ */
+export function xyChart(series: readonly XySeries[], options: XyChartOptions): SVGSVGElement {
+	const width = options.width ?? 420;
+	const height = options.height ?? 240;
+	const left = 48;
+	const right = 14;
+	const top = 10;
+	const bottom = 34;
+	const plotW = width - left - right;
+	const plotH = height - top - bottom;
+	const log = options.xScale === 'log2';
+	const toX = (v: number): number => (log ? Math.log2(v) : v);
+	const xs = paddedRange(series.flatMap((s) => s.points.map((p) => toX(p.x))), (options.includeX ?? []).map(toX).concat((options.xTicks ?? []).map(toX)));
+	const ys = paddedRange(series.flatMap((s) => s.points.map((p) => p.y)), options.includeY);
+	const x = linearScale(xs.min, xs.max, left, left + plotW);
+	const y = linearScale(ys.min, ys.max, top + plotH, top);
+	const px = (v: number): number => x(toX(v));
+	const root = svg('svg', { class: 'xy-chart', viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'aria-label': options.label });
+	root.append(svg('rect', { x: left, y: top, width: plotW, height: plotH, class: 'plot-area' }));
+	for (const v of rangeTicks(ys.dataMin, ys.dataMax)) {
+		root.append(svg('line', { x1: left, x2: left + plotW, y1: y(v), y2: y(v), class: 'grid' }));
+		root.append(svg('text', { x: left - 4, y: y(v) + 3.5, 'text-anchor': 'end', class: 'axis muted' }, options.yFormat(v)));
+	}
+	const xTicks = options.xTicks ?? rangeTicks(xs.dataMin, xs.dataMax);
+	for (const v of xTicks) {
+		const at = options.xTicks ? px(v) : x(v);
+		root.append(svg('line', { x1: at, x2: at, y1: top, y2: top + plotH, class: 'grid' }));
+		root.append(svg('text', { x: at, y: top + plotH + 13, 'text-anchor': 'middle', class: 'axis muted' }, options.xFormat(v)));
+	}
+	root.append(svg('text', { x: left + plotW / 2, y: height - 4, 'text-anchor': 'middle', class: 'axis' }, options.xLabel));
+	root.append(svg('text', { x: 10, y: top + plotH / 2, 'text-anchor': 'middle', class: 'axis', transform: `rotate(-90 10 ${top + plotH / 2})` }, options.yLabel));
+	for (const s of series) {
+		if (s.points.length === 0) continue;
+		const points = [...s.points].sort((a, b) => a.x - b.x);
+		if (s.line !== false && points.length > 1) {
+			root.append(svg('polyline', { points: points.map((p) => `${px(p.x).toFixed(1)},${y(p.y).toFixed(1)}`).join(' '), class: `series ${s.className}${s.dashed ? ' dashed' : ''}` }));
+		}
+		for (const p of points) {
+			const cx = px(p.x);
+			const cy = y(p.y);
+			const mark = s.marker === 'square'
+				? svg('rect', { x: cx - 4, y: cy - 4, width: 8, height: 8, class: `dot ${s.className}` })
+				: svg('circle', { cx, cy, r: 3.5, class: `dot ${s.className}` });
+			for (const [name, value] of Object.entries(p.data ?? {})) mark.setAttribute(`data-${name}`, value);
+			titled(mark, `${s.label}: ${p.title}`);
+			if (p.onClick) {
+				const click = p.onClick;
+				mark.classList.add('clickable');
+				mark.setAttribute('role', 'button');
+				mark.setAttribute('tabindex', '0');
+				mark.addEventListener('click', click);
+				mark.addEventListener('keydown', (event: Event) => {
+					if (!(event instanceof KeyboardEvent)) return;
+					if (event.key === 'Enter' || event.key === ' ') {
+						event.preventDefault();
+						click();
+					}
+				});
+			}
+			root.append(mark);
+			if (p.label) root.append(svg('text', { x: cx + 5, y: cy - 5, class: `point-label ${s.className}` }, p.label));
+		}
+	}
+	return root;
+}
