@@ -13,6 +13,7 @@ import { pytorchTradeoffCommand, runPytorchSweep, TradeoffLineReader } from '../
 import { fineTunePoints, measureOf, TradeoffCollector } from '../../../src/training/tradeoff';
 import { defaultPresetScales, defaultSweepRatios, parseSweepRatios, parseTradeoffMethods, resolveTradeoffJob, sweepLayerRatios, sweepOrder } from '../../../src/training/tradeoffPlan';
 import type { SweepEvent, TradeoffJob, TradeoffPlan } from '../../../src/training/tradeoffPlan';
+import { formatTradeoffCsv, formatTradeoffTable } from '../../../src/cli/tradeoffCommand';
 
 const vgg11 = ratioPresets['vgg11-cifar10'];
 const vggLayers = vgg11.shapes.map((shape, i) => ({ name: `features.${3 * i}`, shape, kind: 'conv' as const }));
@@ -153,6 +154,24 @@ void describe('trade-off sweep: the DTO', () => {
 		assert.deepEqual(points.map((p) => [p.label, p.method, p.accuracy]), [['D.U.B. fine-tuned (digits-cnn.dub.pt)', 'dub', 97.5], ['unstructured fine-tuned (digits-cnn.dub.pt)', 'unstructured', 96]]);
 		const cost = costOfHistogram(branch.levelHistogram, 16, 'walden');
 		assert.equal(points[0].improvement, cost.adcEnergyDense / cost.adcEnergy);
+	});
+
+	void it('prints the table, one row per ratio, and CSV, one row per point', () => {
+		const plan = resolveTradeoffJob(job({ ratios: [0, 90] }));
+		const collector = new TradeoffCollector(plan);
+		engineEvents(plan).forEach((e) => collector.add(e));
+		const result = collector.result();
+		const table = formatTradeoffTable(result);
+		assert.match(table, /^digits-cnn\.onnx · tfjs \(wasm\) · digits, 359 held-out$/m);
+		assert.match(table, /crossbar 16×16 \(16 output channels, 1 slice per weight\) · ADC law: paper/);
+		const rows = table.split('\n').filter((l) => /^(dense|\d+ %)/.test(l));
+		assert.deepEqual(rows.map((l) => l.split(/\s{2,}/)[0]), ['dense', '0 %', '90 %']);
+		assert.match(rows[2], /89\.00 %\s+1\.\d{3}×\s+90\.0 %\s+89\.00 %/);
+		const csv = formatTradeoffCsv(result).split('\r\n').filter(Boolean);
+		assert.equal(csv.length, 1 + 1 + 4);
+		assert.ok(csv[0].startsWith('method,ratio,accuracy,adc_energy_improvement,adc_bits,adc_bits_dense,zero_fraction,layer_ratios,tiles_level_0'));
+		assert.ok(csv[1].startsWith('dense,,98.5,1,220,220,0,,55,'));
+		assert.ok(csv[4].startsWith('dub,90,89,'));
 	});
 });
 
