@@ -56,7 +56,7 @@ export function formatTradeoffTable(result: TradeoffDto): string {
 			...result.methods.flatMap((method) => cells(result.points.find((p) => p.method === method && p.ratio === ratio)!)),
 		]),
 	];
-	return [...header, table(rows, rows[0].map((_, i) => i > 0)), '', `${result.points.length} points in ${result.seconds.toFixed(1)} s`].join('\n');
+	return [...header, table(rows, rows[0].map((_, i) => i > 0)), '', `${result.points.length} point${result.points.length === 1 ? '' : 's'} in ${result.seconds.toFixed(1)} s`].join('\n');
 }
 
 /** CSV (RFC 4180): the dense model, then one row per point; an empty improvement is ∞ (every crossbar empty). */
