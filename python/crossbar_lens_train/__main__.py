@@ -1,9 +1,11 @@
-"""Command line: `python3 -m crossbar_lens_train {finetune,prune,repro-digits} ...` (python/ on PYTHONPATH).
+"""Command line: `python3 -m crossbar_lens_train {finetune,prune,tradeoff,repro-digits} ...` (python/ on PYTHONPATH).
 
   finetune      the D.U.B. pipeline (regularize, prune, masked fine-tune, unstructured baseline); JSON
                 lines on stdout (rank 0 only), or with --events-file in that file and one readable
                 line per event on stdout; notes and errors on stderr
   prune         D.U.B. / unstructured prune of a checkpoint's conv weights (4-D tensors), no training
+  tradeoff      the accuracy-ADC-energy trade-off: one-shot D.U.B. and unstructured prunes of a checkpoint
+                at a sweep of ratios, each evaluated on the held-out split; JSON lines on stdout
   repro-digits  the reproduction on scikit-learn's digits (table + one JSON object as the last line)
 
 Exit codes: 0 done (or stopped cleanly by SIGTERM/SIGINT: a "stopped" event), 1 error during the run
@@ -14,7 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import NoReturn, Optional, Sequence, Tuple
+from typing import Any, NoReturn, Optional, Sequence, Tuple
 
 from .events import Emitter, close_events_file, open_events_file
 
@@ -62,25 +64,32 @@ def _add_prune_options(p: argparse.ArgumentParser) -> None:
                    help="leave tiles alone that the rule loosens to level 0 (the reference prunes each column's minimum there, A7)")
 
 
+def _add_data(data: argparse._ArgumentGroup) -> None:
+    data.add_argument("--data", required=True, help="digits | a CIFAR-10 folder (binary or python layout) | an image folder | file.npz")
+    data.add_argument("--test-fraction", type=float, default=0.2, help="held-out share when the data has no test split (stratified)")
+    data.add_argument("--split-seed", type=int, default=0, help="seed of the held-out split")
+    data.add_argument("--image-size", type=_image_size, default=None, help="resize image-folder images to HxW")
+    data.add_argument("--augment", action="store_true", help="random crop (padding 4) + horizontal flip, as the paper's CIFAR runs (training only)")
+    data.add_argument("--standardize", action="store_true", help="per-image standardization (std floored at 1/sqrt(N))")
+
+
+def _add_model_source(src: argparse._ArgumentGroup) -> None:
+    src.add_argument("--model", help="the user's factory: package.module:function or path/to/file.py:function (runs that code)")
+    src.add_argument("--torchvision", help="a torchvision architecture, e.g. resnet18, vgg11_bn (or digits-cnn)")
+    src.add_argument("--num-classes", type=int, default=None, help="passed to the factory / torchvision as num_classes")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="crossbar_lens_train", description=__doc__.splitlines()[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     ft = sub.add_parser("finetune", help="train with the D.U.B. regularizer, prune, fine-tune with masks, compare with unstructured")
     src = ft.add_argument_group("model")
-    src.add_argument("--model", help="the user's factory: package.module:function or path/to/file.py:function (runs that code)")
-    src.add_argument("--torchvision", help="a torchvision architecture, e.g. resnet18, vgg11_bn (or digits-cnn)")
-    src.add_argument("--num-classes", type=int, default=None, help="passed to the factory / torchvision as num_classes")
+    _add_model_source(src)
     src.add_argument("--weights", help="checkpoint to start from (a state dict, or one under model/state_dict/...; read with a restricted unpickler)")
     src.add_argument("--trust-checkpoint", action="store_true",
                      help="read --weights with full unpickling (only for your own files; runs code in the pickle)")
-    data = ft.add_argument_group("data")
-    data.add_argument("--data", required=True, help="digits | a CIFAR-10 folder (binary or python layout) | an image folder | file.npz")
-    data.add_argument("--test-fraction", type=float, default=0.2, help="held-out share when the data has no test split (stratified)")
-    data.add_argument("--split-seed", type=int, default=0, help="seed of the held-out split")
-    data.add_argument("--image-size", type=_image_size, default=None, help="resize image-folder images to HxW")
-    data.add_argument("--augment", action="store_true", help="random crop (padding 4) + horizontal flip, as the paper's CIFAR runs")
-    data.add_argument("--standardize", action="store_true", help="per-image standardization (std floored at 1/sqrt(N))")
+    _add_data(ft.add_argument_group("data"))
     hw = ft.add_argument_group("crossbar")
     _add_geometry(hw)
     tr = ft.add_argument_group("phase 1: regularize (training with the D.U.B. regularizer)")
@@ -133,6 +142,24 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--trust-checkpoint", action="store_true", help="full unpickling (only for your own files)")
     pp.add_argument("--json", action="store_true", help="print a JSON summary")
 
+    to = sub.add_parser("tradeoff", help="accuracy against ADC energy: one-shot prunes at a sweep of ratios, no training")
+    src = to.add_argument_group("model")
+    _add_model_source(src)
+    src.add_argument("--weights", required=True, help="the trained checkpoint (read with a restricted unpickler)")
+    src.add_argument("--trust-checkpoint", action="store_true",
+                     help="read --weights with full unpickling (only for your own files; runs code in the pickle)")
+    _add_data(to.add_argument_group("data"))
+    sw = to.add_argument_group("sweep")
+    _add_geometry(sw)
+    sw.add_argument("--sweep", default="0,30,50,60,70,80,85,90,95,98",
+                    help="prune ratios in percent, ascending (default 0,30,50,60,70,80,85,90,95,98); with --preset, "
+                         "percentages of the preset's per-layer ratios")
+    sw.add_argument("--preset", default=None, help="a ratio preset whose per-layer ratios the sweep scales")
+    sw.add_argument("--methods", default="dub,unstructured", help="dub, unstructured or both (default), in this order at each ratio")
+    run = to.add_argument_group("run")
+    run.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    run.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+
     rd = sub.add_parser("repro-digits", help="reproduction on scikit-learn digits at T=16 (see repro.py)")
     rd.add_argument("--quick", action="store_true", help="reduced epochs for CI (< 60 s on 2 cores)")
     rd.add_argument("--seed", type=int, default=0)
@@ -176,9 +203,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         model = build_model(args.model, args.torchvision, args.num_classes)
         if args.weights:
             load_weights(model, args.weights, trust=args.trust_checkpoint)
-        channels = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d)).in_channels \
-            if any(isinstance(m, torch.nn.Conv2d) for m in model.modules()) else 3
-        splits = open_dataset(args.data, channels=channels, image_size=args.image_size,
+        splits = open_dataset(args.data, channels=_input_channels(model), image_size=args.image_size,
                               test_fraction=args.test_fraction, split_seed=args.split_seed)
         cfg = Config(tile=args.tile, slices=args.slices, lam_var=args.lambda_var, lam_l2=args.lambda_l2, lr=args.lr,
                      momentum=args.momentum, epochs=args.epochs, batch_size=args.batch_size, ratios=ratios,
@@ -224,6 +249,62 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         import torch.distributed as dist
         if dist.is_initialized():
             dist.destroy_process_group()
+
+
+def _input_channels(model: Any) -> int:
+    """The image channels the model takes: its first conv's input channels (3 without a conv)."""
+    import torch
+    return next((m.in_channels for m in model.modules() if isinstance(m, torch.nn.Conv2d)), 3)
+
+
+def cmd_tradeoff(args: argparse.Namespace) -> int:
+    import time
+
+    import torch
+
+    from .data import DatasetError, Transform, open_dataset
+    from .models import ModelError, build_model, load_weights
+    from .pipeline import PipelineError, check_fits, init_distributed
+    from .prune import PRESETS, PruneSpecError
+    from .tiles import TileGeometry, conv_layers
+    from .tradeoff import StopSweep, install_stop_handlers, parse_methods, parse_sweep, run_sweep
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    emitter = Emitter()
+    started = time.time()
+    try:
+        install_stop_handlers()
+        sweep = parse_sweep(args.sweep, preset=args.preset is not None)
+        methods = parse_methods(args.methods)
+        if args.preset is not None and args.preset not in PRESETS:
+            raise PruneSpecError(f"unknown ratio preset '{args.preset}'; known: {', '.join(PRESETS)}")
+        ctx = init_distributed(args.device)
+        model = build_model(args.model, args.torchvision, args.num_classes)
+        load_weights(model, args.weights, trust=args.trust_checkpoint)
+        model.to(ctx.device)
+        splits = open_dataset(args.data, channels=_input_channels(model), image_size=args.image_size,
+                              test_fraction=args.test_fraction, split_seed=args.split_seed)
+        transform = Transform(standardize=args.standardize)
+        classes = check_fits(model, splits, transform, ctx.device)
+        geometry = TileGeometry(args.tile, args.slices)
+        emitter.emit("start", engine="pytorch", torch=torch.__version__, device=str(ctx.device),
+                     model=args.model or f"torchvision:{args.torchvision}", weights=args.weights, data=args.data,
+                     split=splits.split, train=len(splits.train), test=len(splits.test), classes=classes,
+                     imageShape=list(splits.test.image_shape), tile=args.tile, slices=args.slices,
+                     convLayers=[n for n, _ in conv_layers(model)], sweep=sweep, methods=methods, preset=args.preset,
+                     points=len(sweep) * len(methods), accuracyUnit="percent")
+        run_sweep(model, splits, transform, ctx, geometry, sweep, methods, args.preset, emitter.emit)
+        emitter.emit("done", seconds=round(time.time() - started, 3))
+        return 0
+    except StopSweep:
+        emitter.emit("stopped", seconds=round(time.time() - started, 3))
+        return 0
+    except (DatasetError, ModelError, PipelineError, PruneSpecError) as ex:
+        # The model, its factory, the data or the sweep the user gave: a usage error (exit 2), one line.
+        emitter.emit("error", message=str(ex), usage=True)
+        sys.stderr.write(f"crossbar_lens_train: {ex}\n")
+        return USAGE_EXIT
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
@@ -291,6 +372,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return cmd_finetune(args)
         if args.command == "prune":
             return cmd_prune(args)
+        if args.command == "tradeoff":
+            return cmd_tradeoff(args)
         from .repro import run_repro
         return run_repro(quick=args.quick, seed=args.seed, threads=args.threads, verbose=args.verbose)
     finally:

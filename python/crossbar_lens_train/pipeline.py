@@ -185,6 +185,21 @@ def check_fits(model: nn.Module, splits: Splits, transform: Transform, device: t
     return classes
 
 
+def evaluate_model(model: nn.Module, ds: ArrayDataset, transform: Transform, ctx: DistContext) -> Tuple[float, float]:
+    """(accuracy %, mean CE) of `model` in eval mode on a dataset, sharded over ranks, every image counted once."""
+    model.eval()
+    correct = total = loss_sum = 0.0
+    with torch.no_grad():
+        for x, y in batches(ds, 512, transform, train=False, rank=ctx.rank, world=ctx.world):
+            x, y = x.to(ctx.device), y.to(ctx.device)
+            out = model(x)
+            loss_sum += float(F.cross_entropy(out, y, reduction="sum"))
+            correct += float((out.argmax(1) == y).sum())
+            total += len(y)
+    correct, total, loss_sum = ctx.sum([correct, total, loss_sum])
+    return 100.0 * correct / max(total, 1), loss_sum / max(total, 1)
+
+
 class StopRequested(Exception):
     pass
 
@@ -287,17 +302,7 @@ class Pipeline:
 
     def evaluate(self, ds: ArrayDataset) -> Tuple[float, float]:
         """(accuracy %, mean CE) on a dataset, sharded over ranks, every image counted once."""
-        self.model.eval()
-        correct = total = loss_sum = 0.0
-        with torch.no_grad():
-            for x, y in batches(ds, 512, self.transform, train=False, rank=self.ctx.rank, world=self.ctx.world):
-                x, y = x.to(self.ctx.device), y.to(self.ctx.device)
-                out = self.model(x)
-                loss_sum += float(F.cross_entropy(out, y, reduction="sum"))
-                correct += float((out.argmax(1) == y).sum())
-                total += len(y)
-        correct, total, loss_sum = self.ctx.sum([correct, total, loss_sum])
-        return 100.0 * correct / max(total, 1), loss_sum / max(total, 1)
+        return evaluate_model(self.model, ds, self.transform, self.ctx)
 
     def histogram(self) -> Tuple[List[int], Optional[float]]:
         return model_histogram(self.model, self.geometry)

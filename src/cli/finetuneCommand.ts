@@ -21,8 +21,8 @@ const hyperOptions: Record<string, keyof TrainingHyperParameters> = {
 	'batch-size': 'batchSize',
 };
 
-/** digits, an .npz, or a CIFAR-10 folder (binary layout). */
-function datasetFromArg(text: string): DatasetSpec {
+/** digits, an .npz, or a CIFAR-10 folder (binary layout); `tradeoff --data` reads the same. */
+export function datasetFromArg(text: string): DatasetSpec {
 	if (text === 'digits') return { kind: 'digits' };
 	if (extname(text).toLowerCase() === '.npz') return { kind: 'npz', path: text };
 	return { kind: 'cifar10', dir: text };

@@ -1,7 +1,8 @@
 import type { AnalysisResultDto, LayerAnalysisDto } from '../shared/analysis';
 import { formatImprovement, formatInteger, formatPercent as percent, formatPj } from '../shared/format';
 
-function table(rows: string[][], alignRight: readonly boolean[]): string {
+/** Rows as aligned columns (the first row is the header), two spaces apart. */
+export function table(rows: string[][], alignRight: readonly boolean[]): string {
 	const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => [...r[c]].length)));
 	return rows.map((r) => r.map((cell, c) => {
 		const pad = ' '.repeat(widths[c] - [...cell].length);

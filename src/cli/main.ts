@@ -5,6 +5,7 @@ import { runFinetune } from './finetuneCommand';
 import { runPrune } from './pruneCommand';
 import { toolVersion } from './version';
 import { runReport } from './reportCommand';
+import { runTradeoffCommand } from './tradeoffCommand';
 
 const usage = `crossbar-lens: ADC cost of a model on crossbar-based analog in-memory accelerators (D.U.B., arXiv 2403.13082)
 
@@ -23,6 +24,10 @@ usage:
                                 [--lambda-var X] [--lambda-l2 X] [--lr X] [--finetune-lr X] [--batch-size N]
                                 [--tile 64] [--slices 1] [--seed 0] [--workers 1|2] [--python PATH]
                                 [--resume] [--force] [--no-baseline] [--json]
+  crossbar-lens tradeoff <model> --data digits|x.npz|<cifar-10 dir> [--ratios 0,30,50,…] [--methods dub,unstructured]
+                                [--preset vgg11-cifar10|resnet18-imagenet|…] [--tile 64] [--slices 1]
+                                [--adc-law paper|walden|thermal] [--engine tfjs|pytorch]
+                                [--factory file.py:fn | --torchvision NAME] [--python PATH] [--seed 0] [--json|--csv]
   crossbar-lens --help | --version
 
 models: ${describeSuffixes(modelFileExtensions)} (PyTorch, safetensors, ONNX, TF.js, NumPy, Keras)
@@ -43,6 +48,8 @@ export async function main(argv: readonly string[]): Promise<number> {
 				return await runFinetune(rest);
 			case 'report':
 				return await runReport(rest);
+			case 'tradeoff':
+				return await runTradeoffCommand(rest);
 			case '--version':
 			case '-v':
 				process.stdout.write(`${toolVersion()}\n`);

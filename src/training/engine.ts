@@ -22,7 +22,7 @@ export type TrainingPhase = 'regularize' | 'prune' | 'finetune' | 'baseline';
 export type DatasetSpec =
 	/** scikit-learn's 8×8 digits (digits.csv.gz: 64 pixel columns 0..16, then the label); 1×8×8 scaled by 1/16. */
 	| ({ readonly kind: 'digits'; readonly path?: string } & DatasetOptions)
-	/** An .npz with `x` (N×C×H×W, N×H×W×C or N×H×W; uint8 is scaled by 1/255) and `y` (N labels). */
+	/** An .npz with `x` (N×C×H×W, N×H×W×C or N×H×W; uint8 is scaled by 1/255) and `y` (N labels); `x_test` and `y_test`, when present, are the held-out split. */
 	| ({ readonly kind: 'npz'; readonly path: string; readonly xKey?: string; readonly yKey?: string; readonly layout?: 'NCHW' | 'NHWC' } & DatasetOptions)
 	/** CIFAR-10 binary version: a folder with data_batch_1..5.bin and test_batch.bin (test_batch is the held-out split). */
 	| ({ readonly kind: 'cifar10'; readonly dir: string } & DatasetOptions)
@@ -31,7 +31,7 @@ export type DatasetSpec =
 
 /** Options every dataset takes. */
 export interface DatasetOptions {
-	/** Held-out fraction of a seeded stratified split (default 0.2); CIFAR-10 uses its test_batch instead. */
+	/** Held-out fraction of a seeded stratified split (default 0.2); CIFAR-10 uses its test_batch instead, an .npz its x_test/y_test. */
 	readonly testFraction?: number;
 	/** Random crop with 4-pixel zero padding + horizontal flip on training batches (the reference's CIFAR pipeline). Default: true for cifar10, else false. */
 	readonly augment?: boolean;

@@ -30,7 +30,7 @@ export async function loadDataset(spec: DatasetSpec, seed = 0): Promise<Dataset>
 			name = `digits (${spec.path ?? defaultDigitsPath})`;
 			break;
 		case 'npz':
-			train = await loadNpz(spec.path, spec);
+			({ train, test } = await loadNpz(spec.path, spec));
 			name = spec.path;
 			break;
 		case 'cifar10':

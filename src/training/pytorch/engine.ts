@@ -126,22 +126,26 @@ export function findPythonDir(): string {
 	return found;
 }
 
-/** The interpreter command of a job (exported for the tests and for a "show the command" action). */
-export function pytorchCommand(job: TrainingJob, settings: PytorchEngineSettings = {}, eventsFile?: string): PythonCommand & { notes: string[] } {
-	const invocation = buildPytorchInvocation(job, { eventsFile });
+/** The engine's environment: the settings' (default this process's) with python/ first on PYTHONPATH, unbuffered. */
+export function pythonEnvironment(settings: Pick<PytorchEngineSettings, 'pythonDir' | 'env'> = {}): Record<string, string> {
 	const pythonDir = settings.pythonDir ?? findPythonDir();
-	const base = settings.env ?? process.env;
 	const env: Record<string, string> = {};
-	for (const [key, value] of Object.entries(base)) {
+	for (const [key, value] of Object.entries(settings.env ?? process.env)) {
 		if (value !== undefined) env[key] = value;
 	}
 	env.PYTHONPATH = env.PYTHONPATH ? `${pythonDir}${delimiter}${env.PYTHONPATH}` : pythonDir;
 	// The JSON lines must reach the reader as they are printed.
 	env.PYTHONUNBUFFERED = '1';
+	return env;
+}
+
+/** The interpreter command of a job (exported for the tests and for a "show the command" action). */
+export function pytorchCommand(job: TrainingJob, settings: PytorchEngineSettings = {}, eventsFile?: string): PythonCommand & { notes: string[] } {
+	const invocation = buildPytorchInvocation(job, { eventsFile });
 	return {
 		executable: settings.pythonPath ?? defaultPythonPath(),
 		args: invocation.args,
-		env,
+		env: pythonEnvironment(settings),
 		cwd: settings.cwd ?? process.cwd(),
 		title: invocation.processes > 1 ? `D.U.B. fine-tune (${invocation.processes} processes)` : 'D.U.B. fine-tune',
 		eventsFile,

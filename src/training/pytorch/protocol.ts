@@ -23,7 +23,8 @@ export interface PytorchInvocation {
 
 const num = (value: number): string => String(value);
 
-function datasetArgs(spec: DatasetSpec, notes: string[]): string[] {
+/** The `--data …` arguments of a dataset (both subcommands read them); `notes` gets what the engine cannot honour. */
+export function datasetArgs(spec: DatasetSpec, notes: string[]): string[] {
 	const args: string[] = [];
 	switch (spec.kind) {
 		case 'digits':

@@ -294,8 +294,8 @@ async function writeOutput(job: TrainingJob, graph: LoadedGraph['graph'], toFile
 	}
 }
 
-/** One forward pass on two held-out images, so a graph the dataset cannot feed fails before training with one line. */
-function checkForwardPass(model: TrainableModel, dataset: Dataset): void {
+/** One forward pass on two held-out images, so a graph the dataset cannot feed fails before training (or a trade-off sweep) with one line. */
+export function checkForwardPass(model: TrainableModel, dataset: Dataset): void {
 	const [c, h, w] = dataset.shape;
 	const n = Math.min(2, dataset.test.count);
 	try {

@@ -80,6 +80,33 @@ void describe('training datasets', () => {
 		await assert.rejects(loadDataset({ kind: 'npz', path: bad }), /needs arrays 'x' \(images\) and 'y' \(labels\); it has images/);
 	});
 
+	void it('takes an npz\'s x_test and y_test as its held-out split, as the PyTorch engine does', async () => {
+		const path = join(dir, 'split.npz');
+		writeNpzFile(path, {
+			x: { descr: '<f4', shape: [4, 1, 2, 2], values: Array.from({ length: 16 }, (_, i) => i) },
+			y: { descr: '<i4', shape: [4], values: [0, 1, 0, 1] },
+			x_test: { descr: '<f4', shape: [3, 1, 2, 2], values: Array.from({ length: 12 }, (_, i) => 100 + i) },
+			y_test: { descr: '<i4', shape: [3], values: [1, 2, 0] },
+		});
+		const d = await loadDataset({ kind: 'npz', path, testFraction: 0.5 }, 7);
+		assert.equal(d.train.count, 4, 'every x image trains: no split');
+		assert.deepEqual([...d.test.x], Array.from({ length: 12 }, (_, i) => 100 + i), 'x_test in its own order');
+		assert.deepEqual([...d.test.y], [1, 2, 0]);
+		assert.equal(d.classes, 3);
+		const half = join(dir, 'half.npz');
+		writeNpzFile(half, {
+			x: { descr: '<f4', shape: [2, 1, 1, 1], values: [0, 1] }, y: { descr: '<i4', shape: [2], values: [0, 1] },
+			x_test: { descr: '<f4', shape: [1, 1, 1, 1], values: [0] },
+		});
+		await assert.rejects(loadDataset({ kind: 'npz', path: half }), /has 'x_test' without 'y_test'/);
+		const shapes = join(dir, 'shapes.npz');
+		writeNpzFile(shapes, {
+			x: { descr: '<f4', shape: [2, 1, 1, 1], values: [0, 1] }, y: { descr: '<i4', shape: [2], values: [0, 1] },
+			x_test: { descr: '<f4', shape: [1, 1, 2, 1], values: [0, 1] }, y_test: { descr: '<i4', shape: [1], values: [0] },
+		});
+		await assert.rejects(loadDataset({ kind: 'npz', path: shapes }), /'x_test' holds 1×2×1 images but 'x' holds 1×1×1/);
+	});
+
 	void it('parses CIFAR-10 binary records (label byte, then R, G, B planes)', async () => {
 		const record = new Uint8Array(3073);
 		record[0] = 3;
