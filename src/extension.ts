@@ -20,7 +20,7 @@ export function activate(context: vscode.ExtensionContext): void {
 	const focus = new ModelFocus();
 	const trainingRuns = new TrainingRunRegistry();
 	const journal = new RunJournal(context.workspaceState);
-	const services: Services = { extensionUri: context.extensionUri, log, store, focus, trainingRuns, journal };
+	const services: Services = { extensionUri: context.extensionUri, log, store, focus, trainingRuns, journal, workspaceState: context.workspaceState };
 	context.subscriptions.push(log, store, focus, trainingRuns);
 
 	registerCommands(context, services);

@@ -81,6 +81,15 @@ export function registerCommands(context: vscode.ExtensionContext, services: Ser
 		}
 	});
 
+	// The sweep itself asks for trust when it would run a PyTorch model's code (ONNX, TF.js and
+	// Keras models are evaluated by TensorFlow.js without running anything of the user's).
+	register(Commands.tradeoff, 'Trade-off sweep', async (uri?: unknown) => {
+		const target = uri instanceof vscode.Uri ? uri : await chooseModel(services, 'Accuracy–energy trade-off: choose a model');
+		if (!target) return;
+		if (!AnalysisPanel.get(target.fsPath)) await analyzeInPanel(services, target.fsPath);
+		await AnalysisPanel.get(target.fsPath)?.startTradeoff();
+	});
+
 	register(Commands.showPanel, 'Crossbar panel', async (path?: string) => {
 		const target = typeof path === 'string' ? path : services.focus.path;
 		if (!target) {

@@ -16,6 +16,8 @@ export interface Services {
 	readonly trainingRuns: TrainingRunRegistry;
 	/** The fine-tunes in flight, kept across window reloads. */
 	readonly journal: RunJournal;
+	/** What the workspace remembers (the quick picks' last choices). */
+	readonly workspaceState: vscode.Memento;
 }
 
 /** Which model the user looks at now (the focused panel), for the status bar and commands. */

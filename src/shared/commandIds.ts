@@ -15,6 +15,8 @@ export const Commands = {
 	showPanel: 'crossbarLens.showPanel',
 	/** Palette/explorer/panel: regularize, D.U.B.-prune, fine-tune and compare (runs training code: trusted workspaces only). */
 	runFineTune: 'crossbarLens.runFineTune',
+	/** Palette/panel: sweep the prune ratio one-shot and plot held-out accuracy against ADC improvement. */
+	tradeoff: 'crossbarLens.tradeoff',
 } as const;
 
 export type CommandId = (typeof Commands)[keyof typeof Commands];

@@ -7,6 +7,7 @@
  */
 import type { AdcLaw, AnalysisResultDto, DesignSpaceDto } from './analysis';
 import { adcLaws } from './analysis';
+import type { TradeoffViewDto } from './tradeoff';
 import type { TrainingRunDto } from './training';
 
 /** Bumped when a message changes shape; the webview says which one it speaks in `webview/ready`. */
@@ -139,7 +140,9 @@ export type HostToWebview =
 	/** Whether the fine-tune button is enabled (workspace trust). */
 	| { readonly type: 'training/capability'; readonly capability: TrainingCapabilityDto }
 	/** A fine-tune run of (or into) this model: its whole current state (curves, phase histograms, final table). */
-	| { readonly type: 'training/update'; readonly run: TrainingRunDto };
+	| { readonly type: 'training/update'; readonly run: TrainingRunDto }
+	/** The accuracy–energy trade-off sweep of this model: its whole current state. */
+	| { readonly type: 'tradeoff/update'; readonly view: TradeoffViewDto };
 
 /** Webview → host. */
 export type WebviewToHost =
@@ -164,7 +167,11 @@ export type WebviewToHost =
 	/** Start "Run D.U.B. fine-tune" with this panel's model. */
 	| { readonly type: 'training/start' }
 	/** A fine-tune run's button: open the output in a panel, reveal it in the explorer, or cancel the run. */
-	| { readonly type: 'training/action'; readonly runId: string; readonly action: TrainingAction };
+	| { readonly type: 'training/action'; readonly runId: string; readonly action: TrainingAction }
+	/** Start the accuracy–energy trade-off sweep of this panel's model (the host asks for the dataset). */
+	| { readonly type: 'tradeoff/start' }
+	/** Stop the running sweep. */
+	| { readonly type: 'tradeoff/cancel' };
 
 type Guard = (value: Record<string, unknown>) => boolean;
 
@@ -227,6 +234,8 @@ const webviewGuards: Record<WebviewToHost['type'], Guard> = {
 	'log/error': (m) => isString(m.message, 20_000),
 	'training/start': () => true,
 	'training/action': (m) => isString(m.runId, 200) && typeof m.action === 'string' && trainingActions.includes(m.action as TrainingAction),
+	'tradeoff/start': () => true,
+	'tradeoff/cancel': () => true,
 };
 
 /** Runtime guard for everything the host receives from the webview. */
@@ -256,6 +265,7 @@ const hostGuards: Record<HostToWebview['type'], Guard> = {
 	'prune/show': () => true,
 	'training/capability': (m) => isObject(m.capability) && typeof m.capability.available === 'boolean',
 	'training/update': (m) => isObject(m.run) && isString(m.run.runId, 200) && Array.isArray(m.run.points) && Array.isArray(m.run.snapshots) && isObject(m.run.plannedEpochs),
+	'tradeoff/update': (m) => isObject(m.view) && isString(m.view.status, 20) && Array.isArray(m.view.points) && Array.isArray(m.view.extraPoints) && isObject(m.view.profile),
 };
 
 /** Runtime guard for what the webview receives (anything else posted to the window is ignored). */

@@ -114,3 +114,23 @@ export type TradeoffProgress =
 	/** Point `index` (1-based) of `total`. */
 	| { readonly kind: 'point'; readonly index: number; readonly total: number; readonly point: TradeoffPointDto }
 	| { readonly kind: 'log'; readonly message: string };
+
+/** The panel's trade-off section: a sweep as it runs (points arrive one by one) or as it ended. */
+export interface TradeoffViewDto {
+	readonly status: 'running' | 'done' | 'cancelled' | 'failed';
+	/** The error, or what a cancelled sweep had done. */
+	readonly message?: string;
+	/** Points done and planned (running). */
+	readonly done: number;
+	readonly total: number;
+	/** e.g. "TensorFlow.js · wasm" or "PyTorch · cpu". */
+	readonly engineLabel: string;
+	readonly datasetLabel: string;
+	readonly profile: TradeoffProfileDto;
+	readonly dense?: TradeoffMeasureDto;
+	readonly points: TradeoffPointDto[];
+	/** Finished fine-tunes of the same model at the same crossbar size, under the chart's law. */
+	readonly extraPoints: TradeoffExtraPointDto[];
+	readonly startedAt: number;
+	readonly seconds?: number;
+}

@@ -10,6 +10,7 @@ import { AnalysisSection } from './sections/analysis';
 import { DesignSpaceSection } from './sections/designSpace';
 import type { Analysis, SectionContext } from './sections/context';
 import { PrunePreviewSection } from './sections/prunePreview';
+import { TradeoffSection } from './sections/tradeoff';
 import { TrainingSection } from './sections/training';
 import { vscode } from './vscodeApi';
 
@@ -23,6 +24,7 @@ export class App implements SectionContext {
 	private readonly analysisSection: AnalysisSection;
 	private readonly prune: PrunePreviewSection;
 	private readonly designSpace: DesignSpaceSection;
+	private readonly tradeoff: TradeoffSection;
 	private readonly training: TrainingSection;
 
 	constructor(private readonly root: HTMLElement) {
@@ -34,6 +36,7 @@ export class App implements SectionContext {
 		}, this.view?.selectedTile);
 		this.prune = new PrunePreviewSection(root, this);
 		this.designSpace = new DesignSpaceSection(root, this);
+		this.tradeoff = new TradeoffSection(root, this);
 		this.training = new TrainingSection(root, this);
 		window.addEventListener('message', (event: MessageEvent<unknown>) => this.receive(event.data));
 		window.addEventListener('scroll', () => this.onScroll(), { passive: true });
@@ -143,6 +146,9 @@ export class App implements SectionContext {
 			case 'training/update':
 				this.training.update(message.run);
 				break;
+			case 'tradeoff/update':
+				this.tradeoff.update(message.view);
+				break;
 		}
 	}
 
@@ -161,9 +167,10 @@ export class App implements SectionContext {
 		const { result } = analysis;
 		const section = this.analysisSection;
 		this.root.append(
-			section.renderHeader(analysis, [this.prune.toggleButton(), this.training.startButton()]),
+			section.renderHeader(analysis, [this.prune.toggleButton(), this.tradeoff.startButton(), this.training.startButton()]),
 			el('div', 'status-slot'),
 			el('section', 'training'),
+			el('section', 'tradeoff'),
 			section.renderTotals(analysis),
 			section.renderOverview(result),
 			el('section', 'design-space'),
@@ -173,6 +180,7 @@ export class App implements SectionContext {
 		);
 		this.renderStatus();
 		this.training.render();
+		this.tradeoff.render();
 		this.designSpace.render();
 		this.prune.render();
 		section.layoutHeatmaps();

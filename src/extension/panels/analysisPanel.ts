@@ -17,6 +17,7 @@ import { affectsProfile, applyChoice, choiceOf, profileFromSettings } from '../s
 import { ModelFileWatcher } from './modelFileWatcher';
 import type { PanelHost } from './panelHost';
 import { PrunePreviewSection } from './prunePreviewSection';
+import { TradeoffSection } from './tradeoffSection';
 import { TrainingSection } from './trainingSection';
 import { renderWebviewHtml, webviewOptions } from './webviewHtml';
 
@@ -88,6 +89,7 @@ export class AnalysisPanel extends Disposable implements PanelHost {
 	private inflight: AbortController | undefined;
 	private readonly prune: PrunePreviewSection;
 	private readonly training: TrainingSection;
+	private readonly tradeoff: TradeoffSection;
 	private readyOnce = false;
 	/** A message could not be delivered (the panel was hidden): replay the state at the next ready. */
 	private missed = false;
@@ -117,6 +119,7 @@ export class AnalysisPanel extends Disposable implements PanelHost {
 		}));
 		this.prune = new PrunePreviewSection(this);
 		this.training = this.register(new TrainingSection(this));
+		this.tradeoff = this.register(new TradeoffSection(this, services.workspaceState));
 		this.register(new ModelFileWatcher(path, {
 			changed: () => void this.onFileChanged(),
 			deleted: () => void this.post({ type: 'analysis/error', model: this.modelInfoFallback(), reason: 'fileChanged', message: `${basename(path)} was deleted or moved; the panel shows its last analysis.` }),
@@ -150,6 +153,12 @@ export class AnalysisPanel extends Disposable implements PanelHost {
 	/** The profile this panel analyses with: settings, with the panel's switcher on top. */
 	profile(): HardwareProfile {
 		return applyChoice(profileFromSettings(vscode.Uri.file(this.path)), this.choice);
+	}
+
+	/** Starts the accuracy–energy trade-off sweep of this panel's model (its quick picks first). */
+	async startTradeoff(): Promise<void> {
+		this.panel.reveal(undefined, false);
+		await this.tradeoff.start();
 	}
 
 	revealLayer(layer: string): void {
@@ -210,6 +219,7 @@ export class AnalysisPanel extends Disposable implements PanelHost {
 			void this.post(this.lastError);
 		}
 		this.training.replay();
+		this.tradeoff.replay();
 	}
 
 	private showEntry(entry: AnalysisEntry, reason: AnalysisReason): void {
@@ -323,6 +333,12 @@ export class AnalysisPanel extends Disposable implements PanelHost {
 				return;
 			case 'training/action':
 				await this.training.action(message.runId, message.action);
+				return;
+			case 'tradeoff/start':
+				await this.tradeoff.start();
+				return;
+			case 'tradeoff/cancel':
+				this.tradeoff.cancel();
 				return;
 		}
 	}

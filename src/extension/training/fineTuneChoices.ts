@@ -8,6 +8,7 @@ import type { RatioSpec } from '../../pruning/ratios';
 import { configSection, Settings } from '../../shared/commandIds';
 import { defaultDigitsPath } from '../../training/datasets';
 import { trainingPresets } from '../../training/engine';
+import { defaultSweepRatios, parseSweepRatios } from '../../training/tradeoff';
 import { paperScaled, parseRatios, scaleMilestones } from '../../training/fineTunePresets';
 import type { DatasetSpec, TrainingHyperParameters } from '../../training/engine';
 import { findModelFactories } from '../../training/pytorch/factories';
@@ -378,4 +379,57 @@ async function chooseOutput(modelPath: string, title: string): Promise<{ outputP
 		return { outputPath, force: true };
 	}
 	return { outputPath, force: false };
+}
+
+/** What the trade-off's quick picks decided for one model. */
+export interface TradeoffChoice {
+	readonly dataset: DatasetSpec;
+	readonly datasetLabel: string;
+	readonly engine: 'tfjs' | 'pytorch';
+	/** PyTorch: the model class, as for a fine-tune. */
+	readonly engineOptions: { readonly modelFactory?: string; readonly torchvision?: string };
+	readonly ratios: number[];
+}
+
+/**
+ * Quick picks of an accuracy–energy trade-off sweep of `modelPath`: the dataset, the architecture
+ * of a PyTorch checkpoint, the ratios. They share the fine-tune's memory (the dataset and
+ * architecture chosen for a model are offered first). Undefined when the user dismisses one.
+ */
+export async function chooseTradeoff(state: vscode.Memento, modelPath: string): Promise<TradeoffChoice | undefined> {
+	const memory: Memory = state.get<Memory>(memoryKey) ?? {};
+	try {
+		const engine = hasSuffix(modelPath, trainableSuffixes('pytorch')) ? 'pytorch' : 'tfjs';
+		const steps = engine === 'pytorch' ? 3 : 2;
+		const title = (n: number, what: string): string => `Accuracy–energy trade-off of ${basename(modelPath)} (${n}/${steps}): ${what}`;
+		const { spec: dataset, label: datasetLabel } = await chooseDataset(memory, engine === 'tfjs', title(1, 'held-out images'));
+		const architecture = engine === 'pytorch' ? await chooseArchitecture(memory, modelPath, title(2, 'model architecture')) : undefined;
+		const ratiosText = await input({
+			title: title(steps, 'prune ratios'),
+			prompt: 'Prune ratios in percent to sweep (the same ratio for every conv layer; D.U.B. and unstructured at each, no fine-tune)',
+			value: defaultSweepRatios.join(','),
+			validateInput: (v) => {
+				try {
+					parseSweepRatios(v);
+					return undefined;
+				} catch (ex) {
+					return ex instanceof Error ? ex.message : String(ex);
+				}
+			},
+		});
+		await state.update(memoryKey, {
+			...memory,
+			dataset: { kind: dataset.kind, path: 'path' in dataset ? dataset.path : 'dir' in dataset ? dataset.dir : undefined },
+			architectures: architecture ? { ...memory.architectures, [modelPath]: architecture } : memory.architectures,
+		} satisfies Memory);
+		const torchvision = architecture?.startsWith('torchvision:') ? architecture.slice('torchvision:'.length) : undefined;
+		return {
+			dataset, datasetLabel, engine,
+			engineOptions: architecture === undefined ? {} : torchvision ? { torchvision } : { modelFactory: architecture },
+			ratios: parseSweepRatios(ratiosText),
+		};
+	} catch (ex) {
+		if (ex instanceof Cancelled) return undefined;
+		throw ex;
+	}
 }

@@ -41,6 +41,11 @@ export class TrainingRunRegistry implements vscode.Disposable {
 		return [...this.runs.values()].map((e) => e.view).filter((v) => v.status === 'running');
 	}
 
+	/** The finished runs that started from this model, oldest first. */
+	finished(path: string): TrainingRunDto[] {
+		return [...this.runs.values()].map((e) => e.view).filter((v) => v.modelPath === path && v.status === 'done').sort((a, b) => a.startedAt - b.startedAt);
+	}
+
 	/** The latest run that trains this model, or that wrote it. */
 	forPath(path: string): TrainingRunDto | undefined {
 		let found: TrainingRunDto | undefined;
