@@ -1,5 +1,6 @@
 import { openFileSource } from '../../formats/byteSource';
 import { numpyReader } from '../../formats/numpy';
+import { DatasetError } from './errors';
 import type { LabelledImages } from './types';
 
 /**
@@ -17,15 +18,15 @@ export async function loadNpz(path: string, options: { xKey?: string; yKey?: str
 		const xt = byName.get(xKey);
 		const yt = byName.get(yKey);
 		if (!xt || !yt) {
-			throw new Error(`${path}: needs arrays '${xKey}' (images) and '${yKey}' (labels); it has ${[...byName.keys()].join(', ') || 'none'}.`);
+			throw new DatasetError(`${path}: needs arrays '${xKey}' (images) and '${yKey}' (labels); it has ${[...byName.keys()].join(', ') || 'none'}.`);
 		}
 		const shape = xt.shape;
 		if (shape.length < 3 || shape.length > 4) {
-			throw new Error(`${path}: '${xKey}' has shape (${shape.join(', ')}); expected N×C×H×W, N×H×W×C or N×H×W.`);
+			throw new DatasetError(`${path}: '${xKey}' has shape (${shape.join(', ')}); expected N×C×H×W, N×H×W×C or N×H×W.`);
 		}
 		const n = shape[0];
 		if (yt.shape.length !== 1 || yt.shape[0] !== n) {
-			throw new Error(`${path}: '${yKey}' has shape (${yt.shape.join(', ')}); expected (${n}) labels for ${n} images.`);
+			throw new DatasetError(`${path}: '${yKey}' has shape (${yt.shape.join(', ')}); expected (${n}) labels for ${n} images.`);
 		}
 		const raw = await xt.load();
 		const labels = await yt.load();
@@ -33,7 +34,7 @@ export async function loadNpz(path: string, options: { xKey?: string; yKey?: str
 		for (let i = 0; i < n; i++) {
 			const v = labels[i];
 			if (!Number.isInteger(v) || v < 0) {
-				throw new Error(`${path}: label ${i} is ${v}; labels must be class indices 0, 1, 2, ...`);
+				throw new DatasetError(`${path}: label ${i} is ${v}; labels must be class indices 0, 1, 2, ...`);
 			}
 			y[i] = v;
 		}
