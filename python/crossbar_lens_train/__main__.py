@@ -65,7 +65,8 @@ def _add_prune_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_data(data: argparse._ArgumentGroup) -> None:
-    data.add_argument("--data", required=True, help="digits | a CIFAR-10 folder (binary or python layout) | an image folder | file.npz")
+    data.add_argument("--data", required=True, help="digits | fashion-mnist | a CIFAR-10 folder (binary or python layout) | a folder of "
+                      "IDX files (MNIST, Fashion-MNIST, ...) | an image folder | file.npz")
     data.add_argument("--test-fraction", type=float, default=0.2, help="held-out share when the data has no test split (stratified)")
     data.add_argument("--split-seed", type=int, default=0, help="seed of the held-out split")
     data.add_argument("--image-size", type=_image_size, default=None, help="resize image-folder images to HxW")
@@ -168,9 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fail(message: str, code: int = 1, main: bool = True) -> int:
+def _fail(message: str, code: int = 1, main: bool = True, **fields: object) -> int:
     if main:
-        Emitter().emit("error", message=message)
+        Emitter().emit("error", message=message, **fields)
         sys.stderr.write(f"crossbar_lens_train: {message}\n")
     return code
 
@@ -243,7 +244,10 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         if ctx.main and checkpoint and os.path.exists(checkpoint):
             os.unlink(checkpoint)  # the run is complete: the result is in --out
         return 0
-    except (DatasetError, ModelError, PipelineError, PruneSpecError) as ex:
+    except DatasetError as ex:
+        # "dataset": the TypeScript engine reports a dataset it cannot read as such (one line, no "internal error").
+        return _fail(str(ex), 1, main, dataset=True)
+    except (ModelError, PipelineError, PruneSpecError) as ex:
         return _fail(str(ex), 1, main)
     finally:
         import torch.distributed as dist

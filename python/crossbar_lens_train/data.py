@@ -1,5 +1,6 @@
 """Datasets for the fine-tune engine: scikit-learn digits, CIFAR-10 (binary or python-pickle layout),
-an image folder (one subfolder per class) and `.npz` files with `x` and `y`.
+a folder of IDX files (MNIST, Fashion-MNIST, KMNIST, EMNIST), an image folder (one subfolder per
+class) and `.npz` files with `x` and `y`.
 
 Images are held in memory as uint8 (or float32) N x C x H x W tensors and turned into float batches
 on the fly, with the paper's CIFAR augmentation (random crop 32 with padding 4, horizontal flip) and
@@ -14,8 +15,10 @@ import importlib.util
 import io
 import os
 import pickle
+import re
+import zlib
 from dataclasses import dataclass
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -23,6 +26,9 @@ import torch
 from .safe_pickle import find_numpy_class, numpy_core
 
 DEBIAN_DIGITS_CSV = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz"
+# Debian's dataset-fashion-mnist (the four official IDX files, gzipped); `--data fashion-mnist` names it.
+DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
+NAMED_FOLDERS = {"fashion-mnist": (DEBIAN_FASHION_MNIST, "apt install dataset-fashion-mnist")}
 
 
 def digits_csv() -> str:
@@ -258,6 +264,109 @@ def load_cifar10(root: str) -> Tuple[ArrayDataset, ArrayDataset]:
             ArrayDataset(torch.from_numpy(np.ascontiguousarray(tx)), torch.from_numpy(ty), "cifar10-test"))
 
 
+# ---- IDX (the MNIST format) ---------------------------------------------------------------------------
+
+IDX_ROLES = ("train-images", "train-labels", "t10k-images", "t10k-labels")
+# The official names, any prefix (EMNIST: emnist-letters-train-images-idx3-ubyte.gz), the dotted
+# spelling of some MNIST mirrors (train-images.idx3-ubyte), plain or gzipped.
+_IDX_NAME = re.compile(r"(?:^|[-_.])(train|t10k|test)-(images|labels)[-.]idx([13])-ubyte(\.gz)?$")
+_IDX_UBYTE = 0x08
+
+
+def _idx_file_name(role: str) -> str:
+    return f"{role}-idx{3 if role.endswith('images') else 1}-ubyte[.gz]"
+
+
+def find_idx_files(root: str) -> Optional[Dict[str, str]]:
+    """The four IDX files of a folder by role, or None when it holds none; one missing or two files
+    for one role is an error naming them."""
+    try:
+        names = sorted(os.listdir(root))
+    except OSError:
+        return None
+    found: Dict[str, List[str]] = {}
+    for name in names:
+        m = _IDX_NAME.search(name)
+        if m and m.group(3) == ("3" if m.group(2) == "images" else "1") and os.path.isfile(os.path.join(root, name)):
+            found.setdefault(("train" if m.group(1) == "train" else "t10k") + "-" + m.group(2), []).append(name)
+    if not found:
+        return None
+    missing = [r for r in IDX_ROLES if r not in found]
+    if missing:
+        raise DatasetError(f"{root}: an IDX dataset needs four files; {' and '.join(map(_idx_file_name, missing))} "
+                           f"{'is' if len(missing) == 1 else 'are'} missing")
+    for role in IDX_ROLES:
+        if len(found[role]) > 1:
+            raise DatasetError(f"{root}: more than one {role} file ({', '.join(found[role])})")
+    return {r: os.path.join(root, found[r][0]) for r in IDX_ROLES}
+
+
+def read_idx(path: str, rank: int) -> np.ndarray:
+    """One IDX file of unsigned bytes (plain or .gz) as a uint8 array of its dimensions.
+
+    Header: two zero bytes, the type (0x08 = unsigned byte), the number of dimensions, then each
+    dimension as a big-endian uint32; then exactly prod(dims) bytes. Every way a file can break this
+    is one DatasetError naming the file."""
+    compressed = False
+    try:
+        with open(path, "rb") as f:
+            compressed = f.read(2) == b"\x1f\x8b"
+        if compressed:
+            # gzip.decompress checks the CRC and the length trailer: a cut file is an EOFError.
+            with open(path, "rb") as f:
+                raw = gzip.decompress(f.read())
+        else:
+            with open(path, "rb") as f:
+                raw = f.read()
+    except EOFError:
+        raise DatasetError(f"{path}: truncated gzip (the compressed data ends before its end marker)") from None
+    except (OSError, zlib.error) as ex:
+        what = "not a valid gzip file" if isinstance(ex, (gzip.BadGzipFile, zlib.error)) else "cannot be read"
+        raise DatasetError(f"{path}: {what} ({ex})") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise DatasetError(f"{path}: not an IDX file (wrong magic {raw[:4].hex(' ') or 'empty'}; an IDX file starts 00 00 08 0N)")
+    if raw[2] != _IDX_UBYTE:
+        raise DatasetError(f"{path}: IDX data type 0x{raw[2]:02x}; image and label files hold unsigned bytes (0x08)")
+    if raw[3] != rank:
+        kind = "images (N x rows x columns)" if rank == 3 else "labels (N)"
+        raise DatasetError(f"{path}: {raw[3]} dimensions in the IDX header; {kind} have {rank}")
+    header = 4 + 4 * rank
+    if len(raw) < header:
+        raise DatasetError(f"{path}: the IDX header is cut short ({len(raw)} bytes)")
+    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(rank)]
+    need, has = int(np.prod(dims, dtype=np.int64)), len(raw) - header
+    if need != has:
+        raise DatasetError(f"{path}: the dimensions {' x '.join(map(str, dims))} need {need} bytes of data but the "
+                           f"file has {has}{' once decompressed' if compressed else ''}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def load_idx(root: str) -> Tuple[ArrayDataset, ArrayDataset]:
+    """An IDX folder: train-images/-labels for training, t10k-images/-labels (the official test set) held out."""
+    files = find_idx_files(root)
+    if files is None:
+        raise DatasetError(f"{root}: no IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], "
+                           "t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz])")
+    sets = []
+    shape = None
+    for part in ("train", "t10k"):
+        images = read_idx(files[f"{part}-images"], 3)
+        labels = read_idx(files[f"{part}-labels"], 1)
+        if labels.shape[0] != images.shape[0]:
+            raise DatasetError(f"{files[f'{part}-labels']}: {labels.shape[0]} labels for the {images.shape[0]} "
+                               f"images of {os.path.basename(files[f'{part}-images'])}")
+        if images.shape[0] == 0:
+            raise DatasetError(f"{files[f'{part}-images']}: no images")
+        if shape is not None and images.shape[1:] != shape:
+            raise DatasetError(f"{files[f'{part}-images']}: {images.shape[1]}x{images.shape[2]} images, but the "
+                               f"training images are {shape[0]}x{shape[1]}")
+        shape = images.shape[1:]
+        name = os.path.basename(os.path.normpath(root)) + ("-train" if part == "train" else "-test")
+        # uint8 N x 1 x H x W: a quarter of the float32 memory; batches are scaled by 1/255 as they are made.
+        sets.append(ArrayDataset(torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)), name))
+    return sets[0], sets[1]
+
+
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
@@ -346,9 +455,15 @@ def load_npz(path: str) -> Tuple[ArrayDataset, Optional[ArrayDataset]]:
 
 def open_dataset(spec: str, *, channels: int = 3, image_size: Optional[Tuple[int, int]] = None,
                  test_fraction: float = 0.2, split_seed: int = 0) -> Splits:
-    """`digits`, a CIFAR-10 folder, an image folder, or an .npz file; held-out split when there is no official test set."""
+    """`digits`, `fashion-mnist` (Debian's dataset-fashion-mnist), a CIFAR-10 folder, a folder of IDX files, an
+    image folder, or an .npz file; held-out split when there is no official test set."""
     test: Optional[ArrayDataset] = None
-    if spec == "digits":
+    if spec in NAMED_FOLDERS:
+        folder, install = NAMED_FOLDERS[spec]
+        if not os.path.isdir(folder):
+            raise DatasetError(f"{spec}: not installed ({folder} does not exist; {install}, or give the folder of its IDX files)")
+        train, test = load_idx(folder)
+    elif spec == "digits":
         train = load_digits()
     elif spec.endswith(".npz") and os.path.isfile(spec):
         train, test = load_npz(spec)
@@ -356,6 +471,8 @@ def open_dataset(spec: str, *, channels: int = 3, image_size: Optional[Tuple[int
         if any(os.path.isfile(os.path.join(spec, s, f)) for s in ("", "cifar-10-batches-bin", "cifar-10-batches-py")
                for f in ("data_batch_1", "data_batch_1.bin")):
             train, test = load_cifar10(spec)
+        elif find_idx_files(spec) is not None:
+            train, test = load_idx(spec)
         elif os.path.isdir(os.path.join(spec, "train")) and os.path.isdir(os.path.join(spec, "test")):
             train = load_image_folder(os.path.join(spec, "train"), channels, image_size)
             classes = sorted(d for d in os.listdir(os.path.join(spec, "train")) if os.path.isdir(os.path.join(spec, "train", d)))
@@ -363,9 +480,9 @@ def open_dataset(spec: str, *, channels: int = 3, image_size: Optional[Tuple[int
         else:
             train = load_image_folder(spec, channels, image_size)
     elif not os.path.exists(spec):
-        raise DatasetError(f"{spec}: no such dataset (use digits, a CIFAR-10 folder, an image folder or an .npz)")
+        raise DatasetError(f"{spec}: no such dataset (use digits, fashion-mnist, a CIFAR-10 folder, a folder of IDX files, an image folder or an .npz)")
     else:
-        raise DatasetError(f"{spec}: not a dataset this engine reads (digits, a CIFAR-10 folder, an image folder or an .npz)")
+        raise DatasetError(f"{spec}: not a dataset this engine reads (digits, fashion-mnist, a CIFAR-10 folder, a folder of IDX files, an image folder or an .npz)")
     if test is not None:
         return Splits(train, test, spec, "official")
     tr, te = stratified_split(train.y.numpy(), test_fraction, split_seed)

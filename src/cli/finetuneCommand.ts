@@ -2,6 +2,7 @@ import { extname } from 'node:path';
 import { UsageError, isAbortError } from '../core/errors';
 import { checkOutputPath } from '../formats/atomicWrite';
 import { hasSuffix, trainableSuffixes } from '../formats/registry';
+import { DatasetError, availableDatasets, findIdxFiles, namedDataset } from '../training/datasets';
 import { trainingPresets } from '../training/engine';
 import type { DatasetSpec, TrainingEngine, TrainingEvent, TrainingHyperParameters, TrainingJob, TrainingResult } from '../training/engine';
 import { parseRatios } from '../training/fineTunePresets';
@@ -21,10 +22,12 @@ const hyperOptions: Record<string, keyof TrainingHyperParameters> = {
 	'batch-size': 'batchSize',
 };
 
-/** digits, an .npz, or a CIFAR-10 folder (binary layout); `tradeoff --data` reads the same. */
+/** A named dataset (digits, fashion-mnist), an .npz, a folder of IDX files, or a CIFAR-10 folder (binary layout); `tradeoff --data` reads the same. */
 export function datasetFromArg(text: string): DatasetSpec {
-	if (text === 'digits') return { kind: 'digits' };
+	const named = namedDataset(text);
+	if (named) return named;
 	if (extname(text).toLowerCase() === '.npz') return { kind: 'npz', path: text };
+	if (findIdxFiles(text)) return { kind: 'idx', dir: text };
 	return { kind: 'cifar10', dir: text };
 }
 
@@ -58,12 +61,27 @@ export async function runFinetune(argv: readonly string[]): Promise<number> {
 		'workers': { type: 'value' }, 'resume': { type: 'flag' }, 'force': { type: 'flag' }, 'no-baseline': { type: 'flag' }, 'json': { type: 'flag' },
 		...Object.fromEntries(Object.keys(hyperOptions).map((name) => [name, { type: 'value' as const }])),
 	});
+	try {
+		return await finetune(args);
+	} catch (ex) {
+		if (!DatasetError.is(ex)) throw ex;
+		// A dataset that cannot be read is the user's input, not an internal error: its one line, nothing written.
+		process.stderr.write(`crossbar-lens: ${ex.message}\n`);
+		return datasetExitCode;
+	}
+}
+
+/** Exit code of a dataset that cannot be read or does not fit (as a usage error: the input is wrong). */
+export const datasetExitCode = 2;
+
+async function finetune(args: ReturnType<typeof parseArgs>): Promise<number> {
 	const modelPath = singleModelPath(args, 'finetune');
 	const data = args.values.get('data');
 	const outputPath = args.values.get('out');
 	const ratios = args.values.get('ratios');
 	if (data === undefined || outputPath === undefined || ratios === undefined) {
-		throw new UsageError('finetune needs --data (digits, x.npz or a CIFAR-10 folder), --ratios (a preset, p, or p1,p2,…) and --out <file>.');
+		const here = availableDatasets().map((d) => d.id);
+		throw new UsageError(`finetune needs --data (${[...here, 'x.npz', 'a folder of IDX files', 'a CIFAR-10 folder'].join(', ')}), --ratios (a preset, p, or p1,p2,…) and --out <file>.`);
 	}
 	// PyTorch checkpoints go to the PyTorch engine, every other model file to TensorFlow.js.
 	const engineId = args.values.get('engine') ?? (hasSuffix(modelPath, trainableSuffixes('pytorch')) ? 'pytorch' : 'tfjs');

@@ -26,12 +26,17 @@ export type DatasetSpec =
 	| ({ readonly kind: 'npz'; readonly path: string; readonly xKey?: string; readonly yKey?: string; readonly layout?: 'NCHW' | 'NHWC' } & DatasetOptions)
 	/** CIFAR-10 binary version: a folder with data_batch_1..5.bin and test_batch.bin (test_batch is the held-out split). */
 	| ({ readonly kind: 'cifar10'; readonly dir: string } & DatasetOptions)
+	/**
+	 * A folder of IDX files (MNIST, Fashion-MNIST, KMNIST, EMNIST), plain or .gz: train-images/-labels
+	 * for training, t10k-images/-labels (the official test set) held out; images 1×H×W scaled by 1/255.
+	 */
+	| ({ readonly kind: 'idx'; readonly dir: string } & DatasetOptions)
 	/** A folder of class sub-folders of images: not supported by the tfjs engine (no image decoder dependency). */
 	| ({ readonly kind: 'folder'; readonly dir: string } & DatasetOptions);
 
 /** Options every dataset takes. */
 export interface DatasetOptions {
-	/** Held-out fraction of a seeded stratified split (default 0.2); CIFAR-10 uses its test_batch instead, an .npz its x_test/y_test. */
+	/** Held-out fraction of a seeded stratified split (default 0.2); CIFAR-10 and IDX folders use their official test set instead, an .npz its x_test/y_test. */
 	readonly testFraction?: number;
 	/** Random crop with 4-pixel zero padding + horizontal flip on training batches (the reference's CIFAR pipeline). Default: true for cifar10, else false. */
 	readonly augment?: boolean;

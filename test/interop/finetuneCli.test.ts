@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { writeIdxFolder } from '../unit/training/idxWriter';
 import { analyzeJson, buildCliOnce, cliPath, python, repoRoot, requirePython } from './cliHarness';
 
 /** `crossbar-lens finetune` end to end on real digits, one short run per engine. */
@@ -43,6 +44,24 @@ void describe('crossbar-lens finetune (the engines of "Run D.U.B. fine-tune", fr
 			assert.ok(Math.abs(analysis.totals.adcEnergyImprovement - result.dub.adcEnergyImprovement) < 1e-9);
 		});
 	}
+
+	void it('a malformed IDX file: one line naming it, exit 2, nothing written, on both engines', () => {
+		requirePython('torch');
+		const data = join(dir, 'bad-idx');
+		const paths = writeIdxFolder(data, { gzip: true, train: 200, rows: 8, columns: 8 });
+		const whole = readFileSync(paths['train-images']);
+		writeFileSync(paths['train-images'], whole.subarray(0, whole.length - 20));
+		for (const c of cases) {
+			const out = join(dir, `bad-idx-${c.out}`);
+			const r = finetune([c.model, '--data', data, '--preset', 'digits', '--ratios', '0,88,92', '--tile', '16', '--epochs', '1', '--finetune-epochs', '1', ...c.extra, '--out', out]);
+			assert.equal(r.status, 2, `${c.engine}: ${r.stderr}`);
+			const lines = r.stderr.split('\n').filter((l) => l !== '');
+			assert.equal(lines.length, 1, `${c.engine}: one line, got ${r.stderr}`);
+			assert.ok(lines[0].startsWith(`crossbar-lens: ${paths['train-images']}: truncated gzip`), `${c.engine}: ${lines[0]}`);
+			assert.ok(!existsSync(out), `${c.engine}: nothing written`);
+			assert.ok(!existsSync(`${out}.checkpoint`), `${c.engine}: no checkpoint folder`);
+		}
+	});
 
 	void it('refuses an existing output before training, and missing options, with exit 2', () => {
 		const existing = join(dir, 'mine.onnx');

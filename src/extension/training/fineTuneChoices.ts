@@ -6,7 +6,7 @@ import { describeSuffixes, hasSuffix, openModel, trainableSuffixes } from '../..
 import { ratioPresets, resolveRatios } from '../../pruning/ratios';
 import type { RatioSpec } from '../../pruning/ratios';
 import { configSection, Settings } from '../../shared/commandIds';
-import { defaultDigitsPath } from '../../training/datasets';
+import { availableDatasets, defaultDigitsPath } from '../../training/datasets';
 import { trainingPresets } from '../../training/engine';
 import { defaultSweepRatios, parseSweepRatios } from '../../training/tradeoff';
 import { paperScaled, parseRatios, scaleMilestones } from '../../training/fineTunePresets';
@@ -205,25 +205,39 @@ async function convLayers(modelPath: string): Promise<{ name: string; shape: rea
 }
 
 async function chooseDataset(memory: Memory, isOnnx: boolean, title: string): Promise<{ spec: DatasetSpec; label: string }> {
-	type Kind = DatasetSpec['kind'] | 'last';
+	type Kind = 'last' | `named:${string}` | 'cifar10' | 'idx' | 'npz' | 'folder';
+	const folderKinds: Partial<Record<DatasetSpec['kind'], string>> = { cifar10: 'CIFAR-10 folder', idx: 'IDX folder', npz: '.npz', folder: 'image folder' };
 	const items: Item<Kind>[] = [];
 	const last = memory.dataset;
-	if (last && last.kind !== 'digits' && last.path && existsSync(last.path) && (last.kind !== 'folder' || !isOnnx)) {
-		items.push({ label: `$(history) ${basename(last.path)}`, description: `${last.kind === 'cifar10' ? 'CIFAR-10 folder' : last.kind === 'npz' ? '.npz' : 'image folder'} · last used`, detail: last.path, value: 'last' });
+	// The datasets this machine has under a name (Fashion-MNIST from Debian's dataset-fashion-mnist, scikit-learn's digits).
+	const named = availableDatasets();
+	const lastNamed = named.find((d) => (d.spec.kind === 'digits' && last?.kind === 'digits') || ('dir' in d.spec && d.spec.dir === last?.path));
+	if (!lastNamed && last?.path && folderKinds[last.kind] && existsSync(last.path) && (last.kind !== 'folder' || !isOnnx)) {
+		items.push({ label: `$(history) ${basename(last.path)}`, description: `${folderKinds[last.kind]} · last used`, detail: last.path, value: 'last' });
 	}
-	const digitsThere = existsSync(defaultDigitsPath);
+	for (const d of [...named].sort((a, b) => Number(b === lastNamed) - Number(a === lastNamed))) {
+		items.push({ label: `$(symbol-numeric) ${d.label}`, description: d === lastNamed ? 'last used' : '', detail: d.description, value: `named:${d.id}` });
+	}
+	if (!named.some((d) => d.id === 'digits')) {
+		items.push({ label: '$(symbol-numeric) digits', description: 'not installed', detail: `scikit-learn's 8×8 digits: not found at ${defaultDigitsPath} (apt install python3-sklearn).`, value: 'named:digits' });
+	}
 	items.push(
-		{ label: '$(symbol-numeric) digits', description: 'scikit-learn\'s 1797 8×8 digits, built in', detail: isOnnx && !digitsThere ? `Not found at ${defaultDigitsPath} (install python3-sklearn).` : '1×8×8 images, 10 classes; a stratified 20 % held-out split.', value: 'digits' },
 		{ label: '$(folder) CIFAR-10 folder…', description: 'binary or python version', detail: 'data_batch_1..5 and test_batch (the test batch is the held-out set); crop + flip and per-image standardization, as the paper.', value: 'cifar10' },
+		{ label: '$(folder) IDX folder (MNIST, Fashion-MNIST, …)…', description: 'the four idx files, plain or .gz', detail: 'train-images/labels and t10k-images/labels; the t10k files are the held-out set.', value: 'idx' },
 		{ label: '$(file-binary) .npz file…', description: 'x (N×C×H×W) and y', detail: 'Optional x_test / y_test; otherwise a stratified 20 % held-out split.', value: 'npz' },
 	);
 	if (!isOnnx) items.push({ label: '$(file-media) Image folder…', description: 'one sub-folder per class (PyTorch engine)', detail: 'Decoded with PIL; a stratified 20 % held-out split.', value: 'folder' });
-	if (last?.kind === 'digits') items.sort((a, b) => Number(b.value === 'digits') - Number(a.value === 'digits'));
 	const kind = await pick(items, title, 'The images to train and evaluate on');
 	if (kind === 'last' && last?.path) {
-		return { spec: last.kind === 'npz' ? { kind: 'npz', path: last.path } : last.kind === 'cifar10' ? { kind: 'cifar10', dir: last.path } : { kind: 'folder', dir: last.path }, label: basename(last.path) };
+		const spec: DatasetSpec = last.kind === 'npz' ? { kind: 'npz', path: last.path } : last.kind === 'cifar10' ? { kind: 'cifar10', dir: last.path } : last.kind === 'idx' ? { kind: 'idx', dir: last.path } : { kind: 'folder', dir: last.path };
+		return { spec, label: basename(last.path) };
 	}
-	if (kind === 'digits') return { spec: { kind: 'digits' }, label: 'digits (scikit-learn, 8×8)' };
+	if (kind.startsWith('named:')) {
+		const id = kind.slice('named:'.length);
+		const choice = named.find((d) => d.id === id);
+		if (choice) return { spec: choice.spec, label: choice.label };
+		return { spec: { kind: 'digits' }, label: 'digits (scikit-learn, 8×8)' };
+	}
 	const folder = kind !== 'npz';
 	const picked = await vscode.window.showOpenDialog({
 		title, canSelectFiles: !folder, canSelectFolders: folder, canSelectMany: false,
@@ -234,6 +248,7 @@ async function chooseDataset(memory: Memory, isOnnx: boolean, title: string): Pr
 	const path = picked?.[0]?.fsPath;
 	if (!path) throw new Cancelled();
 	if (kind === 'npz') return { spec: { kind: 'npz', path }, label: basename(path) };
+	if (kind === 'idx') return { spec: { kind: 'idx', dir: path }, label: `${basename(path)} (IDX)` };
 	return { spec: kind === 'cifar10' ? { kind: 'cifar10', dir: path } : { kind: 'folder', dir: path }, label: `${basename(path)} (${kind === 'cifar10' ? 'CIFAR-10' : 'image folder'})` };
 }
 

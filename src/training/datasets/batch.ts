@@ -2,9 +2,10 @@ import type { Dataset, ImageSet } from './types';
 import type { Rng } from './rng';
 
 /**
- * Fills `out` (N·H·W·C, NHWC as tfjs convs want) with the images `indices[start, end)` of `set`:
- * optional random crop with 4-pixel zero padding and horizontal flip (training only), then
- * optional per-image standardization (mean/std over C·H·W, std ≥ 1/sqrt(C·H·W); §4.4).
+ * Fills `out` (N·H·W·C, NHWC as tfjs convs want) with the images `indices[start, end)` of `set`
+ * (bytes scaled by 1/255): optional random crop with 4-pixel zero padding and horizontal flip
+ * (training only), then optional per-image standardization (mean/std over C·H·W,
+ * std ≥ 1/sqrt(C·H·W); docs/method.md §4.4).
  */
 export function fillBatch(dataset: Pick<Dataset, 'shape' | 'augment' | 'standardize'>, set: ImageSet, indices: ArrayLike<number>, start: number, end: number, out: Float32Array, rng?: Rng): Float32Array {
 	const [c, h, w] = dataset.shape;
@@ -13,6 +14,7 @@ export function fillBatch(dataset: Pick<Dataset, 'shape' | 'augment' | 'standard
 	const n = end - start;
 	const target = out.length >= n * size ? out.subarray(0, n * size) : new Float32Array(n * size);
 	const image = new Float32Array(size);
+	const divisor = set.x instanceof Uint8Array ? 255 : 1;
 	for (let b = 0; b < n; b++) {
 		const src = set.x.subarray(indices[start + b] * size, (indices[start + b] + 1) * size);
 		let dy = 0, dx = 0, flip = false;
@@ -27,7 +29,7 @@ export function fillBatch(dataset: Pick<Dataset, 'shape' | 'augment' | 'standard
 				const sy = y + dy;
 				for (let x = 0; x < w; x++) {
 					const sx = (flip ? w - 1 - x : x) + dx;
-					image[k * plane + y * w + x] = sy >= 0 && sy < h && sx >= 0 && sx < w ? src[k * plane + sy * w + sx] : 0;
+					image[k * plane + y * w + x] = sy >= 0 && sy < h && sx >= 0 && sx < w ? src[k * plane + sy * w + sx] / divisor : 0;
 				}
 			}
 		}

@@ -1,5 +1,6 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DatasetError } from './errors';
 import type { LabelledImages } from './types';
 
 /** One CIFAR-10 binary record: a label byte, then 3×32×32 pixel bytes (R, G, B planes). */
@@ -10,7 +11,7 @@ export function parseCifar10(buffers: readonly Uint8Array[], name = 'CIFAR-10'):
 	let count = 0;
 	for (const b of buffers) {
 		if (b.length % recordBytes !== 0) {
-			throw new Error(`${name}: a batch file has ${b.length} bytes, not a multiple of the ${recordBytes}-byte CIFAR-10 record.`);
+			throw new DatasetError(`${name}: a batch file has ${b.length} bytes, not a multiple of the ${recordBytes}-byte CIFAR-10 record.`);
 		}
 		count += b.length / recordBytes;
 	}
@@ -22,7 +23,7 @@ export function parseCifar10(buffers: readonly Uint8Array[], name = 'CIFAR-10'):
 		for (let off = 0; off < b.length; off += recordBytes, i++) {
 			const label = b[off];
 			if (label > 9) {
-				throw new Error(`${name}: record ${i} has label ${label}; CIFAR-10 labels are 0..9 (is this CIFAR-100?).`);
+				throw new DatasetError(`${name}: record ${i} has label ${label}; CIFAR-10 labels are 0..9 (is this CIFAR-100?).`);
 			}
 			y[i] = label;
 			const base = i * size;
@@ -38,11 +39,11 @@ export async function loadCifar10(dir: string): Promise<{ train: LabelledImages;
 	try {
 		files = await readdir(dir);
 	} catch (ex) {
-		throw new Error(`${dir}: cannot list the CIFAR-10 folder (${(ex as Error).message}).`);
+		throw new DatasetError(`${dir}: cannot list the CIFAR-10 folder (${(ex as Error).message}).`);
 	}
 	const trainFiles = files.filter((f) => /^data_batch_\d+\.bin$/.test(f)).sort();
 	if (trainFiles.length === 0 || !files.includes('test_batch.bin')) {
-		throw new Error(`${dir}: expected the CIFAR-10 binary version (data_batch_1.bin … data_batch_5.bin and test_batch.bin).`);
+		throw new DatasetError(`${dir}: expected the CIFAR-10 binary version (data_batch_1.bin … data_batch_5.bin and test_batch.bin).`);
 	}
 	const train = parseCifar10(await Promise.all(trainFiles.map((f) => readFile(join(dir, f)))), dir);
 	const test = parseCifar10([await readFile(join(dir, 'test_batch.bin'))], dir);

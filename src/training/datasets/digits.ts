@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
+import { DatasetError } from './errors';
 import type { LabelledImages } from './types';
 
 /** Where Debian's python3-sklearn keeps the 8×8 digits (1797 images). */
@@ -16,18 +17,18 @@ export function parseDigitsCsv(text: string, name = 'digits.csv'): LabelledImage
 	lines.forEach((line, row) => {
 		const cells = line.split(',');
 		if (cells.length !== 65) {
-			throw new Error(`${name}: line ${row + 1} has ${cells.length} values; the digits CSV has 64 pixels and a label.`);
+			throw new DatasetError(`${name}: line ${row + 1} has ${cells.length} values; the digits CSV has 64 pixels and a label.`);
 		}
 		for (let i = 0; i < 64; i++) {
 			const v = Number(cells[i]);
 			if (!(v >= 0 && v <= 16)) {
-				throw new Error(`${name}: line ${row + 1}, pixel ${i} is '${cells[i]}'; expected 0..16.`);
+				throw new DatasetError(`${name}: line ${row + 1}, pixel ${i} is '${cells[i]}'; expected 0..16.`);
 			}
 			x[row * 64 + i] = v / 16;
 		}
 		const label = Number(cells[64]);
 		if (!Number.isInteger(label) || label < 0 || label > 9) {
-			throw new Error(`${name}: line ${row + 1} has label '${cells[64]}'; expected 0..9.`);
+			throw new DatasetError(`${name}: line ${row + 1} has label '${cells[64]}'; expected 0..9.`);
 		}
 		y[row] = label;
 	});
@@ -41,7 +42,7 @@ export async function loadDigits(path = defaultDigitsPath): Promise<LabelledImag
 		bytes = await readFile(path);
 	} catch (ex) {
 		const code = (ex as NodeJS.ErrnoException).code;
-		throw new Error(code === 'ENOENT'
+		throw new DatasetError(code === 'ENOENT'
 			? `${path}: not found; the digits dataset ships with scikit-learn (apt install python3-sklearn) or give its path.`
 			: `${path}: cannot be read (${(ex as Error).message}).`);
 	}

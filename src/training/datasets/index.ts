@@ -2,9 +2,12 @@
  * Training datasets (pure TS, no tfjs): load, split (seeded, stratified), check against a model,
  * and assemble NHWC batches with the reference's CIFAR augmentation.
  */
+import { resolve } from 'node:path';
 import type { DatasetSpec } from '../engine';
 import { loadCifar10 } from './cifar';
 import { defaultDigitsPath, loadDigits } from './digits';
+import { DatasetError } from './errors';
+import { defaultFashionMnistDir, loadIdx } from './idx';
 import { loadNpz } from './npz';
 import { stratifiedSplit, stratifiedSubset, take } from './split';
 import type { Dataset, ImageSet, LabelledImages } from './types';
@@ -15,6 +18,10 @@ export { fillBatch, batchLabels, standardizeImage } from './batch';
 export { stratifiedSplit, stratifiedSubset } from './split';
 export { parseDigitsCsv, defaultDigitsPath } from './digits';
 export { parseCifar10 } from './cifar';
+export { DatasetError } from './errors';
+export { defaultFashionMnistDir, findIdxFiles, loadIdx, parseIdx, readIdx } from './idx';
+export { availableDatasets, namedDataset } from './available';
+export type { DatasetChoice, DatasetLocations } from './available';
 
 /** Loads a dataset and makes its held-out split (deterministic for a seed). */
 export async function loadDataset(spec: DatasetSpec, seed = 0): Promise<Dataset> {
@@ -37,8 +44,12 @@ export async function loadDataset(spec: DatasetSpec, seed = 0): Promise<Dataset>
 			({ train, test } = await loadCifar10(spec.dir));
 			name = `CIFAR-10 (${spec.dir})`;
 			break;
+		case 'idx':
+			({ train, test } = await loadIdx(spec.dir));
+			name = `${resolve(spec.dir) === defaultFashionMnistDir ? 'Fashion-MNIST' : 'IDX'} (${spec.dir})`;
+			break;
 		case 'folder':
-			throw new Error(`${spec.dir}: image folders are not supported by the tfjs engine (it carries no image decoder); convert the images to an .npz with x and y, or use the PyTorch engine.`);
+			throw new DatasetError(`${spec.dir}: image folders are not supported by the tfjs engine (it carries no image decoder); convert the images to an .npz with x and y, or use the PyTorch engine.`);
 		default:
 			throw new Error(`Unknown dataset kind '${(spec as { kind: string }).kind}'.`);
 	}
@@ -60,7 +71,7 @@ export async function loadDataset(spec: DatasetSpec, seed = 0): Promise<Dataset>
 		testSet = take(testSet, stratifiedSubset(testSet.y, spec.limitTest, seed + 2), size);
 	}
 	if (trainSet.count === 0 || testSet.count === 0) {
-		throw new Error(`${name}: the split left ${trainSet.count} training and ${testSet.count} held-out images; both need at least one.`);
+		throw new DatasetError(`${name}: the split left ${trainSet.count} training and ${testSet.count} held-out images; both need at least one.`);
 	}
 	let classes = 0;
 	for (const set of [trainSet, testSet]) for (let i = 0; i < set.count; i++) classes = Math.max(classes, set.y[i] + 1);

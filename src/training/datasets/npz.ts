@@ -1,5 +1,6 @@
 import { openFileSource } from '../../formats/byteSource';
 import { numpyReader } from '../../formats/numpy';
+import { DatasetError } from './errors';
 import type { LabelledImages } from './types';
 
 type NpzTensor = Awaited<ReturnType<typeof numpyReader.open>>['tensors'][number];
@@ -21,20 +22,20 @@ export async function loadNpz(path: string, options: { xKey?: string; yKey?: str
 		const xt = byName.get(xKey);
 		const yt = byName.get(yKey);
 		if (!xt || !yt) {
-			throw new Error(`${path}: needs arrays '${xKey}' (images) and '${yKey}' (labels); it has ${[...byName.keys()].join(', ') || 'none'}.`);
+			throw new DatasetError(`${path}: needs arrays '${xKey}' (images) and '${yKey}' (labels); it has ${[...byName.keys()].join(', ') || 'none'}.`);
 		}
 		const train = await readImages(path, xt, yt, xKey, yKey, options.layout);
 		const xTest = byName.get(`${xKey}_test`);
 		const yTest = byName.get(`${yKey}_test`);
 		if (!xTest !== !yTest) {
-			throw new Error(`${path}: has '${xTest ? `${xKey}_test` : `${yKey}_test`}' without '${xTest ? `${yKey}_test` : `${xKey}_test`}'; a held-out split needs both.`);
+			throw new DatasetError(`${path}: has '${xTest ? `${xKey}_test` : `${yKey}_test`}' without '${xTest ? `${yKey}_test` : `${xKey}_test`}'; a held-out split needs both.`);
 		}
 		if (!xTest || !yTest) {
 			return { train };
 		}
 		const test = await readImages(path, xTest, yTest, `${xKey}_test`, `${yKey}_test`, options.layout);
 		if (test.shape.some((d, i) => d !== train.shape[i])) {
-			throw new Error(`${path}: '${xKey}_test' holds ${test.shape.join('×')} images but '${xKey}' holds ${train.shape.join('×')}.`);
+			throw new DatasetError(`${path}: '${xKey}_test' holds ${test.shape.join('×')} images but '${xKey}' holds ${train.shape.join('×')}.`);
 		}
 		return { train, test };
 	} finally {
@@ -45,11 +46,11 @@ export async function loadNpz(path: string, options: { xKey?: string; yKey?: str
 async function readImages(path: string, xt: NpzTensor, yt: NpzTensor, xKey: string, yKey: string, layout: 'NCHW' | 'NHWC' | undefined): Promise<LabelledImages> {
 	const shape = xt.shape;
 	if (shape.length < 3 || shape.length > 4) {
-		throw new Error(`${path}: '${xKey}' has shape (${shape.join(', ')}); expected N×C×H×W, N×H×W×C or N×H×W.`);
+		throw new DatasetError(`${path}: '${xKey}' has shape (${shape.join(', ')}); expected N×C×H×W, N×H×W×C or N×H×W.`);
 	}
 	const n = shape[0];
 	if (yt.shape.length !== 1 || yt.shape[0] !== n) {
-		throw new Error(`${path}: '${yKey}' has shape (${yt.shape.join(', ')}); expected (${n}) labels for ${n} images.`);
+		throw new DatasetError(`${path}: '${yKey}' has shape (${yt.shape.join(', ')}); expected (${n}) labels for ${n} images.`);
 	}
 	const raw = await xt.load();
 	const labels = await yt.load();
@@ -57,7 +58,7 @@ async function readImages(path: string, xt: NpzTensor, yt: NpzTensor, xKey: stri
 	for (let i = 0; i < n; i++) {
 		const v = labels[i];
 		if (!Number.isInteger(v) || v < 0) {
-			throw new Error(`${path}: label ${i} is ${v}; labels must be class indices 0, 1, 2, ...`);
+			throw new DatasetError(`${path}: label ${i} is ${v}; labels must be class indices 0, 1, 2, ...`);
 		}
 		y[i] = v;
 	}

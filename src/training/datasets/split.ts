@@ -48,7 +48,7 @@ function indicesByClass(labels: Int32Array): number[][] {
 
 /** The images at `indices`, copied. */
 export function take(images: LabelledImages | ImageSet, indices: Int32Array, size: number): ImageSet {
-	const x = new Float32Array(indices.length * size);
+	const x = images.x instanceof Uint8Array ? new Uint8Array(indices.length * size) : new Float32Array(indices.length * size);
 	const y = new Int32Array(indices.length);
 	for (let i = 0; i < indices.length; i++) {
 		const j = indices[i];

@@ -13,6 +13,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, delimiter, dirname, join } from 'node:path';
 import { UsageError } from '../../core/errors';
+import { DatasetError } from '../datasets/errors';
 import type { TrainingEngine, TrainingEvent, TrainingJob, TrainingResult } from '../engine';
 import { FileTail, LineSplitter, TailBuffer } from './lines';
 import { buildPytorchInvocation, PytorchProtocol } from './protocol';
@@ -314,7 +315,7 @@ export class PytorchTrainingEngine implements TrainingEngine {
 					: 'Training was cancelled.');
 			}
 			if (protocol.error) {
-				throw protocol.error.usage ? new UsageError(protocol.error.message) : new Error(protocol.error.message);
+				throw protocol.error.usage ? new UsageError(protocol.error.message) : protocol.error.dataset ? new DatasetError(protocol.error.message) : new Error(protocol.error.message);
 			}
 			const last = stderr.lastLine();
 			const where = running || !launcher.pipesOutput ? ' (see the terminal for its output)' : '';

@@ -41,6 +41,7 @@ export function datasetArgs(spec: DatasetSpec, notes: string[]): string[] {
 			args.push('--data', spec.path);
 			break;
 		case 'cifar10':
+		case 'idx':
 		case 'folder':
 			args.push('--data', spec.dir);
 			break;
@@ -144,7 +145,7 @@ export class PytorchProtocol {
 	/** Set by a `stopped` line. */
 	stopped: StoppedInfo | undefined;
 	/** Set by an `error` line. */
-	error: { message: string; usage: boolean } | undefined;
+	error: { message: string; usage: boolean; dataset: boolean } | undefined;
 	/** The result, once a `done` line was read. */
 	result: TrainingResult | undefined;
 
@@ -223,7 +224,7 @@ export class PytorchProtocol {
 				this.stopped = { checkpoint: String(e.checkpoint ?? ''), phase: text(e.phase), epoch: optionalNumber(e.epoch) };
 				return [];
 			case 'error':
-				this.error = { message: String(e.message ?? 'unknown error'), usage: e.usage === true };
+				this.error = { message: String(e.message ?? 'unknown error'), usage: e.usage === true, dataset: e.dataset === true };
 				return [];
 			case 'done': {
 				this.doneLine = e;

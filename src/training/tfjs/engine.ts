@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { UsageError } from '../../core/errors';
+import { DatasetError } from '../datasets/errors';
 import { numel } from '../../core/model';
 import { openModel } from '../../formats/registry';
 import { resolveHyperParameters } from '../engine';
@@ -139,7 +140,9 @@ export class TfjsTrainingEngine implements TrainingEngine {
 					} else if (message.type === 'result') {
 						if (rank === 0) finish(undefined, message.result);
 					} else if (message.type === 'error') {
-						const error = message.name === 'AbortError' ? new DOMException(message.message, 'AbortError') : message.name === 'UsageError' ? new UsageError(message.message) : new Error(message.message);
+						const error = message.name === 'AbortError' ? new DOMException(message.message, 'AbortError')
+							: message.name === 'UsageError' ? new UsageError(message.message)
+								: message.name === 'DatasetError' ? new DatasetError(message.message) : new Error(message.message);
 						// A peer's "another worker stopped" only echoes the first failure.
 						if (rank === 0 || !/Another training worker stopped/.test(message.message)) finish(error);
 					}

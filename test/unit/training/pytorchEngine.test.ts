@@ -176,6 +176,9 @@ void describe('PyTorch engine: command line', () => {
 		assert.ok(npz.args.includes('--augment'));
 		assert.match(npz.notes.join(' '), /no image limit/);
 		assert.equal(flag(buildPytorchInvocation(job({ dataset: { kind: 'folder', dir: '/d/imgs' } })).args, '--data'), '/d/imgs');
+		const idx = buildPytorchInvocation(job({ dataset: { kind: 'idx', dir: '/usr/share/datasets/fashion-mnist' } })).args;
+		assert.equal(flag(idx, '--data'), '/usr/share/datasets/fashion-mnist');
+		assert.ok(!idx.includes('--augment') && !idx.includes('--standardize'), 'IDX images train as they are unless asked');
 	});
 
 	void it('refuses, in one line, what it cannot run', () => {
@@ -277,7 +280,7 @@ void describe('PyTorch engine: events and result', () => {
 		assert.deepEqual(protocol.line('{"event":"stopped","checkpoint":"/w/c.pt","phase":"finetune","epoch":3,"step":7}'), []);
 		assert.deepEqual(protocol.stopped, { checkpoint: '/w/c.pt', phase: 'finetune', epoch: 3 });
 		assert.deepEqual(protocol.line('{"event":"error","message":"bad","usage":true}'), []);
-		assert.deepEqual(protocol.error, { message: 'bad', usage: true });
+		assert.deepEqual(protocol.error, { message: 'bad', usage: true, dataset: false });
 		assert.equal(protocol.line('{"event":"start","resumeFrom":{"phase":"finetune","epoch":3,"step":7},"device":"cpu","world":1}').length, 1, 'a resumed run has no epoch-0 point');
 		// The engine's old name of the regularize phase is not read any more.
 		assert.deepEqual(protocol.line('{"event":"epoch","phase":"train","epoch":1}'), [{ event: 'log', message: 'epoch of an unknown phase \'train\'', backend: 'cpu' }]);
@@ -321,6 +324,8 @@ void describe('PyTorch engine: running (fake launcher)', () => {
 		assert.deepEqual(events.map((e) => e.event), ['error']);
 		await assert.rejects(engine(fakeLauncher({ chunks: ['{"event":"error","message":"out.pt exists; pass --force to replace it","usage":true}\n'], code: 2 })).start(job(), () => undefined, new AbortController().signal),
 			(ex: Error) => ex.name === 'UsageError' && /--force/.test(ex.message));
+		await assert.rejects(engine(fakeLauncher({ chunks: ['{"event":"error","message":"/d/train-labels-idx1-ubyte: truncated gzip","dataset":true}\n'], code: 1 })).start(job(), () => undefined, new AbortController().signal),
+			(ex: Error) => ex.name === 'DatasetError' && ex.message === '/d/train-labels-idx1-ubyte: truncated gzip');
 	});
 
 	void it('without an error line: stderr\'s last line, a missing torch named as such, else the exit code', async () => {
