@@ -1,5 +1,5 @@
 import { formatCompact, formatImprovement, formatInteger, formatPercent, formatPj } from '../shared/format';
-import type { AnalysisResultDto, LayerAnalysisDto, CrossbarGridDto } from '../shared/analysis';
+import type { AnalysisResultDto, CrossbarGridDto, DesignSpaceDto, LayerAnalysisDto } from '../shared/analysis';
 import { describeLevel, levelCss, levelPalette } from '../shared/levelPalette';
 import { pngDataUri } from './png';
 
@@ -10,6 +10,8 @@ export interface HtmlReportOptions {
 	readonly generatedAt?: Date;
 	/** e.g. `crossbar-lens 0.1.0`. */
 	readonly generator?: string;
+	/** The model's design space (src/hardware/sweep.ts), drawn as its own section when given. */
+	readonly designSpace?: DesignSpaceDto;
 }
 
 /** Largest heatmap image, in CSS pixels (very tall grids get smaller cells, never below 1 px). */
@@ -91,6 +93,7 @@ ${legend(bits)}
 ${result.layers.map((layer) => heatmapFigure(layer, bits)).join('\n')}
 </div>
 </section>
+${options.designSpace ? designSpaceSection(options.designSpace, profile) : ''}
 ${result.warnings.length > 0 ? `<section><h2>Warnings</h2><ul class="warnings">${result.warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul></section>` : ''}
 <footer>Levels and ADC resolution follow D.U.B. (arXiv 2403.13082): a crossbar at level k needs log2 T − k ADC bits; an empty crossbar needs none.</footer>
 </body>
@@ -208,4 +211,46 @@ function anchor(name: string): string {
 
 function baseName(path: string): string {
 	return path.split(/[\\/]/).pop() || path;
+}
+
+/**
+ * The design space as a figure: the ADC improvement against crossbar size (log2 axis), one line
+ * per slicing and law, the report's own setting ringed; and the table of every setting.
+ */
+function designSpaceSection(space: DesignSpaceDto, profile: AnalysisResultDto['profile']): string {
+	const width = 560, height = 260, left = 52, right = 120, top = 12, bottom = 36;
+	const plotW = width - left - right, plotH = height - top - bottom;
+	const sizes = space.crossbarSizes;
+	const values = space.points.flatMap((p) => (p.adcEnergyImprovement === null ? [] : [p.adcEnergyImprovement]));
+	const yMax = Math.max(1, ...values) * 1.08;
+	const yMin = Math.min(1, ...values) * 0.95;
+	const lo = Math.log2(Math.min(...sizes)), hi = Math.log2(Math.max(...sizes));
+	const x = (t: number): number => left + (hi === lo ? plotW / 2 : ((Math.log2(t) - lo) / (hi - lo)) * plotW);
+	const y = (v: number): number => top + plotH - ((v - yMin) / (yMax - yMin)) * plotH;
+	const colours = ['#3794ff', '#d18616', '#388a34', '#b180d7', '#f14c4c', '#cca700'];
+	const lines = space.slices.flatMap((q) => space.adcLaws.map((law) => ({ q, law })));
+	const marks: string[] = [];
+	lines.forEach(({ q, law }, i) => {
+		const colour = colours[i % colours.length];
+		const points = space.points.filter((p) => p.slices === q && p.adcLaw === law && p.adcEnergyImprovement !== null).sort((a, b) => a.crossbarSize - b.crossbarSize);
+		if (points.length > 1) marks.push(`<polyline fill="none" stroke="${colour}" stroke-width="1.8" points="${points.map((p) => `${x(p.crossbarSize).toFixed(1)},${y(p.adcEnergyImprovement as number).toFixed(1)}`).join(' ')}"/>`);
+		for (const p of points) {
+			const current = p.crossbarSize === profile.crossbarSize && p.slices === profile.slices && p.adcLaw === profile.adcLaw;
+			marks.push(`<circle cx="${x(p.crossbarSize).toFixed(1)}" cy="${y(p.adcEnergyImprovement as number).toFixed(1)}" r="${current ? 5 : 3.5}" fill="${colour}"${current ? ' stroke="currentColor" stroke-width="2"' : ''}><title>${esc(`T=${p.crossbarSize}, q=${q}, ${law}: ${formatImprovement(p.adcEnergyImprovement)}, ${p.crossbars} crossbars, ADC bits ${p.adcBitsDense} → ${p.adcBits}${current ? ' (this report)' : ''}`)}</title></circle>`);
+		}
+		marks.push(`<text x="${left + plotW + 8}" y="${top + 14 + i * 15}" fill="${colour}" font-size="11">q = ${q}, ${esc(law)}</text>`);
+	});
+	const axis = [
+		`<rect x="${left}" y="${top}" width="${plotW}" height="${plotH}" fill="none" stroke="currentColor" stroke-opacity="0.3"/>`,
+		...sizes.map((t) => `<text x="${x(t).toFixed(1)}" y="${top + plotH + 14}" text-anchor="middle" font-size="10">${t}</text>`),
+		...[yMin, (yMin + yMax) / 2, yMax].map((v) => `<text x="${left - 4}" y="${(y(v) + 3).toFixed(1)}" text-anchor="end" font-size="10">${v.toFixed(2)}×</text>`),
+		`<text x="${left + plotW / 2}" y="${height - 4}" text-anchor="middle" font-size="11">crossbar size T</text>`,
+	];
+	const rows = space.points.map((p) => `<tr><td>${p.crossbarSize}×${p.crossbarSize}</td><td class="num">${p.slices}</td><td>${esc(p.adcLaw)}</td><td class="num">${formatInteger(p.crossbars)}</td><td class="num">${formatInteger(p.adcBitsDense)} → ${formatInteger(p.adcBits)}</td><td class="num">${esc(formatImprovement(p.adcEnergyImprovement))}</td></tr>`);
+	return `<section>
+<h2>Design space: which crossbar size?</h2>
+<p class="note">The same weights at every crossbar size, slicing and ADC energy law; the ringed point is this report's setting.</p>
+<svg class="design-space" role="img" aria-label="ADC energy improvement against crossbar size" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}">${axis.join('')}${marks.join('')}</svg>
+<table class="layers"><thead><tr><th>T</th><th class="num">q</th><th>law</th><th class="num">Crossbars</th><th class="num">ADC bits</th><th class="num">Improvement</th></tr></thead><tbody>${rows.join('')}</tbody></table>
+</section>`;
 }
