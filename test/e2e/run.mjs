@@ -218,7 +218,7 @@ async function setTheme(theme, bodyClass) {
 async function startPytorchDigitsRun(preset, outputName, fillPreset = async () => {}) {
 	await runPaletteCommand('Crossbar: Run D.U.B. fine-tune');
 	await choose('(1/6): model', 'digits-cnn.pt');
-	await choose('(2/6): dataset', 'built in');
+	await choose('(2/6): dataset', 'digits');
 	await choose('(3/6): engine', 'PyTorch, one process');
 	await choose('(3/6): model architecture', 'train_digits.py:DigitsCNN');
 	await choose('(4/6): settings', preset);
@@ -513,7 +513,7 @@ try {
 		const output = join(dirs.workspace, 'digits', 'digits-cnn.dub.onnx');
 		await runPaletteCommand('Crossbar: Run D.U.B. fine-tune');
 		await choose('(1/6): model', 'digits-cnn.onnx', 'finetune-pick-model');
-		await choose('(2/6): dataset', 'built in');
+		await choose('(2/6): dataset', 'digits');
 		await choose('(3/6): engine', 'TensorFlow.js');
 		await choose('(4/6): settings', 'Smoke test', 'finetune-pick-preset');
 		await quick.locator('.quick-input-title', { hasText: '(5/6): prune ratios' }).waitFor();
@@ -570,11 +570,41 @@ try {
 		await page.keyboard.press('Escape');
 	});
 
+	await step('the accuracy–energy trade-off of the example model: one-shot sweep drawn as it runs, the finished fine-tune as points, the CLI\'s numbers', async () => {
+		const onnx = join(dirs.workspace, 'digits', 'digits-cnn.onnx');
+		const cli = JSON.parse(run(process.execPath, [join(repo, 'dist', 'cli.js'), 'tradeoff', onnx, '--data', 'digits', '--tile', '16', '--json']));
+		await page.locator('.tab').filter({ hasText: 'Crossbar · digits-cnn.onnx' }).first().click();
+		const input = await poll('the digits-cnn.onnx panel', () => panelNamed('digits-cnn.onnx'), 20_000);
+		await input.locator('[data-testid="tradeoff-start"]').click();
+		await choose('(1/2): held-out images', 'digits');
+		await quick.locator('.quick-input-title', { hasText: '(2/2): prune ratios' }).waitFor();
+		expect((await quick.locator('input').inputValue()) === cli.ratios.join(','), `default sweep ${await quick.locator('input').inputValue()}`);
+		await page.keyboard.press('Enter');
+		const section = input.locator('section.tradeoff');
+		await poll('the finished sweep', async () => (await section.getAttribute('data-status', { timeout: 1000 })) === 'done', 60_000);
+		expect(Number(await section.getAttribute('data-points')) === cli.points.length, `${await section.getAttribute('data-points')} points, the CLI has ${cli.points.length}`);
+		const chart = section.locator('[data-testid="tradeoff-chart"]');
+		for (const method of ['dub', 'unstructured']) {
+			const dots = await chart.locator(`.dot.tradeoff-${method}`).count();
+			expect(dots === cli.points.filter((p) => p.method === method && p.improvement !== null).length, `${dots} ${method} points on the chart`);
+		}
+		// The fine-tune of the previous step (same model, T = 16) joins the chart as points.
+		expect(await chart.locator('.dot.tradeoff-finetuned').count() >= 1, 'no fine-tune point on the chart');
+		// A number a user reads off the table: D.U.B. at 90 % as the CLI computes it.
+		const at90 = cli.points.find((p) => p.method === 'dub' && p.ratio === 90);
+		await section.locator('details.tradeoff-details summary').click();
+		const rowText = await section.locator('.tradeoff-table tr').filter({ hasText: '90 %' }).first().textContent();
+		expect(rowText.includes(`${at90.accuracy.toFixed(2)} %`) && rowText.includes(lensRatio(at90.improvement)), `the 90 % row says ${rowText}; the CLI: ${at90.accuracy.toFixed(2)} %, ${lensRatio(at90.improvement)}`);
+		await section.scrollIntoViewIfNeeded();
+		await page.waitForTimeout(300);
+		await shot('tradeoff-chart');
+	});
+
 	await step('palette: Run D.U.B. fine-tune with the PyTorch engine runs as a task with the script\'s own model class', async () => {
 		const output = join(dirs.workspace, 'digits', 'digits-cnn.dub.pt');
 		await runPaletteCommand('Crossbar: Run D.U.B. fine-tune');
 		await choose('(1/6): model', 'digits-cnn.pt');
-		await choose('(2/6): dataset', 'built in');
+		await choose('(2/6): dataset', 'digits');
 		await choose('(3/6): engine', 'PyTorch, one process');
 		// The architecture: the nn.Module class found in the workspace's training script.
 		await choose('(3/6): model architecture', 'train_digits.py:DigitsCNN', 'finetune-pytorch-architecture');
@@ -607,7 +637,7 @@ try {
 		const checkpoint = join(`${output}.checkpoint`, 'tfjs-checkpoint.bin');
 		await runPaletteCommand('Crossbar: Run D.U.B. fine-tune');
 		await choose('(1/6): model', 'digits-cnn.onnx');
-		await choose('(2/6): dataset', 'built in');
+		await choose('(2/6): dataset', 'digits');
 		await choose('(3/6): engine', 'TensorFlow.js');
 		await choose('(4/6): settings', 'Digits quick'); // 10 + 10 epochs: tens of seconds
 		await quick.locator('.quick-input-title', { hasText: '(5/6): prune ratios' }).waitFor();

@@ -274,6 +274,8 @@ export function xyChart(series: readonly XySeries[], options: XyChartOptions): S
 		if (s.line !== false && points.length > 1) {
 			root.append(svg('polyline', { points: points.map((p) => `${px(p.x).toFixed(1)},${y(p.y).toFixed(1)}`).join(' '), class: `series ${s.className}${s.dashed ? ' dashed' : ''}` }));
 		}
+		// Labels that would sit on top of the last one drawn for this series are left to the hover title.
+		let lastLabel: { x: number; y: number } | undefined;
 		for (const p of points) {
 			const cx = px(p.x);
 			const cy = y(p.y);
@@ -297,7 +299,10 @@ export function xyChart(series: readonly XySeries[], options: XyChartOptions): S
 				});
 			}
 			root.append(mark);
-			if (p.label) root.append(svg('text', { x: cx + 5, y: cy - 5, class: `point-label ${s.className}` }, p.label));
+			if (p.label && (!lastLabel || Math.hypot(cx - lastLabel.x, cy - lastLabel.y) >= 16)) {
+				root.append(svg('text', { x: cx + 5, y: cy - 5, class: `point-label ${s.className}` }, p.label));
+				lastLabel = { x: cx, y: cy };
+			}
 		}
 	}
 	return root;
