@@ -132,9 +132,12 @@ export async function forEachLayerMatrix(layers: readonly LayerWeight[], visit: 
 	}
 }
 
-/** Per-column counts of one matrix; NaN weights are a ModelFormatError naming the layer. */
-export function countLayerColumns(file: string, m: LayerMatrix, profile: HardwareProfile, into?: Int32Array): ColumnCounts {
-	const counts = countColumnNonZeros(m.values, m.rows, m.cols, profile.crossbarSize, profile.tol, into);
+/**
+ * Per-column counts of one matrix; NaN weights are a ModelFormatError naming the layer.
+ * `absHistogram`: see countColumnNonZeros (pruning's layer percentile, filled in the same pass).
+ */
+export function countLayerColumns(file: string, m: LayerMatrix, profile: HardwareProfile, into?: Int32Array, absHistogram?: Uint32Array): ColumnCounts {
+	const counts = countColumnNonZeros(m.values, m.rows, m.cols, profile.crossbarSize, profile.tol, into, absHistogram);
 	if (counts.nanCount > 0) {
 		throw new ModelFormatError('nan-weights', `${file}: layer ${m.layer.name} has ${counts.nanCount} NaN weight${counts.nanCount === 1 ? '' : 's'}; the checkpoint is not usable (training diverged?).`);
 	}
