@@ -25,14 +25,49 @@ export function countColumnNonZeros(matrix: Float32Array, rows: number, cols: nu
 	const bits = new Uint32Array(matrix.buffer, matrix.byteOffset, rows * cols);
 	let nanCount = 0;
 	absHistogram?.fill(0);
-	if (tol === 0) {
+	// Two copies of the tol = 0 loop: the histogram's increment costs as much as the count.
+	if (tol === 0 && absHistogram) {
+		// The loop below, plus the histogram.
+		for (let o = 0; o < rows; o++) {
+			const rowStart = o * cols;
+			for (let b = 0; b < blocks; b++) {
+				const start = rowStart + b * blockSize;
+				const end = Math.min(start + blockSize, rowStart + cols);
+				let n = 0, nan = 0;
+				for (let i = start; i < end; i++) {
+					const a = bits[i] & 0x7fffffff;
+					n += (a + 0x7fffffff) >>> 31;
+					nan |= 0x7f800000 - a;
+					absHistogram[a >>> 16]++;
+				}
+				counts[o * blocks + b] = n;
+				if (nan < 0) {
+					nanCount += countNaN(matrix, start, end);
+				}
+			}
+		}
+	} else if (tol === 0) {
 		// (a + 0x7fffffff) >>> 31 is 1 exactly when a ≠ 0; (0x7f800000 − a) < 0 exactly when a is NaN.
 		for (let o = 0; o < rows; o++) {
 			const rowStart = o * cols;
 			for (let b = 0; b < blocks; b++) {
 				const start = rowStart + b * blockSize;
 				const end = Math.min(start + blockSize, rowStart + cols);
-				const nan = absHistogram ? countBlockWithHistogram(bits, start, end, counts, o * blocks + b, absHistogram) : countBlock(bits, start, end, counts, o * blocks + b);
+				let n0 = 0, n1 = 0, nan = 0;
+				let i = start;
+				for (; i + 1 < end; i += 2) {
+					const a0 = bits[i] & 0x7fffffff;
+					const a1 = bits[i + 1] & 0x7fffffff;
+					n0 += (a0 + 0x7fffffff) >>> 31;
+					n1 += (a1 + 0x7fffffff) >>> 31;
+					nan |= (0x7f800000 - a0) | (0x7f800000 - a1);
+				}
+				if (i < end) {
+					const a = bits[i] & 0x7fffffff;
+					n0 += (a + 0x7fffffff) >>> 31;
+					nan |= 0x7f800000 - a;
+				}
+				counts[o * blocks + b] = n0 + n1;
 				if (nan < 0) {
 					nanCount += countNaN(matrix, start, end);
 				}
@@ -58,39 +93,6 @@ export function countColumnNonZeros(matrix: Float32Array, rows: number, cols: nu
 		}
 	}
 	return { rows, blocks, counts, nanCount };
-}
-
-/** Non-zeros of bits[start, end) into counts[at]; returns < 0 when the block holds a NaN. */
-function countBlock(bits: Uint32Array, start: number, end: number, counts: Int32Array, at: number): number {
-	let n0 = 0, n1 = 0, nan = 0;
-	let i = start;
-	for (; i + 1 < end; i += 2) {
-		const a0 = bits[i] & 0x7fffffff;
-		const a1 = bits[i + 1] & 0x7fffffff;
-		n0 += (a0 + 0x7fffffff) >>> 31;
-		n1 += (a1 + 0x7fffffff) >>> 31;
-		nan |= (0x7f800000 - a0) | (0x7f800000 - a1);
-	}
-	if (i < end) {
-		const a = bits[i] & 0x7fffffff;
-		n0 += (a + 0x7fffffff) >>> 31;
-		nan |= 0x7f800000 - a;
-	}
-	counts[at] = n0 + n1;
-	return nan;
-}
-
-/** countBlock, also counting each |w|'s top 16 bits into `histogram`. */
-function countBlockWithHistogram(bits: Uint32Array, start: number, end: number, counts: Int32Array, at: number, histogram: Uint32Array): number {
-	let n = 0, nan = 0;
-	for (let i = start; i < end; i++) {
-		const a = bits[i] & 0x7fffffff;
-		n += (a + 0x7fffffff) >>> 31;
-		nan |= 0x7f800000 - a;
-		histogram[a >>> 16]++;
-	}
-	counts[at] = n;
-	return nan;
 }
 
 function countNaN(values: Float32Array, start: number, end: number): number {
