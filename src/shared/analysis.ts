@@ -115,3 +115,36 @@ export interface AnalysisResultDto {
 	readonly layers: LayerAnalysisDto[];
 	readonly totals: TotalsDto;
 }
+
+/** One setting of a design-space sweep (`crossbar-lens sweep`): the totals `analyze` gives for that profile. */
+export interface SweepPointDto {
+	/** T. */
+	readonly crossbarSize: number;
+	/** q. */
+	readonly slices: number;
+	readonly adcLaw: AdcLaw;
+	/** R = T/q output channels per crossbar. */
+	readonly channelsPerCrossbar: number;
+	/** Exactly `analyze --json`'s `totals` at this setting (`tiles` is the number of crossbars). */
+	readonly totals: TotalsDto;
+}
+
+/**
+ * Every crossbar size × slicing × ADC law of a sweep, from one read of the model. Points are
+ * ordered law, then slices, then crossbar size (one line of a chart per law and slicing).
+ * Field names are a contract, like AnalysisResultDto's.
+ */
+export interface SweepResultDto {
+	readonly tool: 'crossbar-lens';
+	readonly schemaVersion: 2;
+	readonly kind: 'sweep';
+	readonly file: string;
+	readonly format: string;
+	/** The settings all points share. */
+	readonly profile: Omit<HardwareProfile, 'crossbarSize' | 'slices' | 'adcLaw'>;
+	readonly crossbarSizes: number[];
+	readonly slices: number[];
+	readonly adcLaws: AdcLaw[];
+	readonly warnings: string[];
+	readonly points: SweepPointDto[];
+}
