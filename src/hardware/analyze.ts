@@ -2,12 +2,12 @@ import { ModelFormatError, throwIfAborted } from '../core/errors';
 import type { LayerWeight, ModelGraph } from '../core/model';
 import type { AnalysisResultDto, HardwareProfile, LayerAnalysisDto, PerInferenceDto, ProfileEchoDto, TotalsDto } from '../shared/analysis';
 import type { TileColumnsDto } from '../shared/protocol';
-import { countColumnNonZeros } from './columnCounts';
-import type { ColumnCounts } from './columnCounts';
+import { countColumnNonZeros, countHalfNonZeros } from './columnCounts';
+import type { ColumnCounts, HalfFloat } from './columnCounts';
 import { adcEnergyOf, costOfHistogram, describeAdcLaw, improvement } from './energy';
 import { blockLength, crossbarGeometry, crossbarGrid } from './geometry';
 import { adcBitsByLevel, levelFromCounts, log2Int, sparsityBins } from './levels';
-import { matrixDims, toMatrix } from './matrix';
+import { isMatrixOrder, matrixDims, toMatrix } from './matrix';
 
 export interface AnalyzeOptions {
 	signal?: AbortSignal;
@@ -153,29 +153,70 @@ export interface LayerMatrix {
 	readonly values: Float32Array;
 	readonly rows: number;
 	readonly cols: number;
+	readonly halves?: undefined;
+}
+
+/** A half-precision layer stored in M's order, as its stored bits (valid until the callback returns). */
+export interface StoredHalfLayer {
+	readonly layer: LayerWeight;
+	readonly halves: Uint16Array;
+	readonly format: HalfFloat;
+	readonly rows: number;
+	readonly cols: number;
+	readonly values?: undefined;
+}
+
+/** A layer as counting needs it: float32 M, or the bits of half-precision weights (no decoding). */
+export type CountableLayer = LayerMatrix | StoredHalfLayer;
+
+/** float16/bfloat16 weights a reader hands over as stored, already in M's order. */
+function storedHalfFormat(layer: LayerWeight): HalfFloat | undefined {
+	const { dtype, readStored } = layer.tensor;
+	return (dtype === 'float16' || dtype === 'bfloat16') && readStored !== undefined && isMatrixOrder(layer.layout) ? dtype : undefined;
 }
 
 /**
  * Streams `layers` one at a time through reused buffers (so memory stays at the size of the
- * largest layer), turning each into its matrix M, and refuses NaN weights.
+ * largest layer), turning each into its matrix M.
  */
-export async function forEachLayerMatrix(layers: readonly LayerWeight[], visit: (m: LayerMatrix) => void | Promise<void>, signal?: AbortSignal): Promise<void> {
-	// Two buffers in turn: the next tensor is read from disk while this one is counted.
-	const buffers: (Float32Array | undefined)[] = [undefined, undefined];
+export function forEachLayerMatrix(layers: readonly LayerWeight[], visit: (m: LayerMatrix) => void | Promise<void>, signal?: AbortSignal): Promise<void> {
+	return streamLayers(layers, false, visit as (m: CountableLayer) => void | Promise<void>, signal);
+}
+
+/**
+ * forEachLayerMatrix for counting: a float16/bfloat16 layer whose reader can hand over its stored
+ * bytes comes as those bits (half the bytes of float32, and no decoding), for countLayerColumns.
+ */
+export function forEachCountableLayer(layers: readonly LayerWeight[], visit: (m: CountableLayer) => void | Promise<void>, signal?: AbortSignal): Promise<void> {
+	return streamLayers(layers, true, visit, signal);
+}
+
+async function streamLayers(layers: readonly LayerWeight[], stored: boolean, visit: (m: CountableLayer) => void | Promise<void>, signal?: AbortSignal): Promise<void> {
+	// Two buffers of each kind in turn: the next tensor is read from disk while this one is counted.
+	const floats: (Float32Array | undefined)[] = [undefined, undefined];
+	const bytes: (Uint8Array | undefined)[] = [undefined, undefined];
 	let scratch: Float32Array | undefined;
-	const load = (index: number) => layers[index].tensor.load(buffers[index % 2]);
+	const load = (index: number): Promise<Float32Array | Uint8Array> => {
+		const { tensor } = layers[index];
+		return stored && storedHalfFormat(layers[index]) && tensor.readStored ? tensor.readStored(bytes[index % 2]) : tensor.load(floats[index % 2]);
+	};
 	let pending = layers.length > 0 ? load(0) : undefined;
 	try {
 		for (let index = 0; index < layers.length; index++) {
 			throwIfAborted(signal);
 			const layer = layers[index];
-			const loaded = await (pending as Promise<Float32Array>);
+			const loaded = await (pending as Promise<Float32Array | Uint8Array>);
 			// Keep a buffer a reader allocated for us (not a view into something else) for reuse.
-			if (loaded.byteOffset === 0 && loaded.buffer.byteLength === loaded.byteLength) {
-				buffers[index % 2] = loaded;
-			}
+			const own = loaded.byteOffset === 0 && loaded.buffer.byteLength === loaded.byteLength;
 			pending = index + 1 < layers.length ? load(index + 1) : undefined;
 			const [rows, cols] = matrixDims(layer.tensor.shape, layer.layout);
+			if (loaded instanceof Uint8Array) {
+				if (own) bytes[index % 2] = loaded;
+				const halves = loaded.byteOffset % 2 === 0 ? new Uint16Array(loaded.buffer, loaded.byteOffset, loaded.length / 2) : new Uint16Array(loaded.slice().buffer);
+				await visit({ layer, halves, format: storedHalfFormat(layer) as HalfFloat, rows, cols });
+				continue;
+			}
+			if (own) floats[index % 2] = loaded;
 			const values = toMatrix(loaded, layer.tensor.shape, layer.layout, scratch);
 			if (values !== loaded) {
 				scratch = values;
@@ -190,10 +231,13 @@ export async function forEachLayerMatrix(layers: readonly LayerWeight[], visit: 
 
 /**
  * Per-column counts of one matrix; NaN weights are a ModelFormatError naming the layer.
- * `absHistogram`: see countColumnNonZeros (pruning's layer percentile, filled in the same pass).
+ * `absHistogram`: see countColumnNonZeros (pruning's layer percentile, filled in the same pass;
+ * float32 layers only).
  */
-export function countLayerColumns(file: string, m: LayerMatrix, profile: HardwareProfile, into?: Int32Array, absHistogram?: Uint32Array): ColumnCounts {
-	const counts = countColumnNonZeros(m.values, m.rows, m.cols, profile.crossbarSize, profile.tol, into, absHistogram);
+export function countLayerColumns(file: string, m: CountableLayer, profile: HardwareProfile, into?: Int32Array, absHistogram?: Uint32Array): ColumnCounts {
+	const counts = m.halves !== undefined
+		? countHalfNonZeros(m.halves, m.format, m.rows, m.cols, profile.crossbarSize, profile.tol, into)
+		: countColumnNonZeros(m.values, m.rows, m.cols, profile.crossbarSize, profile.tol, into, absHistogram);
 	if (counts.nanCount > 0) {
 		throw new ModelFormatError('nan-weights', `${file}: layer ${m.layer.name} has ${counts.nanCount} NaN weight${counts.nanCount === 1 ? '' : 's'}; the checkpoint is not usable (training diverged?).`);
 	}
@@ -210,7 +254,7 @@ export async function analyzeGraph(graph: ModelGraph, profile: HardwareProfile, 
 	const keep = options.keepColumnCounts ? new Map<string, ColumnCounts>() : undefined;
 	const layers: LayerAnalysisDto[] = [];
 	let countsBuffer: Int32Array | undefined;
-	await forEachLayerMatrix(counted, (m) => {
+	await forEachCountableLayer(counted, (m) => {
 		const counts = countLayerColumns(graph.file, m, profile, keep ? undefined : countsBuffer);
 		if (!keep && counts.counts.length >= (countsBuffer?.length ?? 0)) {
 			countsBuffer = counts.counts;

@@ -15,7 +15,7 @@
 import { UsageError } from '../core/errors';
 import type { ModelGraph } from '../core/model';
 import type { AdcLaw, HardwareProfile, SweepPointDto, SweepResultDto } from '../shared/analysis';
-import { TotalsAccumulator, countLayerColumns, countedLayers, crossbarLevels, forEachLayerMatrix, leastSparseColumns, mergeChannelGroups } from './analyze';
+import { TotalsAccumulator, countLayerColumns, countedLayers, crossbarLevels, forEachCountableLayer, leastSparseColumns, mergeChannelGroups } from './analyze';
 import type { ColumnCounts } from './columnCounts';
 import { resolveProfile } from './profile';
 
@@ -62,7 +62,7 @@ export async function sweepGraph(graph: ModelGraph, base: HardwareProfile, setti
 	const counted = countedLayers(graph, base, warnings);
 	const buffers: (Int32Array | undefined)[] = sizes.map(() => undefined);
 	let done = 0;
-	await forEachLayerMatrix(counted, (m) => {
+	await forEachCountableLayer(counted, (m) => {
 		const weights = m.rows * m.cols;
 		let nonZeros = 0;
 		let counts: ColumnCounts | undefined;
