@@ -3,6 +3,7 @@ import { describeSuffixes, modelFileExtensions } from '../formats/registry';
 import { runAnalyze } from './analyzeCommand';
 import { runFinetune } from './finetuneCommand';
 import { runPrune } from './pruneCommand';
+import { runSweep } from './sweepCommand';
 import { toolVersion } from './version';
 import { runReport } from './reportCommand';
 import { runTradeoffCommand } from './tradeoffCommand';
@@ -13,6 +14,8 @@ usage:
   crossbar-lens analyze <model> [--tile 64] [--slices 1] [--tol 0] [--include-linear]
                                 [--adc-law paper|walden|thermal] [--input-size 3x32x32]
                                 [--json] [--fail-under X]
+  crossbar-lens sweep <model> [--tiles 16,32,64,128,256,512] [--slices 1,2,4] [--adc-law paper,walden,thermal]
+                              [--tol 0] [--include-linear] [--input-size 3x32x32] [--json | --csv]
   crossbar-lens report <model> --html out.html [--csv out.csv] [--json out.json] [--force]
                                [profile options as for analyze]   (- writes one report to stdout)
   crossbar-lens prune <model> --out <file> [--method dub|dub-tol|unstructured|tiles]
@@ -44,6 +47,8 @@ export async function main(argv: readonly string[]): Promise<number> {
 				return await runAnalyze(rest);
 			case 'prune':
 				return await runPrune(rest);
+			case 'sweep':
+				return await runSweep(rest);
 			case 'finetune':
 				return await runFinetune(rest);
 			case 'report':

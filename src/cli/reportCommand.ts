@@ -1,7 +1,11 @@
 import { UsageError } from '../core/errors';
 import { renderReport, writeReports } from '../report/writeReports';
 import type { ExportFormat } from '../shared/protocol';
-import { analyzeFile, profileFromArgs, profileOptions, singleModelPath } from './analyzeCommand';
+import { openModel } from '../formats/registry';
+import { analyzeGraph } from '../hardware/analyze';
+import { designSpaceSettings, sweepGraph } from '../hardware/sweep';
+import type { AnalysisResultDto, SweepResultDto } from '../shared/analysis';
+import { profileFromArgs, profileOptions, singleModelPath } from './analyzeCommand';
 import { parseArgs } from './args';
 import { formatImprovement } from '../shared/format';
 import { toolVersion } from './version';
@@ -25,12 +29,22 @@ export async function runReport(argv: readonly string[]): Promise<number> {
 	if (stdoutTargets.length > 1) {
 		throw new UsageError('only one report can go to standard output (-).');
 	}
-	const result = await analyzeFile(path, profileFromArgs(args));
+	// One open of the model for the analysis and the design space the HTML report draws.
+	const profile = profileFromArgs(args);
+	const graph = await openModel(path, { inputSize: profile.inputSize });
+	let result: AnalysisResultDto;
+	let designSpace: SweepResultDto | undefined;
+	try {
+		result = (await analyzeGraph(graph, profile)).result;
+		if (outputs.html !== undefined) designSpace = await sweepGraph(graph, profile, designSpaceSettings(profile));
+	} finally {
+		await graph.close();
+	}
 	const generator = toolVersion();
 	const files = Object.fromEntries(Object.entries(outputs).filter(([, out]) => out !== '-')) as Partial<Record<ExportFormat, string>>;
-	const written = await writeReports(result, files, { force: args.flags.has('force'), inputPath: path, generator });
+	const written = await writeReports(result, files, { force: args.flags.has('force'), inputPath: path, generator, designSpace });
 	if (stdoutTargets.length === 1) {
-		process.stdout.write(renderReport(result, stdoutTargets[0][0] as ExportFormat, { generator }));
+		process.stdout.write(renderReport(result, stdoutTargets[0][0] as ExportFormat, { generator, designSpace }));
 	}
 	for (const file of written) {
 		process.stderr.write(`crossbar-lens: wrote ${file}\n`);

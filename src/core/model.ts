@@ -24,6 +24,13 @@ export interface TensorRef {
 	 * model through one buffer); the result is a view of exactly `numel` elements.
 	 */
 	load(into?: Float32Array): Promise<Float32Array>;
+	/**
+	 * The elements' bytes exactly as stored (little-endian, logical row-major order), read into
+	 * `into` when it is large enough; only where the file keeps them so (safetensors and other
+	 * contiguous storages). Lets the analysis count half-precision weights on their bits, with no
+	 * decoding and no float32 copy.
+	 */
+	readStored?(into?: Uint8Array): Promise<Uint8Array>;
 }
 
 /**

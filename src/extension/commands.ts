@@ -3,7 +3,7 @@ import type { HardwareProfile } from '../shared/analysis';
 import { Commands } from '../shared/commandIds';
 import { exportFormats } from '../shared/protocol';
 import type { ExportFormat } from '../shared/protocol';
-import { analysisForExport, exportReport, pickExportFormat } from './exportReport';
+import { analysisForExport, designSpaceForExport, exportReport, pickExportFormat } from './exportReport';
 import { activeModelFile, isModelFile, pickModelFile } from './modelFiles';
 import { AnalysisPanel } from './panels/analysisPanel';
 import { wrapCommand } from './reportError';
@@ -48,8 +48,9 @@ export function registerCommands(context: vscode.ExtensionContext, services: Ser
 		if (!chosen) {
 			return undefined;
 		}
-		const entry = await analysisForExport(services, path, AnalysisPanel.get(path)?.current);
-		return exportReport(entry, chosen, version);
+		const panel = AnalysisPanel.get(path);
+		const entry = await analysisForExport(services, path, panel?.current);
+		return exportReport(entry, chosen, version, chosen === 'html' ? await designSpaceForExport(entry, panel?.designSpace) : undefined);
 	});
 
 	register(Commands.revealLayer, 'Crossbar panel', async (path?: string, layer?: string, profile?: HardwareProfile) => {

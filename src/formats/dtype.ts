@@ -88,6 +88,8 @@ export function float32Target(count: number, into?: Float32Array): Float32Array 
 /**
  * Decodes `count` little-endian elements of `dtype` starting at byte 0 of `bytes` into
  * `target[0..count)`. float64 rounds to float32 (a weight under ~1e-45 becomes exactly 0).
+ * Elements are read and written in index order, one at a time, so `bytes` may be the end of
+ * `target`'s own memory for types of at most 4 bytes (widening in place).
  */
 export function decodeToFloat32(bytes: Uint8Array, dtype: DType, count: number, target: Float32Array): void {
 	const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -103,15 +105,23 @@ export function decodeToFloat32(bytes: Uint8Array, dtype: DType, count: number, 
 		case 'float16': {
 			halfTable ??= buildHalfTable();
 			const table = halfTable;
-			const u16 = bytes.byteOffset % 2 === 0 ? new Uint16Array(bytes.buffer, bytes.byteOffset, count) : undefined;
-			for (let i = 0; i < count; i++) target[i] = table[u16 ? u16[i] : view.getUint16(i * 2, true)];
+			if (bytes.byteOffset % 2 === 0) {
+				const u16 = new Uint16Array(bytes.buffer, bytes.byteOffset, count);
+				for (let i = 0; i < count; i++) target[i] = table[u16[i]];
+			} else {
+				for (let i = 0; i < count; i++) target[i] = table[view.getUint16(i * 2, true)];
+			}
 			return;
 		}
 		case 'bfloat16': {
 			// bfloat16 is the top half of a float32.
 			const out = new Uint32Array(target.buffer, target.byteOffset, count);
-			const u16 = bytes.byteOffset % 2 === 0 ? new Uint16Array(bytes.buffer, bytes.byteOffset, count) : undefined;
-			for (let i = 0; i < count; i++) out[i] = (u16 ? u16[i] : view.getUint16(i * 2, true)) << 16;
+			if (bytes.byteOffset % 2 === 0) {
+				const u16 = new Uint16Array(bytes.buffer, bytes.byteOffset, count);
+				for (let i = 0; i < count; i++) out[i] = u16[i] << 16;
+			} else {
+				for (let i = 0; i < count; i++) out[i] = view.getUint16(i * 2, true) << 16;
+			}
 			return;
 		}
 		case 'float64':

@@ -41,12 +41,25 @@ export function rangeTensor(source: ByteSource, name: string, shape: readonly nu
 		dtype,
 		async load(into?: Float32Array): Promise<Float32Array> {
 			const target = float32Target(count, into);
+			const bytes = count * dtypeBytes[dtype];
 			if (dtype === 'float32') {
 				// Little-endian hosts only (every platform VS Code and Node ship on).
-				await source.readInto(offset, new Uint8Array(target.buffer, target.byteOffset, count * 4));
+				await source.readInto(offset, new Uint8Array(target.buffer, target.byteOffset, bytes));
+			} else if (bytes <= count * 4) {
+				// Narrower types are read into the end of the target and widened in place, front to
+				// back: element i is written over bytes 4i…4i+3, which only held elements < i.
+				const stored = new Uint8Array(target.buffer, target.byteOffset + count * 4 - bytes, bytes);
+				await source.readInto(offset, stored);
+				decodeToFloat32(stored, dtype, count, target);
 			} else {
-				decodeToFloat32(await source.read(offset, count * dtypeBytes[dtype]), dtype, count, target);
+				decodeToFloat32(await source.read(offset, bytes), dtype, count, target);
 			}
+			return target;
+		},
+		async readStored(into?: Uint8Array): Promise<Uint8Array> {
+			const bytes = count * dtypeBytes[dtype];
+			const target = into && into.length >= bytes ? into.subarray(0, bytes) : new Uint8Array(bytes);
+			await source.readInto(offset, target);
 			return target;
 		},
 	};

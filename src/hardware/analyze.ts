@@ -2,12 +2,12 @@ import { ModelFormatError, throwIfAborted } from '../core/errors';
 import type { LayerWeight, ModelGraph } from '../core/model';
 import type { AnalysisResultDto, HardwareProfile, LayerAnalysisDto, PerInferenceDto, ProfileEchoDto, TotalsDto } from '../shared/analysis';
 import type { TileColumnsDto } from '../shared/protocol';
-import { countColumnNonZeros } from './columnCounts';
-import type { ColumnCounts } from './columnCounts';
+import { countColumnNonZeros, countHalfNonZeros } from './columnCounts';
+import type { ColumnCounts, HalfFloat } from './columnCounts';
 import { adcEnergyOf, costOfHistogram, describeAdcLaw, improvement } from './energy';
 import { blockLength, crossbarGeometry, crossbarGrid } from './geometry';
-import { adcBitsByLevel, adcBitsForLevel, levelFromCounts, log2Int, sparsityBins } from './levels';
-import { matrixDims, toMatrix } from './matrix';
+import { adcBitsByLevel, levelFromCounts, log2Int, sparsityBins } from './levels';
+import { isMatrixOrder, matrixDims, toMatrix } from './matrix';
 
 export interface AnalyzeOptions {
 	signal?: AbortSignal;
@@ -23,34 +23,90 @@ export interface AnalysisRun {
 	readonly columnCounts?: ReadonlyMap<string, ColumnCounts>;
 }
 
-/** Crossbar statistics of one weight matrix given its per-column counts (docs/method.md §2, §3, §5). */
-export function layerStatistics(layer: Pick<LayerWeight, 'name' | 'kind' | 'layout' | 'groups' | 'invocationsPerInference'> & { shape: readonly number[] }, counts: ColumnCounts, profile: HardwareProfile): LayerAnalysisDto {
-	const [rows, cols] = matrixDims(layer.shape, layer.layout);
-	const geometry = crossbarGeometry(profile.crossbarSize, profile.slices);
-	const { crossbarSize, channelsPerCrossbar, bins } = geometry;
-	const { inputBlocks, channelGroups, count } = crossbarGrid(rows, cols, geometry);
-	const levels: number[] = new Array<number>(count).fill(0);
-	const lscNonZeros: number[] = new Array<number>(count).fill(0);
-	const levelHistogram: number[] = new Array(bins).fill(0);
+/** The level of every crossbar of one matrix, from its per-column counts (docs/method.md §3). */
+export interface CrossbarLevels {
+	readonly inputBlocks: number;
+	readonly channelGroups: number;
+	/** Level k of each crossbar, index block · channelGroups + group. */
+	readonly levels: Uint8Array;
+	/** Non-zeros of each crossbar's least-sparse column (same order). */
+	readonly lscNonZeros: Int32Array;
+	readonly levelHistogram: number[];
+}
+
+/**
+ * Each crossbar's least-sparse column: the most non-zeros any of its R = `channelsPerCrossbar`
+ * output channels has in its block of inputs, from counts[o·blocks + b]. Returned group-major,
+ * lsc[group·blocks + block] (the rows of one group then write one contiguous run), with the
+ * matrix's non-zeros (Σ of the counts).
+ */
+export function leastSparseColumns(counts: ColumnCounts, channelsPerCrossbar: number): { lsc: Int32Array; nonZeros: number } {
+	const { rows, blocks } = counts;
+	const source = counts.counts;
+	const lsc = new Int32Array(Math.ceil(rows / channelsPerCrossbar) * blocks);
 	let nonZeros = 0;
+	for (let o = 0; o < rows; o++) {
+		const run = Math.floor(o / channelsPerCrossbar) * blocks;
+		const row = o * blocks;
+		for (let block = 0; block < blocks; block++) {
+			const n = source[row + block];
+			nonZeros += n;
+			if (n > lsc[run + block]) lsc[run + block] = n;
+		}
+	}
+	return { lsc, nonZeros };
+}
+
+/**
+ * Least-sparse columns for groups `factor` times wider (the max over `factor` neighbouring
+ * groups): output channels nest like inputs do, so halving the slices q doubles R = T/q and
+ * merges pairs of groups.
+ */
+export function mergeChannelGroups(lsc: Int32Array, blocks: number, factor: number): Int32Array {
+	const groups = lsc.length / blocks;
+	const out = new Int32Array(Math.ceil(groups / factor) * blocks);
+	for (let group = 0; group < groups; group++) {
+		const from = group * blocks;
+		const to = Math.floor(group / factor) * blocks;
+		for (let block = 0; block < blocks; block++) {
+			if (lsc[from + block] > out[to + block]) out[to + block] = lsc[from + block];
+		}
+	}
+	return out;
+}
+
+/**
+ * The levels of the crossbars of an O × K matrix at crossbar size T and q slices, from the
+ * group-major least-sparse columns of leastSparseColumns (docs/method.md §3), laid out block by
+ * block like every per-crossbar array.
+ */
+export function crossbarLevels(rows: number, cols: number, lsc: Int32Array, crossbarSize: number, slices: number): CrossbarLevels {
+	const geometry = crossbarGeometry(crossbarSize, slices);
+	const { inputBlocks, channelGroups, count } = crossbarGrid(rows, cols, geometry);
+	const lscNonZeros = new Int32Array(count);
+	const levels = new Uint8Array(count);
+	const levelHistogram: number[] = new Array(geometry.bins).fill(0);
 	for (let block = 0; block < inputBlocks; block++) {
 		const columnLength = blockLength(cols, crossbarSize, block);
 		for (let group = 0; group < channelGroups; group++) {
-			let lsc = 0;
-			const end = Math.min(rows, (group + 1) * channelsPerCrossbar);
-			for (let o = group * channelsPerCrossbar; o < end; o++) {
-				const n = counts.counts[o * counts.blocks + block];
-				nonZeros += n;
-				if (n > lsc) lsc = n;
-			}
-			const level = levelFromCounts(lsc, columnLength, bins);
-			levels[block * channelGroups + group] = level;
-			lscNonZeros[block * channelGroups + group] = lsc;
+			const t = block * channelGroups + group;
+			const n = lsc[group * inputBlocks + block];
+			const level = levelFromCounts(n, columnLength, geometry.bins);
+			lscNonZeros[t] = n;
+			levels[t] = level;
 			levelHistogram[level]++;
 		}
 	}
+	return { inputBlocks, channelGroups, levels, lscNonZeros, levelHistogram };
+}
+
+/** Crossbar statistics of one weight matrix given its per-column counts (docs/method.md §2, §3, §5). */
+export function layerStatistics(layer: Pick<LayerWeight, 'name' | 'kind' | 'layout' | 'groups' | 'invocationsPerInference'> & { shape: readonly number[] }, counts: ColumnCounts, profile: HardwareProfile): LayerAnalysisDto {
+	const [rows, cols] = matrixDims(layer.shape, layer.layout);
+	const { lsc, nonZeros } = leastSparseColumns(counts, profile.crossbarSize / profile.slices);
+	const { inputBlocks, channelGroups, levels, lscNonZeros, levelHistogram } = crossbarLevels(rows, cols, lsc, profile.crossbarSize, profile.slices);
 	const weights = rows * cols;
-	const cost = costOfHistogram(levelHistogram, crossbarSize, profile.adcLaw);
+	const cost = costOfHistogram(levelHistogram, profile.crossbarSize, profile.adcLaw);
 	return {
 		name: layer.name,
 		kind: layer.kind,
@@ -58,14 +114,14 @@ export function layerStatistics(layer: Pick<LayerWeight, 'name' | 'kind' | 'layo
 		layout: layer.layout,
 		groups: layer.groups,
 		matrix: [rows, cols],
-		tiles: count,
+		tiles: levels.length,
 		weights,
 		zeros: weights - nonZeros,
 		levelHistogram,
 		...cost,
 		adcEnergyImprovement: improvement(cost.adcEnergyDense, cost.adcEnergy),
 		...(layer.invocationsPerInference !== undefined ? { invocationsPerInference: layer.invocationsPerInference } : {}),
-		grid: { inputBlocks, channelGroups, levels, lscNonZeros },
+		grid: { inputBlocks, channelGroups, levels: Array.from(levels), lscNonZeros: Array.from(lscNonZeros) },
 	};
 }
 
@@ -97,29 +153,70 @@ export interface LayerMatrix {
 	readonly values: Float32Array;
 	readonly rows: number;
 	readonly cols: number;
+	readonly halves?: undefined;
+}
+
+/** A half-precision layer stored in M's order, as its stored bits (valid until the callback returns). */
+export interface StoredHalfLayer {
+	readonly layer: LayerWeight;
+	readonly halves: Uint16Array;
+	readonly format: HalfFloat;
+	readonly rows: number;
+	readonly cols: number;
+	readonly values?: undefined;
+}
+
+/** A layer as counting needs it: float32 M, or the bits of half-precision weights (no decoding). */
+export type CountableLayer = LayerMatrix | StoredHalfLayer;
+
+/** float16/bfloat16 weights a reader hands over as stored, already in M's order. */
+function storedHalfFormat(layer: LayerWeight): HalfFloat | undefined {
+	const { dtype, readStored } = layer.tensor;
+	return (dtype === 'float16' || dtype === 'bfloat16') && readStored !== undefined && isMatrixOrder(layer.layout) ? dtype : undefined;
 }
 
 /**
  * Streams `layers` one at a time through reused buffers (so memory stays at the size of the
- * largest layer), turning each into its matrix M, and refuses NaN weights.
+ * largest layer), turning each into its matrix M.
  */
-export async function forEachLayerMatrix(layers: readonly LayerWeight[], visit: (m: LayerMatrix) => void | Promise<void>, signal?: AbortSignal): Promise<void> {
-	// Two buffers in turn: the next tensor is read from disk while this one is counted.
-	const buffers: (Float32Array | undefined)[] = [undefined, undefined];
+export function forEachLayerMatrix(layers: readonly LayerWeight[], visit: (m: LayerMatrix) => void | Promise<void>, signal?: AbortSignal): Promise<void> {
+	return streamLayers(layers, false, visit as (m: CountableLayer) => void | Promise<void>, signal);
+}
+
+/**
+ * forEachLayerMatrix for counting: a float16/bfloat16 layer whose reader can hand over its stored
+ * bytes comes as those bits (half the bytes of float32, and no decoding), for countLayerColumns.
+ */
+export function forEachCountableLayer(layers: readonly LayerWeight[], visit: (m: CountableLayer) => void | Promise<void>, signal?: AbortSignal): Promise<void> {
+	return streamLayers(layers, true, visit, signal);
+}
+
+async function streamLayers(layers: readonly LayerWeight[], stored: boolean, visit: (m: CountableLayer) => void | Promise<void>, signal?: AbortSignal): Promise<void> {
+	// Two buffers of each kind in turn: the next tensor is read from disk while this one is counted.
+	const floats: (Float32Array | undefined)[] = [undefined, undefined];
+	const bytes: (Uint8Array | undefined)[] = [undefined, undefined];
 	let scratch: Float32Array | undefined;
-	const load = (index: number) => layers[index].tensor.load(buffers[index % 2]);
+	const load = (index: number): Promise<Float32Array | Uint8Array> => {
+		const { tensor } = layers[index];
+		return stored && storedHalfFormat(layers[index]) && tensor.readStored ? tensor.readStored(bytes[index % 2]) : tensor.load(floats[index % 2]);
+	};
 	let pending = layers.length > 0 ? load(0) : undefined;
 	try {
 		for (let index = 0; index < layers.length; index++) {
 			throwIfAborted(signal);
 			const layer = layers[index];
-			const loaded = await (pending as Promise<Float32Array>);
+			const loaded = await (pending as Promise<Float32Array | Uint8Array>);
 			// Keep a buffer a reader allocated for us (not a view into something else) for reuse.
-			if (loaded.byteOffset === 0 && loaded.buffer.byteLength === loaded.byteLength) {
-				buffers[index % 2] = loaded;
-			}
+			const own = loaded.byteOffset === 0 && loaded.buffer.byteLength === loaded.byteLength;
 			pending = index + 1 < layers.length ? load(index + 1) : undefined;
 			const [rows, cols] = matrixDims(layer.tensor.shape, layer.layout);
+			if (loaded instanceof Uint8Array) {
+				if (own) bytes[index % 2] = loaded;
+				const halves = loaded.byteOffset % 2 === 0 ? new Uint16Array(loaded.buffer, loaded.byteOffset, loaded.length / 2) : new Uint16Array(loaded.slice().buffer);
+				await visit({ layer, halves, format: storedHalfFormat(layer) as HalfFloat, rows, cols });
+				continue;
+			}
+			if (own) floats[index % 2] = loaded;
 			const values = toMatrix(loaded, layer.tensor.shape, layer.layout, scratch);
 			if (values !== loaded) {
 				scratch = values;
@@ -132,9 +229,15 @@ export async function forEachLayerMatrix(layers: readonly LayerWeight[], visit: 
 	}
 }
 
-/** Per-column counts of one matrix; NaN weights are a ModelFormatError naming the layer. */
-export function countLayerColumns(file: string, m: LayerMatrix, profile: HardwareProfile, into?: Int32Array): ColumnCounts {
-	const counts = countColumnNonZeros(m.values, m.rows, m.cols, profile.crossbarSize, profile.tol, into);
+/**
+ * Per-column counts of one matrix; NaN weights are a ModelFormatError naming the layer.
+ * `absHistogram`: see countColumnNonZeros (pruning's layer percentile, filled in the same pass;
+ * float32 layers only).
+ */
+export function countLayerColumns(file: string, m: CountableLayer, profile: HardwareProfile, into?: Int32Array, absHistogram?: Uint32Array): ColumnCounts {
+	const counts = m.halves !== undefined
+		? countHalfNonZeros(m.halves, m.format, m.rows, m.cols, profile.crossbarSize, profile.tol, into)
+		: countColumnNonZeros(m.values, m.rows, m.cols, profile.crossbarSize, profile.tol, into, absHistogram);
 	if (counts.nanCount > 0) {
 		throw new ModelFormatError('nan-weights', `${file}: layer ${m.layer.name} has ${counts.nanCount} NaN weight${counts.nanCount === 1 ? '' : 's'}; the checkpoint is not usable (training diverged?).`);
 	}
@@ -151,7 +254,7 @@ export async function analyzeGraph(graph: ModelGraph, profile: HardwareProfile, 
 	const keep = options.keepColumnCounts ? new Map<string, ColumnCounts>() : undefined;
 	const layers: LayerAnalysisDto[] = [];
 	let countsBuffer: Int32Array | undefined;
-	await forEachLayerMatrix(counted, (m) => {
+	await forEachCountableLayer(counted, (m) => {
 		const counts = countLayerColumns(graph.file, m, profile, keep ? undefined : countsBuffer);
 		if (!keep && counts.counts.length >= (countsBuffer?.length ?? 0)) {
 			countsBuffer = counts.counts;
@@ -186,61 +289,106 @@ export function buildAnalysisResult(graph: Pick<ModelGraph, 'file' | 'format'>, 
 }
 
 function sumTotals(layers: readonly LayerAnalysisDto[], profile: HardwareProfile, warnings: string[]): TotalsDto {
-	const levelHistogram: number[] = new Array(sparsityBins(profile.crossbarSize)).fill(0);
-	let tiles = 0, weights = 0, zeros = 0;
+	const sum = new TotalsAccumulator(profile);
 	for (const layer of layers) {
-		tiles += layer.tiles;
-		weights += layer.weights;
-		zeros += layer.zeros;
-		layer.levelHistogram.forEach((n, k) => (levelHistogram[k] += n));
+		sum.add(layer);
 	}
-	const cost = costOfHistogram(levelHistogram, profile.crossbarSize, profile.adcLaw);
-	const perInference = perInferenceFigures(layers, profile, warnings);
-	return {
-		layers: layers.length,
-		tiles,
-		weights,
-		zeros,
-		levelHistogram,
-		...cost,
-		adcEnergyImprovement: improvement(cost.adcEnergyDense, cost.adcEnergy),
-		...(perInference ? { perInference } : {}),
-	};
+	return sum.totals(warnings);
 }
 
+/** What the totals need of a layer: a LayerAnalysisDto has it all; a sweep passes crossbarLevels'. */
+export type LayerTotalsInput = Pick<LayerAnalysisDto, 'name' | 'tiles' | 'weights' | 'zeros' | 'levelHistogram' | 'invocationsPerInference' | 'matrix'> & {
+	readonly grid: { readonly inputBlocks: number; readonly channelGroups: number; readonly levels: ArrayLike<number> };
+};
+
 /**
- * Energy of one inference: each crossbar fires once per output position, every column
- * converts once per input bit (bit-serial inputs), and a conversion at b bits costs
- * anchor · E(b) / E(8) pJ under the profile's law.
+ * The model totals under one profile, summed layer by layer (so a caller that analyses many
+ * profiles at once, src/hardware/sweep.ts, keeps no layer). Layers may come from a profile with
+ * another ADC law: the costs are recomputed from their levels under this one.
  */
-function perInferenceFigures(layers: readonly LayerAnalysisDto[], profile: HardwareProfile, warnings: string[]): PerInferenceDto | undefined {
-	const unknown = layers.filter((l) => l.invocationsPerInference === undefined);
-	if (unknown.length > 0) {
-		if (profile.inputSize !== undefined || layers.some((l) => l.invocationsPerInference !== undefined)) {
-			warnings.push(`Output sizes unknown for ${unknown.length} layer${unknown.length === 1 ? '' : 's'} (${unknown.slice(0, 3).map((l) => l.name).join(', ')}${unknown.length > 3 ? ', …' : ''}): no per-inference figure. A state_dict holds no graph; use the ONNX export for per-inference energy.`);
-		}
-		return undefined;
+export class TotalsAccumulator {
+	private readonly levelHistogram: number[];
+	private layers = 0;
+	private tiles = 0;
+	private weights = 0;
+	private zeros = 0;
+	/** Per inference: crossbar activations, dense and current energy (pJ); names of layers without output sizes. */
+	private activations = 0;
+	private denseEnergyPj = 0;
+	private energyPj = 0;
+	private readonly unknownSizes: string[] = [];
+
+	/** Energy of one conversion at each level under the profile's law. */
+	private readonly energyByLevel: number[];
+
+	constructor(private readonly profile: HardwareProfile) {
+		this.levelHistogram = new Array<number>(sparsityBins(profile.crossbarSize)).fill(0);
+		this.energyByLevel = adcBitsByLevel(profile.crossbarSize).map((bits) => adcEnergyOf(profile.adcLaw, bits));
 	}
-	const pjPerUnit = profile.adcEnergyPjAt8Bits / adcEnergyOf(profile.adcLaw, 8);
-	const channelsPerCrossbar = profile.crossbarSize / profile.slices;
-	const denseBits = log2Int(profile.crossbarSize);
-	let activations = 0, dense = 0, current = 0;
-	for (const layer of layers) {
-		const fires = layer.invocationsPerInference ?? 0;
+
+	add(layer: LayerTotalsInput): void {
+		this.layers++;
+		this.tiles += layer.tiles;
+		this.weights += layer.weights;
+		this.zeros += layer.zeros;
+		layer.levelHistogram.forEach((n, k) => (this.levelHistogram[k] += n));
+		if (layer.invocationsPerInference === undefined) {
+			this.unknownSizes.push(layer.name);
+		} else {
+			this.addPerInference(layer, layer.invocationsPerInference);
+		}
+	}
+
+	/** The totals; notes in `warnings` when some layers have output sizes and others not. */
+	totals(warnings: string[]): TotalsDto {
+		const { profile, levelHistogram } = this;
+		const cost = costOfHistogram(levelHistogram, profile.crossbarSize, profile.adcLaw);
+		const perInference = this.perInference(warnings);
+		return {
+			layers: this.layers,
+			tiles: this.tiles,
+			weights: this.weights,
+			zeros: this.zeros,
+			levelHistogram: [...levelHistogram],
+			...cost,
+			adcEnergyImprovement: improvement(cost.adcEnergyDense, cost.adcEnergy),
+			...(perInference ? { perInference } : {}),
+		};
+	}
+
+	/**
+	 * Energy of one inference: each crossbar fires once per output position, every column
+	 * converts once per input bit (bit-serial inputs), and a conversion at b bits costs
+	 * anchor · E(b) / E(8) pJ under the profile's law.
+	 */
+	private addPerInference(layer: LayerTotalsInput, fires: number): void {
+		const { profile, energyByLevel } = this;
+		const pjPerUnit = profile.adcEnergyPjAt8Bits / adcEnergyOf(profile.adcLaw, 8);
+		const channelsPerCrossbar = profile.crossbarSize / profile.slices;
+		const denseEnergy = adcEnergyOf(profile.adcLaw, log2Int(profile.crossbarSize));
 		const [rows] = layer.matrix;
 		const { inputBlocks, channelGroups, levels } = layer.grid;
 		for (let block = 0; block < inputBlocks; block++) {
 			for (let group = 0; group < channelGroups; group++) {
 				const physicalColumns = Math.min(channelsPerCrossbar, rows - group * channelsPerCrossbar) * profile.slices;
 				const conversions = fires * physicalColumns * profile.inputBits;
-				const bits = adcBitsForLevel(levels[block * channelGroups + group], profile.crossbarSize);
-				activations += fires;
-				dense += conversions * adcEnergyOf(profile.adcLaw, denseBits) * pjPerUnit;
-				current += conversions * adcEnergyOf(profile.adcLaw, bits) * pjPerUnit;
+				this.activations += fires;
+				this.denseEnergyPj += conversions * denseEnergy * pjPerUnit;
+				this.energyPj += conversions * energyByLevel[levels[block * channelGroups + group]] * pjPerUnit;
 			}
 		}
 	}
-	return { crossbarActivations: activations, adcEnergyPjDense: dense, adcEnergyPj: current, adcEnergyImprovement: improvement(dense, current) };
+
+	private perInference(warnings: string[]): PerInferenceDto | undefined {
+		const unknown = this.unknownSizes;
+		if (unknown.length > 0) {
+			if (this.profile.inputSize !== undefined || unknown.length < this.layers) {
+				warnings.push(`Output sizes unknown for ${unknown.length} layer${unknown.length === 1 ? '' : 's'} (${unknown.slice(0, 3).join(', ')}${unknown.length > 3 ? ', …' : ''}): no per-inference figure. A state_dict holds no graph; use the ONNX export for per-inference energy.`);
+			}
+			return undefined;
+		}
+		return { crossbarActivations: this.activations, adcEnergyPjDense: this.denseEnergyPj, adcEnergyPj: this.energyPj, adcEnergyImprovement: improvement(this.denseEnergyPj, this.energyPj) };
+	}
 }
 
 /**

@@ -28,17 +28,18 @@ export function binEdges(crossbarSize: number): number[] {
 /**
  * Level k of a crossbar whose least-sparse column has `lscNonZeros` non-zeros out of
  * `columnLength` rows (rule A17): B−1 for an empty crossbar, else the largest k ≤ B−2 with
- * N·2^k ≤ n.
+ * N·2^k ≤ n (N ≤ n: a column has no more non-zeros than rows).
  */
 export function levelFromCounts(lscNonZeros: number, columnLength: number, bins: number): number {
 	if (lscNonZeros === 0) {
 		return bins - 1;
 	}
-	let k = 0;
-	while (k < bins - 2 && lscNonZeros * 2 ** (k + 1) <= columnLength) {
-		k++;
+	// The largest k with N·2^k ≤ n is the gap between their highest set bits, or one less.
+	let k = Math.clz32(lscNonZeros) - Math.clz32(columnLength);
+	if (k > 0 && lscNonZeros * 2 ** k > columnLength) {
+		k--;
 	}
-	return k;
+	return Math.min(Math.max(k, 0), bins - 2);
 }
 
 /**

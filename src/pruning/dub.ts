@@ -12,7 +12,7 @@
  */
 
 import { throwIfAborted } from '../core/errors';
-import { Float32Scratch, numpyLerp, percentileOfAbs, selectNth } from './percentile';
+import { Float32Scratch, absKeyOf, floatOfBits, numpyLerp, percentileOfAbs, selectNthKey } from './percentile';
 import { crossbarGeometry, crossbarGrid } from '../hardware/geometry';
 import type { CrossbarGeometry, CrossbarGrid } from '../hardware/geometry';
 import { binEdges, levelFromCounts } from '../hardware/levels';
@@ -78,6 +78,23 @@ export interface PruneOutputOptions {
 	/** Reused scratch for the percentiles. */
 	readonly scratch?: Float32Scratch;
 	readonly signal?: AbortSignal;
+	/**
+	 * absKeyHistogram(matrix values), when a pass over the layer already filled it: the layer's
+	 * percentile then needs one pass instead of two.
+	 */
+	readonly absHistogram?: Uint32Array;
+}
+
+/**
+ * Per-column counts a crossbar-aware prune fills on the way, in the analysis's layout
+ * (src/hardware/columnCounts.ts: index o·inputBlocks + block, blocks of T inputs), so that the
+ * analysis after the prune and the unstructured baseline need no pass of their own.
+ */
+export interface PruneColumnCounts {
+	/** Exact non-zeros of each column segment after the prune. */
+	readonly nonZerosAfter?: Int32Array;
+	/** |w| > θ in each column segment before the prune: what unstructured pruning at θ keeps. */
+	readonly aboveThreshold?: Int32Array;
 }
 
 /** Crossbar geometry and the paper-mode switches of a D.U.B. prune. */
@@ -91,6 +108,7 @@ export interface DubPruneOptions extends PruneOutputOptions {
 	 * column's smallest weight for no ADC gain (A7, `skip_q0`). Default false: reference behaviour.
 	 */
 	readonly skipLevel0Loosening?: boolean;
+	readonly counts?: PruneColumnCounts;
 }
 
 /** How the almost-zero threshold θ is chosen: a per-layer percentile of |W| or a fixed tol. */
@@ -107,7 +125,7 @@ const defaultScratch = new Float32Scratch();
  */
 export function pruneDubFixedRatio(matrix: WeightMatrix, ratio: number, options: DubPruneOptions): TilePruneResult {
 	checkMatrix(matrix);
-	const threshold = percentileOfAbs(matrix.values, ratio, options.scratch ?? defaultScratch);
+	const threshold = percentileOfAbs(matrix.values, ratio, options.scratch ?? defaultScratch, options.absHistogram);
 	return pruneTiles(matrix, threshold, 'dub-fixed', options);
 }
 
@@ -135,7 +153,7 @@ export function pruneDubAtThreshold(matrix: WeightMatrix, threshold: number, opt
  */
 export function pruneWholeTiles(matrix: WeightMatrix, threshold: ThresholdSpec, options: DubPruneOptions): TilePruneResult {
 	checkMatrix(matrix);
-	const theta = 'ratio' in threshold ? percentileOfAbs(matrix.values, threshold.ratio, options.scratch ?? defaultScratch) : threshold.tol;
+	const theta = 'ratio' in threshold ? percentileOfAbs(matrix.values, threshold.ratio, options.scratch ?? defaultScratch, options.absHistogram) : threshold.tol;
 	return pruneTiles(matrix, theta, 'whole-tile', options);
 }
 
@@ -145,17 +163,37 @@ function pruneTiles(matrix: WeightMatrix, threshold: number, mode: TileMode, opt
 	const grid = crossbarGrid(outChannels, fanIn, geometry);
 	const { crossbarSize, channelsPerCrossbar, bins } = geometry;
 	const total = values.length;
-	const out = prepareOutput(values, options.out);
-	// One column's worth of scratch for every per-column percentile (no allocation per column).
-	const column = (options.scratch ?? defaultScratch).view(crossbarSize);
+	const out = outputArray(total, options.out);
+	const mask = maskArray(total, options.mask);
+	// Weights are handled as int keys (their bits without the sign): the order of |w| for
+	// NaN-free input, compared and copied faster than floats. `out` is written whole, so reading
+	// `values` while writing it works in place too (each weight is read before it is written).
+	const source = new Int32Array(values.buffer, values.byteOffset, total);
+	const target = new Int32Array(out.buffer, out.byteOffset, total);
+	const counts = options.counts;
+	const blocks = grid.inputBlocks;
+	checkCounts(counts?.nonZerosAfter, outChannels * blocks);
+	checkCounts(counts?.aboveThreshold, outChannels * blocks);
+	// Per column of a tile, a slot of 2·n_b keys: those in (0, θ], then from n_b on those above θ
+	// (at most twice the tile, or the layer when it is smaller than one crossbar).
+	const half = Math.min(crossbarSize, fanIn);
+	const span = 2 * half;
+	const work = (options.scratch ?? defaultScratch).keys(Math.min(channelsPerCrossbar, outChannels) * span);
+	const lowCounts = new Int32Array(channelsPerCrossbar);
+	const highCounts = new Int32Array(channelsPerCrossbar);
 	const levelBefore = new Uint8Array(grid.count);
 	const levelAfter = new Uint8Array(grid.count);
 	const action = new Uint8Array(grid.count);
 	// torch: `tile <= threshold` with a Python float rounds the scalar to the tensor's float32.
+	// A negative (or NaN) θ has no |w| at or below it: key −1.
 	const theta = Math.fround(threshold);
+	const thetaKey = theta >= 0 ? absKeyOf(theta) : -1;
+	// Zeros are split off from the keys at or below θ (and from those above a negative θ).
+	const splitKey = Math.max(thetaKey, 0);
 	// Reference bin edges, as Python floats: bins = [1 − 2**−k for k in range(B)] + [1.0].
 	const edges = binEdges(crossbarSize);
 	let pruned = 0;
+	let zeroCount = 0;
 
 	// The reference's loop order (channel group outer); crossbars are independent, so the order
 	// only matters for where the cancellation check falls.
@@ -163,25 +201,38 @@ function pruneTiles(matrix: WeightMatrix, threshold: number, mode: TileMode, opt
 		throwIfAborted(options.signal);
 		const o0 = group * channelsPerCrossbar;
 		const o1 = Math.min(outChannels, o0 + channelsPerCrossbar);
-		for (let block = 0; block < grid.inputBlocks; block++) {
+		for (let block = 0; block < blocks; block++) {
 			const k0 = block * crossbarSize;
-			const k1 = Math.min(fanIn, k0 + crossbarSize);
-			const n = k1 - k0;
+			const n = Math.min(fanIn, k0 + crossbarSize) - k0;
 			const t = block * grid.channelGroups + group;
 
-			// Almost-zeros per column; s = min_o z_o / n_b through the least-sparse column (§3).
-			// The same pass counts exact non-zeros, for the level of a tile left as it is.
+			// Almost-zeros (|w| ≤ θ) and exact non-zeros per column; s = min_o z_o / n_b through
+			// the least-sparse column (§3). The same pass copies each column's keys for its
+			// percentile: sorted, a column is its zeros, its keys in (0, θ], then those above θ,
+			// and the last two go to the two halves of the column's slot in `work`.
 			let minZeros = n;
 			let maxNonZeros = 0;
 			for (let o = o0; o < o1; o++) {
-				const row = o * fanIn;
-				let z = 0;
-				let nz = 0;
-				for (let i = row + k0; i < row + k1; i++) {
-					const m = Math.abs(out[i]);
-					z += +(m <= theta);
-					nz += +(m !== 0);
+				const start = o * fanIn + k0;
+				const base = (o - o0) * span;
+				let low = base;
+				let high = base + half;
+				for (let i = start; i < start + n; i++) {
+					const key = source[i] & 0x7fffffff;
+					const above = +(key > splitKey);
+					// Both slots are free: a write that is not kept is overwritten by the next key of that part.
+					work[low] = key;
+					work[high] = key;
+					low += +(key !== 0) & (above ^ 1);
+					high += above;
 				}
+				const lows = low - base;
+				const highs = high - base - half;
+				const z = thetaKey < 0 ? 0 : n - highs;
+				const nz = lows + highs;
+				lowCounts[o - o0] = lows;
+				highCounts[o - o0] = highs;
+				if (counts?.aboveThreshold) counts.aboveThreshold[o * blocks + block] = n - z;
 				if (z < minZeros) minZeros = z;
 				if (nz > maxNonZeros) maxNonZeros = nz;
 			}
@@ -192,14 +243,12 @@ function pruneTiles(matrix: WeightMatrix, threshold: number, mode: TileMode, opt
 			let quantile = -1; // q* for the per-column percentile; −1: none
 			if (k === bins - 1) {
 				// Every entry ≤ θ: `tile.masked_fill_(tile <= threshold, 0)` zeroes the whole tile.
-				pruned += zeroTile(out, fanIn, o0, o1, k0, k1);
 				action[t] = TileAction.zeroed;
 			} else if (mode === 'whole-tile') {
 				action[t] = TileAction.untouched;
 			} else if (k === bins - 2) {
 				if (mode === 'dub-tol') {
 					// Tol variant: `tile.masked_fill_(tile >= 0, 0)`, the last weight of the LSC goes too.
-					pruned += zeroTile(out, fanIn, o0, o1, k0, k1);
 					action[t] = TileAction.zeroed;
 				} else {
 					quantile = edges[bins - 2];
@@ -220,36 +269,49 @@ function pruneTiles(matrix: WeightMatrix, threshold: number, mode: TileMode, opt
 				}
 			}
 
-			if (action[t] === TileAction.zeroed) {
-				levelAfter[t] = bins - 1;
-			} else if (quantile < 0) {
-				levelAfter[t] = levelFromCounts(maxNonZeros, n, bins);
-			} else {
-				// Per column: τ_o = np.percentile(A[o, :], 100·q*) (the reference passes bins[k]·100.0);
-				// zero A ≤ τ_o, compared in float32 like torch.
-				const percent = quantile * 100;
-				let maxKept = 0;
-				for (let o = o0; o < o1; o++) {
-					const start = o * fanIn + k0;
-					const tau = Math.fround(columnPercentileOfAbs(out, start, n, percent, column));
-					let kept = 0;
-					// Branch-free: which weights go is data-dependent, a branch would mispredict often.
-					// `w·keep + 0` writes +0 for pruned entries, as masked_fill does.
-					for (let i = start; i < start + n; i++) {
-						const w = out[i];
-						const keep = +(Math.abs(w) > tau);
-						pruned += (1 - keep) & +(w !== 0);
-						kept += keep;
-						out[i] = w * keep + 0;
+			let maxKept = 0;
+			for (let o = o0; o < o1; o++) {
+				const start = o * fanIn + k0;
+				const end = start + n;
+				const lows = lowCounts[o - o0];
+				const highs = highCounts[o - o0];
+				const nz = lows + highs;
+				let kept: number;
+				if (action[t] === TileAction.zeroed) {
+					target.fill(0, start, end);
+					mask.fill(1, start, end);
+					kept = 0;
+				} else if (quantile < 0) {
+					// Left as it is, −0 included.
+					for (let i = start; i < end; i++) {
+						const bits = source[i];
+						target[i] = bits;
+						mask[i] = +((bits & 0x7fffffff) === 0);
 					}
-					if (kept > maxKept) maxKept = kept;
+					kept = nz;
+				} else {
+					// Per column: τ_o = np.percentile(A[o, :], 100·q*) (the reference passes bins[k]·100.0);
+					// zero A ≤ τ_o, compared in float32 like torch. Branch-free: which weights go is
+					// data-dependent. A pruned weight becomes +0, as masked_fill writes it.
+					const tauKey = absKeyOf(columnPercentileOfAbs(work, (o - o0) * span, half, n, quantile * 100, lows, highs));
+					kept = 0;
+					for (let i = start; i < end; i++) {
+						const bits = source[i];
+						const keep = +((bits & 0x7fffffff) > tauKey);
+						target[i] = bits & -keep;
+						mask[i] = keep ^ 1;
+						kept += keep;
+					}
 				}
-				levelAfter[t] = levelFromCounts(maxKept, n, bins);
+				pruned += nz - kept;
+				zeroCount += n - kept;
+				if (counts?.nonZerosAfter) counts.nonZerosAfter[o * blocks + block] = kept;
+				if (kept > maxKept) maxKept = kept;
 			}
+			levelAfter[t] = levelFromCounts(maxKept, n, bins);
 		}
 	}
 
-	const { mask, zeroCount } = buildMask(out, total, options.mask);
 	return {
 		values: out,
 		mask,
@@ -260,95 +322,74 @@ function pruneTiles(matrix: WeightMatrix, threshold: number, mode: TileMode, opt
 	};
 }
 
-/** Copies `values` into `out` (or a new array) unless pruning in place. */
-export function prepareOutput(values: Float32Array, out: Float32Array | undefined): Float32Array {
+/** `out` when given (checked), else a new array. Pruning writes every element, so nothing is copied first. */
+export function outputArray(total: number, out: Float32Array | undefined): Float32Array {
 	if (out === undefined) {
-		return Float32Array.from(values);
+		return new Float32Array(total);
 	}
-	if (out.length !== values.length) {
-		throw new RangeError(`Output needs ${values.length} values, got ${out.length}.`);
-	}
-	if (out !== values) {
-		out.set(values);
+	if (out.length !== total) {
+		throw new RangeError(`Output needs ${total} values, got ${out.length}.`);
 	}
 	return out;
 }
 
-/** mask[i] = (values[i] == 0), into `into` when given; counts the zeros. */
-export function buildMask(values: Float32Array, total: number, into?: Uint8Array): { mask: Uint8Array; zeroCount: number } {
+/** `into` when given (checked), else a new mask. */
+export function maskArray(total: number, into: Uint8Array | undefined): Uint8Array {
 	if (into !== undefined && into.length !== total) {
 		throw new RangeError(`Mask needs ${total} entries, got ${into.length}.`);
 	}
-	const mask = into ?? new Uint8Array(total);
-	let zeroCount = 0;
-	for (let i = 0; i < total; i++) {
-		const z = +(values[i] === 0);
-		mask[i] = z;
-		zeroCount += z;
-	}
-	return { mask, zeroCount };
+	return into ?? new Uint8Array(total);
 }
 
-function zeroTile(out: Float32Array, fanIn: number, o0: number, o1: number, k0: number, k1: number): number {
-	let pruned = 0;
-	for (let o = o0; o < o1; o++) {
-		const row = o * fanIn;
-		for (let i = row + k0; i < row + k1; i++) {
-			if (out[i] !== 0) pruned++;
-			out[i] = 0;
-		}
+function checkCounts(counts: Int32Array | undefined, size: number): void {
+	if (counts !== undefined && counts.length < size) {
+		throw new RangeError(`Column counts need ${size} entries, got ${counts.length}.`);
 	}
-	return pruned;
 }
 
 /**
- * numpy.percentile(|values[start, start+n)|, percent) without touching `values`. The two ends
- * that D.U.B. uses most (q* = 0: the two smallest; q* = e_{B−2}: the two largest) are single
- * scans; other ranks go through a copy and a selection.
+ * numpy.percentile(|w| over one column, percent) for a column of `n` weights whose keys were
+ * split by pruneTiles: sorted, the column is its n − lows − highs zeros, its `lows` keys in
+ * (0, θ] (at work[base ..]), then its `highs` keys above θ (at work[base + half ..]). A selection
+ * only runs over the part that holds the wanted rank, and a column whose rank falls among its
+ * zeros (a sparse layer) needs none.
  */
-function columnPercentileOfAbs(values: Float32Array, start: number, n: number, percent: number, work: Float32Array): number {
-	const end = start + n;
+function columnPercentileOfAbs(work: Int32Array, base: number, half: number, n: number, percent: number, lows: number, highs: number): number {
 	const virtualIndex = (n - 1) * (percent / 100);
-	const below = Math.floor(virtualIndex);
-	if (below === 0 && n > 1) {
-		let smallest = Infinity;
-		let second = Infinity;
-		for (let i = start; i < end; i++) {
-			const m = Math.abs(values[i]);
-			if (m < smallest) {
-				second = smallest;
-				smallest = m;
-			} else if (m < second) {
-				second = m;
-			}
-		}
-		return numpyLerp(smallest, second, virtualIndex, true);
-	}
-	if (below === n - 2) {
-		let largest = -Infinity;
-		let second = -Infinity;
-		for (let i = start; i < end; i++) {
-			const m = Math.abs(values[i]);
-			if (m > largest) {
-				second = largest;
-				largest = m;
-			} else if (m > second) {
-				second = m;
-			}
-		}
-		return numpyLerp(second, largest, virtualIndex - below, true);
-	}
 	if (virtualIndex >= n - 1) {
-		let largest = 0;
-		for (let i = start; i < end; i++) largest = Math.max(largest, Math.abs(values[i]));
-		return largest;
+		// Only for n = 1 (q* < 1): the percentile is the column's largest magnitude.
+		return floatOfBits(highs > 0 ? work[base + half] : lows > 0 ? work[base] : 0);
 	}
-	// `work` has room for a whole column (≥ n); indices past n are ignored.
-	for (let i = 0; i < n; i++) work[i] = Math.abs(values[start + i]);
-	selectNth(work, below, 0, n - 1);
-	let next = work[below + 1];
-	for (let i = below + 2; i < n; i++) {
-		if (work[i] < next) next = work[i];
+	const below = Math.floor(virtualIndex);
+	const zeros = n - lows - highs;
+	const low = base;
+	const high = base + half;
+	// The keys of ranks `below` and `below + 1` (both exist: below ≤ n − 2).
+	let a: number;
+	let b: number;
+	if (below + 1 < zeros) {
+		a = b = 0;
+	} else if (below < zeros) {
+		a = 0;
+		b = lows > 0 ? minKey(work, low, low + lows) : minKey(work, high, high + highs);
+	} else if (below < zeros + lows) {
+		const at = low + below - zeros;
+		selectNthKey(work, at, low, low + lows - 1);
+		a = work[at];
+		b = at + 1 < low + lows ? minKey(work, at + 1, low + lows) : minKey(work, high, high + highs);
+	} else {
+		const at = high + below - zeros - lows;
+		selectNthKey(work, at, high, high + highs - 1);
+		a = work[at];
+		b = minKey(work, at + 1, high + highs);
 	}
-	return numpyLerp(work[below], next, virtualIndex - below, true);
+	return numpyLerp(floatOfBits(a), floatOfBits(b), virtualIndex - below, true);
+}
+
+function minKey(work: Int32Array, from: number, to: number): number {
+	let min = work[from];
+	for (let i = from + 1; i < to; i++) {
+		if (work[i] < min) min = work[i];
+	}
+	return min;
 }

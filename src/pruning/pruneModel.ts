@@ -2,14 +2,16 @@ import { UsageError } from '../core/errors';
 import type { LayerWeight, ModelGraph } from '../core/model';
 import { buildAnalysisResult, countLayerColumns, countedLayers, forEachLayerMatrix, layerStatistics } from '../hardware/analyze';
 import type { LayerMatrix } from '../hardware/analyze';
+import { countColumnNonZeros } from '../hardware/columnCounts';
+import type { ColumnCounts } from '../hardware/columnCounts';
 import { fromMatrix } from '../hardware/matrix';
 import type { AnalysisResultDto, HardwareProfile, LayerAnalysisDto } from '../shared/analysis';
 import { pruneDubFixedRatio, pruneDubTol, pruneWholeTiles } from './dub';
 import type { PruneResult } from './dub';
-import { Float32Scratch } from './percentile';
+import { Float32Scratch, percentileOfAbs, radixBuckets } from './percentile';
 import { resolveRatios } from './ratios';
 import type { RatioSpec } from './ratios';
-import { pruneBelowThreshold, pruneUnstructured } from './unstructured';
+import { pruneUnstructured } from './unstructured';
 
 /**
  * dub: fixed-ratio D.U.B. (§6, the paper's headline runs); dub-tol: the tol variant;
@@ -46,10 +48,8 @@ export interface PruneOutcome {
 	readonly after: AnalysisResultDto;
 	/** Unstructured pruning at the same per-layer ratios, for comparison (absent for method unstructured). */
 	readonly unstructured?: AnalysisResultDto;
-	/** New values per tensor name, in the tensor's own layout: what writers take. */
+	/** New values per tensor name, in the tensor's own layout: what writers take (the mask is where they are 0). */
 	readonly updates: Map<string, Float32Array>;
-	/** Per tensor name, 1 where the weight is zero after pruning (pre-existing zeros included), in matrix M order. */
-	readonly masks: Map<string, Uint8Array>;
 }
 
 export interface PruneGraphOptions {
@@ -89,43 +89,64 @@ export async function pruneGraph(graph: ModelGraph, profile: HardwareProfile, sp
 	const baseline: LayerAnalysisDto[] = [];
 	const summaries: LayerPruneSummary[] = [];
 	const updates = new Map<string, Float32Array>();
-	const masks = new Map<string, Uint8Array>();
 	const scratch = new Float32Scratch();
-	let baselineOut: Float32Array | undefined;
-	const stats = (m: LayerMatrix, values: Float32Array) =>
-		layerStatistics({ ...m.layer, shape: m.layer.tensor.shape }, countLayerColumns(graph.file, { ...m, values }, profile), profile);
+	const absHistogram = new Uint32Array(radixBuckets);
+	// Column counts (o·blocks + block), reused from layer to layer: layerStatistics copies what it keeps.
+	const buffers = { before: new Int32Array(0), after: new Int32Array(0), baseline: new Int32Array(0), mask: new Uint8Array(0) };
+	const stats = (m: LayerMatrix, counts: ColumnCounts) => layerStatistics({ ...m.layer, shape: m.layer.tensor.shape }, counts, profile);
+	const wrap = (counts: Int32Array, m: LayerMatrix): ColumnCounts => ({ rows: m.rows, blocks: Math.ceil(m.cols / profile.crossbarSize), counts, nanCount: 0 });
 	await forEachLayerMatrix(layers, (m) => {
-		before.push(stats(m, m.values));
-		if (m.layer.kind !== 'conv') {
+		const size = m.rows * Math.ceil(m.cols / profile.crossbarSize);
+		if (buffers.before.length < size) {
+			buffers.before = new Int32Array(size);
+			buffers.after = new Int32Array(size);
+			buffers.baseline = new Int32Array(size);
+		}
+		if (buffers.mask.length < m.values.length) {
+			// Nobody keeps the prune functions' masks here (the updates' zeros are the mask): one buffer for all layers.
+			buffers.mask = new Uint8Array(m.values.length);
+		}
+		const mask = buffers.mask.subarray(0, m.values.length);
+		// One pass over the layer: its counts for the analysis before (NaN weights stop here) and
+		// the histogram of |w| that the layer percentile θ starts from.
+		const isConv = m.layer.kind === 'conv';
+		const counted = countLayerColumns(graph.file, m, profile, buffers.before, isConv ? absHistogram : undefined);
+		before.push(stats(m, counted));
+		if (!isConv) {
 			after.push(before[before.length - 1]);
 			baseline.push(before[before.length - 1]);
 			return;
 		}
 		const ratio = ratioByLayer.get(m.layer.name);
 		const matrix = { values: m.values, outChannels: m.rows, fanIn: m.cols };
-		const common = { crossbarSize: profile.crossbarSize, slices: profile.slices, skipLevel0Loosening: spec.skipLevel0Loosening, scratch, signal: options.signal };
+		// With exact zeros (tol 0), the prune's own counts are what the analyses after it count.
+		const exact = profile.tol === 0;
+		const counts = exact ? { nonZerosAfter: buffers.after.subarray(0, size), aboveThreshold: buffers.baseline.subarray(0, size) } : undefined;
+		const common = { crossbarSize: profile.crossbarSize, slices: profile.slices, skipLevel0Loosening: spec.skipLevel0Loosening, scratch, signal: options.signal, absHistogram, counts, mask };
 		let result: PruneResult;
 		switch (spec.method) {
 			case 'dub': result = pruneDubFixedRatio(matrix, ratio ?? 0, common); break;
 			case 'dub-tol': result = pruneDubTol(matrix, { ...common, tol: spec.pruneTol ?? 1e-3 }); break;
 			case 'tiles': result = pruneWholeTiles(matrix, { ratio: ratio ?? 0 }, common); break;
-			case 'unstructured': result = pruneUnstructured(m.values, ratio ?? 0, { scratch, signal: options.signal }); break;
+			case 'unstructured': result = pruneUnstructured(m.values, ratio ?? 0, { scratch, signal: options.signal, absHistogram, mask }); break;
 		}
-		after.push(stats(m, result.values));
+		const recount = (values: Float32Array, tol: number, into: Int32Array) => countColumnNonZeros(values, m.rows, m.cols, profile.crossbarSize, tol, into);
+		after.push(stats(m, counts && spec.method !== 'unstructured' ? wrap(counts.nonZerosAfter, m) : recount(result.values, profile.tol, buffers.after)));
 		updates.set(m.layer.tensor.name, fromMatrix(result.values, m.layer.tensor.shape, m.layer.layout));
-		masks.set(m.layer.tensor.name, result.mask);
 		summaries.push({ name: m.layer.name, ratio, threshold: result.threshold, pruned: result.prunedCount, zerosAfter: result.zeroCount, weights: m.values.length });
 		if (spec.method !== 'unstructured') {
 			// The baseline prunes the same starting weights by magnitude alone at the same ratio
 			// (the paper's LBL baseline, §8.2); dub-tol has no ratio, so it matches the sparsity reached.
-			const baselineRatio = ratio ?? Math.min(100, (100 * result.zeroCount) / m.values.length);
-			baselineOut = baselineOut && baselineOut.length >= m.values.length ? baselineOut : new Float32Array(m.values.length);
-			const out = baselineOut.subarray(0, m.values.length);
-			// Fixed-ratio D.U.B. and whole-tile pruning already computed θ = percentile(|W|, ratio).
-			const base = spec.method === 'dub' || spec.method === 'tiles'
-				? pruneBelowThreshold(m.values, result.threshold, { out })
-				: pruneUnstructured(m.values, baselineRatio, { out, scratch });
-			baseline.push(stats(m, base.values));
+			// It is only counted, never written: what survives |w| ≤ θ is |w| > θ (> tol, when set).
+			if (counts && spec.method !== 'dub-tol') {
+				baseline.push(stats(m, wrap(counts.aboveThreshold, m)));
+			} else {
+				// Fixed-ratio D.U.B. and whole-tile pruning already computed θ = percentile(|W|, ratio).
+				const theta = spec.method === 'dub-tol'
+					? percentileOfAbs(m.values, ratio ?? Math.min(100, (100 * result.zeroCount) / m.values.length), scratch, absHistogram)
+					: result.threshold;
+				baseline.push(stats(m, recount(m.values, Math.max(Math.fround(theta), profile.tol), buffers.baseline)));
+			}
 		}
 		options.onProgress?.(summaries.length, convs.length, m.layer.name);
 	}, options.signal);
@@ -137,6 +158,5 @@ export async function pruneGraph(graph: ModelGraph, profile: HardwareProfile, sp
 		after: result(after),
 		...(spec.method !== 'unstructured' ? { unstructured: result(baseline, [`Baseline: unstructured magnitude pruning of the same starting weights at the same per-layer ${spec.method === 'dub-tol' ? 'sparsity' : 'ratios'} (docs/method.md §8.2), without fine-tuning.`]) } : {}),
 		updates,
-		masks,
 	};
 }

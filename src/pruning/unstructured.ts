@@ -4,8 +4,8 @@
  */
 
 import type { PruneOutputOptions, PruneResult } from './dub';
-import { buildMask, prepareOutput } from './dub';
-import { Float32Scratch, percentileOfAbs } from './percentile';
+import { maskArray, outputArray } from './dub';
+import { Float32Scratch, absKeyOf, percentileOfAbs } from './percentile';
 
 const defaultScratch = new Float32Scratch();
 
@@ -17,7 +17,7 @@ export function pruneUnstructured(values: Float32Array, ratio: number, options: 
 	if (values.length === 0) {
 		throw new RangeError('Cannot prune an empty tensor.');
 	}
-	return pruneBelowThreshold(values, percentileOfAbs(values, ratio, options.scratch ?? defaultScratch), options);
+	return pruneBelowThreshold(values, percentileOfAbs(values, ratio, options.scratch ?? defaultScratch, options.absHistogram), options);
 }
 
 /**
@@ -25,16 +25,26 @@ export function pruneUnstructured(values: Float32Array, ratio: number, options: 
  * next to a fixed-ratio D.U.B. prune reuses that prune's layer threshold (same ratio, same θ).
  */
 export function pruneBelowThreshold(values: Float32Array, threshold: number, options: PruneOutputOptions = {}): PruneResult {
-	const out = prepareOutput(values, options.out);
+	const total = values.length;
+	const out = outputArray(total, options.out);
+	const mask = maskArray(total, options.mask);
+	// |w| as int keys (the bits without the sign). A negative θ prunes only zeros (they become +0),
+	// a NaN θ everything (no |w| > NaN), as the float comparison would.
 	const theta = Math.fround(threshold);
-	let pruned = 0;
-	for (let i = 0; i < out.length; i++) {
-		// Branch-free (the outcome is data-dependent); `+ 0` writes +0 as masked_fill does.
-		const w = out[i];
-		const keep = +(Math.abs(w) > theta);
-		pruned += (1 - keep) & +(w !== 0);
-		out[i] = w * keep + 0;
+	const thetaKey = theta >= 0 ? absKeyOf(theta) : theta < 0 ? 0 : 0x7fffffff;
+	const source = new Int32Array(values.buffer, values.byteOffset, total);
+	const target = new Int32Array(out.buffer, out.byteOffset, total);
+	let nonZeros = 0;
+	let kept = 0;
+	for (let i = 0; i < total; i++) {
+		// Branch-free (the outcome is data-dependent); a pruned weight becomes +0, as masked_fill writes it.
+		const bits = source[i];
+		const key = bits & 0x7fffffff;
+		const keep = +(key > thetaKey);
+		target[i] = bits & -keep;
+		mask[i] = keep ^ 1;
+		kept += keep;
+		nonZeros += +(key !== 0);
 	}
-	const { mask, zeroCount } = buildMask(out, out.length, options.mask);
-	return { values: out, mask, threshold, prunedCount: pruned, zeroCount };
+	return { values: out, mask, threshold, prunedCount: nonZeros - kept, zeroCount: total - kept };
 }

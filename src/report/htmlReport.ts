@@ -1,5 +1,5 @@
 import { formatCompact, formatImprovement, formatInteger, formatPercent, formatPj } from '../shared/format';
-import type { AnalysisResultDto, CrossbarGridDto, DesignSpaceDto, LayerAnalysisDto } from '../shared/analysis';
+import type { AnalysisResultDto, CrossbarGridDto, SweepResultDto, LayerAnalysisDto } from '../shared/analysis';
 import { describeLevel, levelCss, levelPalette } from '../shared/levelPalette';
 import { pngDataUri } from './png';
 
@@ -11,7 +11,7 @@ export interface HtmlReportOptions {
 	/** e.g. `crossbar-lens 0.1.0`. */
 	readonly generator?: string;
 	/** The model's design space (src/hardware/sweep.ts), drawn as its own section when given. */
-	readonly designSpace?: DesignSpaceDto;
+	readonly designSpace?: SweepResultDto;
 }
 
 /** Largest heatmap image, in CSS pixels (very tall grids get smaller cells, never below 1 px). */
@@ -217,11 +217,11 @@ function baseName(path: string): string {
  * The design space as a figure: the ADC improvement against crossbar size (log2 axis), one line
  * per slicing and law, the report's own setting ringed; and the table of every setting.
  */
-function designSpaceSection(space: DesignSpaceDto, profile: AnalysisResultDto['profile']): string {
+function designSpaceSection(space: SweepResultDto, profile: AnalysisResultDto['profile']): string {
 	const width = 560, height = 260, left = 52, right = 120, top = 12, bottom = 36;
 	const plotW = width - left - right, plotH = height - top - bottom;
 	const sizes = space.crossbarSizes;
-	const values = space.points.flatMap((p) => (p.adcEnergyImprovement === null ? [] : [p.adcEnergyImprovement]));
+	const values = space.points.flatMap((p) => (p.totals.adcEnergyImprovement === null ? [] : [p.totals.adcEnergyImprovement]));
 	const yMax = Math.max(1, ...values) * 1.08;
 	const yMin = Math.min(1, ...values) * 0.95;
 	const lo = Math.log2(Math.min(...sizes)), hi = Math.log2(Math.max(...sizes));
@@ -232,11 +232,11 @@ function designSpaceSection(space: DesignSpaceDto, profile: AnalysisResultDto['p
 	const marks: string[] = [];
 	lines.forEach(({ q, law }, i) => {
 		const colour = colours[i % colours.length];
-		const points = space.points.filter((p) => p.slices === q && p.adcLaw === law && p.adcEnergyImprovement !== null).sort((a, b) => a.crossbarSize - b.crossbarSize);
-		if (points.length > 1) marks.push(`<polyline fill="none" stroke="${colour}" stroke-width="1.8" points="${points.map((p) => `${x(p.crossbarSize).toFixed(1)},${y(p.adcEnergyImprovement as number).toFixed(1)}`).join(' ')}"/>`);
+		const points = space.points.filter((p) => p.slices === q && p.adcLaw === law && p.totals.adcEnergyImprovement !== null).sort((a, b) => a.crossbarSize - b.crossbarSize);
+		if (points.length > 1) marks.push(`<polyline fill="none" stroke="${colour}" stroke-width="1.8" points="${points.map((p) => `${x(p.crossbarSize).toFixed(1)},${y(p.totals.adcEnergyImprovement as number).toFixed(1)}`).join(' ')}"/>`);
 		for (const p of points) {
 			const current = p.crossbarSize === profile.crossbarSize && p.slices === profile.slices && p.adcLaw === profile.adcLaw;
-			marks.push(`<circle cx="${x(p.crossbarSize).toFixed(1)}" cy="${y(p.adcEnergyImprovement as number).toFixed(1)}" r="${current ? 5 : 3.5}" fill="${colour}"${current ? ' stroke="currentColor" stroke-width="2"' : ''}><title>${esc(`T=${p.crossbarSize}, q=${q}, ${law}: ${formatImprovement(p.adcEnergyImprovement)}, ${p.crossbars} crossbars, ADC bits ${p.adcBitsDense} → ${p.adcBits}${current ? ' (this report)' : ''}`)}</title></circle>`);
+			marks.push(`<circle cx="${x(p.crossbarSize).toFixed(1)}" cy="${y(p.totals.adcEnergyImprovement as number).toFixed(1)}" r="${current ? 5 : 3.5}" fill="${colour}"${current ? ' stroke="currentColor" stroke-width="2"' : ''}><title>${esc(`T=${p.crossbarSize}, q=${q}, ${law}: ${formatImprovement(p.totals.adcEnergyImprovement)}, ${p.totals.tiles} crossbars, ADC bits ${p.totals.adcBitsDense} → ${p.totals.adcBits}${current ? ' (this report)' : ''}`)}</title></circle>`);
 		}
 		marks.push(`<text x="${left + plotW + 8}" y="${top + 14 + i * 15}" fill="${colour}" font-size="11">q = ${q}, ${esc(law)}</text>`);
 	});
@@ -246,7 +246,7 @@ function designSpaceSection(space: DesignSpaceDto, profile: AnalysisResultDto['p
 		...[yMin, (yMin + yMax) / 2, yMax].map((v) => `<text x="${left - 4}" y="${(y(v) + 3).toFixed(1)}" text-anchor="end" font-size="10">${v.toFixed(2)}×</text>`),
 		`<text x="${left + plotW / 2}" y="${height - 4}" text-anchor="middle" font-size="11">crossbar size T</text>`,
 	];
-	const rows = space.points.map((p) => `<tr><td>${p.crossbarSize}×${p.crossbarSize}</td><td class="num">${p.slices}</td><td>${esc(p.adcLaw)}</td><td class="num">${formatInteger(p.crossbars)}</td><td class="num">${formatInteger(p.adcBitsDense)} → ${formatInteger(p.adcBits)}</td><td class="num">${esc(formatImprovement(p.adcEnergyImprovement))}</td></tr>`);
+	const rows = space.points.map((p) => `<tr><td>${p.crossbarSize}×${p.crossbarSize}</td><td class="num">${p.slices}</td><td>${esc(p.adcLaw)}</td><td class="num">${formatInteger(p.totals.tiles)}</td><td class="num">${formatInteger(p.totals.adcBitsDense)} → ${formatInteger(p.totals.adcBits)}</td><td class="num">${esc(formatImprovement(p.totals.adcEnergyImprovement))}</td></tr>`);
 	return `<section>
 <h2>Design space: which crossbar size?</h2>
 <p class="note">The same weights at every crossbar size, slicing and ADC energy law; the ringed point is this report's setting.</p>

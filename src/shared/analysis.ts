@@ -116,26 +116,35 @@ export interface AnalysisResultDto {
 	readonly totals: TotalsDto;
 }
 
-/** One setting of a design-space sweep: the totals of the model under that crossbar size, slicing and law. */
-export interface DesignSpacePointDto {
+/** One setting of a design-space sweep (`crossbar-lens sweep`): the totals `analyze` gives for that profile. */
+export interface SweepPointDto {
+	/** T. */
 	readonly crossbarSize: number;
+	/** q. */
 	readonly slices: number;
 	readonly adcLaw: AdcLaw;
-	readonly crossbars: number;
-	readonly adcBitsDense: number;
-	readonly adcBits: number;
-	/** Σ dense / Σ current energy under `adcLaw` (null: every crossbar empty). */
-	readonly adcEnergyImprovement: number | null;
-	/** The per-inference figures, when every layer's output size is known. */
-	readonly perInference?: PerInferenceDto;
+	/** R = T/q output channels per crossbar. */
+	readonly channelsPerCrossbar: number;
+	/** Exactly `analyze --json`'s `totals` at this setting (`tiles` is the number of crossbars). */
+	readonly totals: TotalsDto;
 }
 
-/** "Which crossbar size?": the model's totals at every crossbar size × slicing × law asked for, from one read of the file. */
-export interface DesignSpaceDto {
+/**
+ * Every crossbar size × slicing × ADC law of a sweep, from one read of the model. Points are
+ * ordered law, then slices, then crossbar size (one line of a chart per law and slicing).
+ * Field names are a contract, like AnalysisResultDto's.
+ */
+export interface SweepResultDto {
+	readonly tool: 'crossbar-lens';
+	readonly schemaVersion: 2;
+	readonly kind: 'sweep';
 	readonly file: string;
+	readonly format: string;
+	/** The settings all points share. */
+	readonly profile: Omit<HardwareProfile, 'crossbarSize' | 'slices' | 'adcLaw'>;
 	readonly crossbarSizes: number[];
 	readonly slices: number[];
 	readonly adcLaws: AdcLaw[];
-	readonly includeLinear: boolean;
-	readonly points: DesignSpacePointDto[];
+	readonly warnings: string[];
+	readonly points: SweepPointDto[];
 }

@@ -5,7 +5,7 @@
  * receives with `isWebviewToHost` (malformed → logged and dropped); the webview checks what it
  * receives with `isHostToWebview`.
  */
-import type { AdcLaw, AnalysisResultDto, DesignSpaceDto } from './analysis';
+import type { AdcLaw, AnalysisResultDto, SweepResultDto } from './analysis';
 import { adcLaws } from './analysis';
 import type { TradeoffViewDto } from './tradeoff';
 import type { TrainingRunDto } from './training';
@@ -125,7 +125,7 @@ export type HostToWebview =
 	/** The design-space sweep of this model is running (the text says how far). */
 	| { readonly type: 'designSpace/pending'; readonly progress: string }
 	/** The design-space sweep of this model: totals at every crossbar size × slicing × law. */
-	| { readonly type: 'designSpace/result'; readonly result: DesignSpaceDto }
+	| { readonly type: 'designSpace/result'; readonly result: SweepResultDto }
 	| { readonly type: 'designSpace/error'; readonly message: string }
 	/** Scroll to and highlight one layer (a CodeLens was clicked). */
 	| { readonly type: 'layer/reveal'; readonly layer: string }

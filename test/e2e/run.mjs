@@ -368,6 +368,7 @@ try {
 		expect(!/<script/i.test(html), 'the report has a script');
 		expect(html.includes(improvementText(expected.step2t32.totals.adcEnergyImprovement)), 'the report lacks the improvement');
 		expect((html.match(/data:image\/png;base64/g) ?? []).length === expected.step2t32.layers.length, 'one heatmap per layer');
+		expect(html.includes('Design space: which crossbar size?') && /<svg class="design-space"/.test(html), 'the report lacks the design-space chart');
 		await page.locator('.notification-toast').filter({ hasText: 'Crossbar report saved' }).first().waitFor();
 		await shot('export-done');
 	});
@@ -394,6 +395,32 @@ try {
 		const reread = cliAnalyze(saved, ['--tile', '32']);
 		expect(improvementText(reread.totals.adcEnergyImprovement) === want, `the saved file analyses to ${improvementText(reread.totals.adcEnergyImprovement)}, the preview said ${want}`);
 		await shot('prune-saved');
+	});
+
+	await step('the design space: every crossbar size in one chart, and clicking a point switches the panel to it', async () => {
+		const sweep = JSON.parse(run(process.execPath, [join(repo, 'dist', 'cli.js'), 'sweep', model, '--json']));
+		const at64 = cliAnalyze(model, ['--tile', '64']);
+		const section = panel().locator('section.design-space');
+		await poll('the design-space chart', async () => Number(await section.getAttribute('data-points', { timeout: 1000 })) > 0, 30_000);
+		await section.scrollIntoViewIfNeeded();
+		await page.waitForTimeout(200);
+		await shot('design-space');
+		const chart = section.locator('[data-testid="design-improvement"]');
+		// The CLI's sweep and the chart agree on the point a user is about to pick.
+		const paper64 = sweep.points.find((p) => p.crossbarSize === 64 && p.slices === 1 && p.adcLaw === 'paper');
+		const point = chart.locator('.dot[data-crossbar-size="64"][data-slices="1"][data-law="paper"]');
+		const title = await point.locator('title').textContent();
+		expect(title.includes(improvementText(paper64.totals.adcEnergyImprovement)), `the 64×64 point says ${title}; the CLI's sweep ${improvementText(paper64.totals.adcEnergyImprovement)}`);
+		expect(await chart.locator('.dot.selected[data-crossbar-size="32"]').count() >= 1, 'the panel\'s own setting (32×32) is not marked');
+		await point.click();
+		const want = improvementText(at64.totals.adcEnergyImprovement);
+		await poll(`improvement ${want} at 64×64`, async () => (await panelText('improvement')) === want, 20_000);
+		expect((await panelText('tiles')) === at64.totals.tiles.toLocaleString('en-US'), `tiles ${await panelText('tiles')} ≠ ${at64.totals.tiles}`);
+		await poll('the 64×64 point marked as the panel\'s setting', async () => (await section.locator('[data-testid="design-improvement"] .dot.selected[data-crossbar-size="64"]').count()) >= 1, 10_000);
+		await shot('design-space-64');
+		// Back to 32×32 by the chart, for the steps that follow.
+		await section.locator('[data-testid="design-improvement"] .dot[data-crossbar-size="32"][data-slices="1"][data-law="paper"]').click();
+		await poll('tile 32 again', async () => (await panelText('improvement')) === improvementText(expected.step2t32.totals.adcEnergyImprovement), 20_000);
 	});
 
 	await step('palette: Crossbar: Analyze crossbar sparsity picks a workspace model', async () => {

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { analyzeJson, buildCliOnce, generate, readJson } from './cliHarness';
+import { analyzeJson, buildCliOnce, generate, readJson, runCli } from './cliHarness';
+import type { SweepResultDto } from '../../src/shared/analysis';
 import { assertMatches } from './referenceMatch';
 import type { Expected } from './referenceMatch';
 
@@ -91,4 +92,54 @@ void describe('interop: real PyTorch checkpoints and ONNX exports vs the NumPy r
 			}
 		});
 	}
+
+	// `crossbar-lens sweep` reads a file once and derives every setting from the smallest crossbar's
+	// counts; each of its points must be what a separate `analyze` at that setting prints.
+	const sweepArgs = ['--tiles', '16,32,64,128,256,512', '--slices', '1,2,4'];
+	const sweep = (file: string, extra: string[]): SweepResultDto => {
+		const r = runCli(['sweep', file, '--json', ...sweepArgs, ...extra]);
+		assert.equal(r.status, 0, `sweep ${file} exited ${r.status}: ${r.stderr}`);
+		return JSON.parse(r.stdout) as SweepResultDto;
+	};
+	const analyzeAt = (file: string, point: SweepResultDto['points'][number], extra: string[]) =>
+		analyzeJson(file, ['--tile', String(point.crossbarSize), '--slices', String(point.slices), '--adc-law', point.adcLaw, ...extra]);
+
+	void it('sweep: resnet18 f32, every crossbar size × slices under the paper law, and the other laws at T = 32 and 64, equal separate analyze runs', () => {
+		const file = join(dir, manifest.models.resnet18.variants.f32.file);
+		const result = sweep(file, ['--adc-law', 'paper,walden,thermal']);
+		assert.equal(result.points.length, 6 * 3 * 3);
+		for (const point of result.points.filter((p) => p.adcLaw === 'paper' || (p.slices === 1 && (p.crossbarSize === 32 || p.crossbarSize === 64)))) {
+			const single = analyzeAt(file, point, []);
+			assert.deepEqual(point.totals, single.totals, `T=${point.crossbarSize} q=${point.slices} ${point.adcLaw}`);
+		}
+		// T = 64 and 32 at q = 1 are also the NumPy reference's numbers.
+		for (const [key, T] of [['T64', 64], ['T32', 32]] as const) {
+			const point = result.points.find((p) => p.crossbarSize === T && p.slices === 1 && p.adcLaw === 'paper');
+			assert.deepEqual(point?.totals.levelHistogram, manifest.models.resnet18.variants.f32.expected[key].totals.levelHistogram);
+		}
+	});
+
+	void it('sweep: vgg11 float16 with linear layers and --tol 1e-3 equals separate analyze runs', () => {
+		const file = join(dir, manifest.models.vgg11.variants.f16.file);
+		const extra = ['--include-linear', '--tol', '1e-3'];
+		const result = sweep(file, extra);
+		assert.equal(result.points.length, 18);
+		for (const point of result.points) {
+			assert.deepEqual(point.totals, analyzeAt(file, point, extra).totals, `T=${point.crossbarSize} q=${point.slices}`);
+		}
+	});
+
+	void it('sweep: the resnet18 ONNX export has per-inference energy at every setting, as analyze computes it', () => {
+		const entry = manifest.models.resnet18.onnx;
+		const file = join(dir, entry.file);
+		const result = sweep(file, ['--adc-law', 'walden']);
+		for (const point of result.points.filter((p) => p.slices !== 2)) {
+			assert.ok(point.totals.perInference, `T=${point.crossbarSize} q=${point.slices}: no per-inference figure`);
+			assert.deepEqual(point.totals, analyzeAt(file, point, []).totals, `T=${point.crossbarSize} q=${point.slices}`);
+		}
+		for (const [key, T] of [['T64', 64], ['T32', 32]] as const) {
+			assert.equal(result.points.find((p) => p.crossbarSize === T && p.slices === 1)?.totals.perInference?.crossbarActivations, entry.crossbarActivations[key]);
+		}
+	});
 });
+

@@ -51,6 +51,10 @@ void describe('interop: CLI exit codes, errors and output contract', () => {
 			['--tile without a value', ['analyze', example, '--tile']],
 			['two model files', ['analyze', example, example]],
 			['unknown command', ['analyse', example]],
+			['sweep --tiles 16,48 (not a power of two)', ['sweep', example, '--tiles', '16,48']],
+			['sweep --slices 4 at --tiles 2 (more slices than rows)', ['sweep', example, '--tiles', '2', '--slices', '4']],
+			['sweep --adc-law with an unknown law', ['sweep', example, '--adc-law', 'paper,linear']],
+			['sweep --json and --csv together', ['sweep', example, '--json', '--csv']],
 		] as const) {
 			void it(label, () => {
 				const r = runCli(args);
@@ -106,6 +110,15 @@ void describe('interop: CLI exit codes, errors and output contract', () => {
 			const file = join(dir, 'empty.pt');
 			writeFileSync(file, '');
 			assertOneLineError(file);
+		});
+
+		void it('sweep exits as analyze does: 3 and one line for a file it cannot read', () => {
+			const file = join(dir, 'does-not-exist.pt');
+			const r = runCli(['sweep', file]);
+			assert.equal(r.status, 3, r.stderr);
+			assert.equal(r.stderr.trim().split('\n').length, 1);
+			assert.match(r.stderr, /does-not-exist\.pt.*\[not-found\]/);
+			assert.equal(r.stdout, '');
 		});
 	});
 

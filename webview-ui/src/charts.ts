@@ -282,7 +282,7 @@ export function xyChart(series: readonly XySeries[], options: XyChartOptions): S
 			const mark = s.marker === 'square'
 				? svg('rect', { x: cx - 4, y: cy - 4, width: 8, height: 8, class: `dot ${s.className}` })
 				: svg('circle', { cx, cy, r: 3.5, class: `dot ${s.className}` });
-			for (const [name, value] of Object.entries(p.data ?? {})) mark.setAttribute(`data-${name}`, value);
+			for (const [name, value] of Object.entries(p.data ?? {})) mark.setAttribute(`data-${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, value);
 			titled(mark, `${s.label}: ${p.title}`);
 			if (p.onClick) {
 				const click = p.onClick;

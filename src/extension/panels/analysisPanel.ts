@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import { isAbortError, ModelFormatError } from '../../core/errors';
 import { modelDisplayPath } from '../../formats/registry';
 import { crossbarColumns } from '../../hardware/analyze';
-import type { HardwareProfile } from '../../shared/analysis';
+import type { HardwareProfile, SweepResultDto } from '../../shared/analysis';
 import { analysisViewType, Commands } from '../../shared/commandIds';
 import { isWebviewToHost, protocolVersion } from '../../shared/protocol';
 import type { AnalysisReason, HostToWebview, ModelInfoDto, ProfileChoiceDto, TileColumnsDto, ViewStateDto, WebviewToHost } from '../../shared/protocol';
@@ -16,6 +16,7 @@ import type { Services } from '../services';
 import { affectsProfile, applyChoice, choiceOf, profileFromSettings } from '../settings';
 import { ModelFileWatcher } from './modelFileWatcher';
 import type { PanelHost } from './panelHost';
+import { DesignSpaceSection } from './designSpaceSection';
 import { PrunePreviewSection } from './prunePreviewSection';
 import { TradeoffSection } from './tradeoffSection';
 import { TrainingSection } from './trainingSection';
@@ -90,6 +91,7 @@ export class AnalysisPanel extends Disposable implements PanelHost {
 	private readonly prune: PrunePreviewSection;
 	private readonly training: TrainingSection;
 	private readonly tradeoff: TradeoffSection;
+	private readonly designSpaceSection: DesignSpaceSection;
 	private readyOnce = false;
 	/** A message could not be delivered (the panel was hidden): replay the state at the next ready. */
 	private missed = false;
@@ -120,6 +122,7 @@ export class AnalysisPanel extends Disposable implements PanelHost {
 		this.prune = new PrunePreviewSection(this);
 		this.training = this.register(new TrainingSection(this));
 		this.tradeoff = this.register(new TradeoffSection(this, services.workspaceState));
+		this.designSpaceSection = this.register(new DesignSpaceSection(this));
 		this.register(new ModelFileWatcher(path, {
 			changed: () => void this.onFileChanged(),
 			deleted: () => void this.post({ type: 'analysis/error', model: this.modelInfoFallback(), reason: 'fileChanged', message: `${basename(path)} was deleted or moved; the panel shows its last analysis.` }),
@@ -143,6 +146,11 @@ export class AnalysisPanel extends Disposable implements PanelHost {
 		if (options.showPrune) {
 			void this.post({ type: 'prune/show' });
 		}
+	}
+
+	/** The design space the panel shows, once computed. */
+	get designSpace(): SweepResultDto | undefined {
+		return this.designSpaceSection.current;
 	}
 
 	/** The latest analysis shown in this panel. */
@@ -220,6 +228,7 @@ export class AnalysisPanel extends Disposable implements PanelHost {
 		}
 		this.training.replay();
 		this.tradeoff.replay();
+		this.designSpaceSection.replay();
 	}
 
 	private showEntry(entry: AnalysisEntry, reason: AnalysisReason): void {
@@ -227,6 +236,7 @@ export class AnalysisPanel extends Disposable implements PanelHost {
 		this.prune.reset();
 		this.lastError = undefined;
 		this.postResult(entry, reason);
+		this.designSpaceSection.update(entry);
 	}
 
 	private postResult(entry: AnalysisEntry, reason: AnalysisReason): void {

@@ -10,7 +10,7 @@ import { crc32, readZipDirectory, readZipEntry, zipDataDescriptorCrcOffset, zipE
 import type { ZipEntryDetail } from '../zip';
 import { rewriteZip, zipCentralHeader, zipEndRecords, zipLocalHeader } from '../zipWriter';
 import type { ZipHeaderFields, ZipReplacement } from '../zipWriter';
-import { SequentialWriter } from '../writers/common';
+import { SequentialWriter, copyWithPatches } from '../writers/common';
 import { pytorchGraphInfo, pytorchTensorInfo } from './reader';
 import type { PytorchTensorInfo, StorageBlob } from './reader';
 import { isRowMajorContiguous, swapElementBytes, viewStorageIndices } from './view';
@@ -85,14 +85,10 @@ export async function writePytorchCheckpoint(source: ByteSource, graph: ModelGra
 		const patches: Patch[] = [];
 		for (const [blob, writes] of byBlob) {
 			const offset = blob.offset as number;
-			const bytes = await source.read(offset, blob.size);
-			for (const { info, values } of writes) {
-				await scatter(bytes, info, values);
-			}
-			patches.push({ offset, bytes });
+			patches.push({ offset, bytes: wholeStorageBytes(writes, blob.size) ?? await patchedStorage(await source.read(offset, blob.size), writes) });
 		}
 		patches.sort((a, b) => a.offset - b.offset);
-		await writeFileAtomic(outPath, (handle) => copyWithPatches(source, handle, patches), { force: options.force, inputPath });
+		await writeFileAtomic(outPath, (handle) => copyWithPatches(source, patches, new SequentialWriter(handle)), { force: options.force, inputPath });
 		return [];
 	}
 
@@ -103,16 +99,13 @@ export async function writePytorchCheckpoint(source: ByteSource, graph: ModelGra
 		if (!entry) {
 			throw new Error(`${source.name}: the storage of '${writes[0].name}' is no longer in the archive (the file changed since it was opened?).`);
 		}
-		const bytes = (await readZipEntry(source, entry)).slice();
-		for (const { info, values } of writes) {
-			await scatter(bytes, info, values);
-		}
+		const bytes = wholeStorageBytes(writes, entry.size) ?? await patchedStorage((await readZipEntry(source, entry)).slice(), writes);
 		replaced.set(entry, { bytes, crc: crc32(bytes) });
 	}
 
 	if ([...replaced.keys()].every((e) => e.method === 0)) {
 		const patches = await crcAndDataPatches(source, replaced);
-		await writeFileAtomic(outPath, (handle) => copyWithPatches(source, handle, patches), { force: options.force, inputPath });
+		await writeFileAtomic(outPath, (handle) => copyWithPatches(source, patches, new SequentialWriter(handle)), { force: options.force, inputPath });
 	} else {
 		// A fresh archive: every entry keeps its name, order, method and data bytes, except the
 		// replaced storages, written stored; local headers carry sizes (no data descriptors),
@@ -268,6 +261,28 @@ class PickleWriter {
 	}
 }
 
+/**
+ * The new bytes of a storage that one float32 tensor fills exactly, as pruned weights usually
+ * do: the values' own memory, with nothing read from the old file or copied.
+ */
+function wholeStorageBytes(writes: readonly Write[], storageBytes: number): Uint8Array | undefined {
+	if (writes.length !== 1) {
+		return undefined;
+	}
+	const { info, values } = writes[0];
+	const whole = info.dtype === 'float32' && !info.quantized && !info.bigEndian && endianness() === 'LE' && info.offset === 0
+		&& values.byteLength === storageBytes && isRowMajorContiguous(info.shape, info.stride);
+	return whole ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : undefined;
+}
+
+/** `storage` (the old bytes) with every write scattered into it. */
+async function patchedStorage(storage: Uint8Array, writes: readonly Write[]): Promise<Uint8Array> {
+	for (const { info, values } of writes) {
+		await scatter(storage, info, values);
+	}
+	return storage;
+}
+
 /** Encodes `values` to the storage dtype and writes each element at its place in the view. */
 async function scatter(storage: Uint8Array, info: PytorchTensorInfo, values: Float32Array): Promise<void> {
 	const itemBytes = dtypeBytes[info.dtype];
@@ -370,23 +385,3 @@ async function crcAndDataPatches(source: ByteSource, replaced: Map<ZipEntryDetai
 	return patches.sort((a, b) => a.offset - b.offset);
 }
 
-const copyChunkBytes = 8 * 1024 * 1024;
-
-/** Copies the whole source to `handle`, with `patches` laid over the copied bytes. */
-async function copyWithPatches(source: ByteSource, handle: FileHandle, patches: readonly Patch[]): Promise<void> {
-	const out = new SequentialWriter(handle);
-	const buffer = new Uint8Array(Math.min(copyChunkBytes, Math.max(1, source.length)));
-	for (let position = 0; position < source.length; position += buffer.length) {
-		const chunk = buffer.subarray(0, Math.min(buffer.length, source.length - position));
-		await source.readInto(position, chunk);
-		const chunkEnd = position + chunk.length;
-		for (const patch of patches) {
-			const start = Math.max(patch.offset, position);
-			const end = Math.min(patch.offset + patch.bytes.length, chunkEnd);
-			if (start < end) {
-				chunk.set(patch.bytes.subarray(start - patch.offset, end - patch.offset), start - position);
-			}
-		}
-		await out.bytes(chunk);
-	}
-}

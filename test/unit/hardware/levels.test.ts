@@ -89,4 +89,20 @@ void describe('ADC energy laws (docs/method.md §5, TV5)', () => {
 		assert.equal(improvementFromHistogram(hist, 32, 'walden')?.toFixed(2), '13.86');
 		assert.equal(improvementFromHistogram(hist, 32, 'thermal')?.toFixed(2), '32.32');
 	});
+
+	void it('levelFromCounts is the largest k ≤ B−2 with N·2^k ≤ n, B−1 when empty, for every count up to T = 4096', () => {
+		const byLoop = (lsc: number, n: number, bins: number) => {
+			if (lsc === 0) return bins - 1;
+			let k = 0;
+			while (k < bins - 2 && lsc * 2 ** (k + 1) <= n) k++;
+			return k;
+		};
+		for (const T of [2, 4, 16, 64, 4096]) {
+			const bins = sparsityBins(T);
+			for (let n = 1; n <= T; n += n < 300 ? 1 : 37) {
+				for (let lsc = 0; lsc <= n; lsc++) assert.equal(levelFromCounts(lsc, n, bins), byLoop(lsc, n, bins), `N=${lsc} n=${n} T=${T}`);
+			}
+		}
+	});
 });
+

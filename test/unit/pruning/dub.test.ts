@@ -3,11 +3,12 @@ import { describe, it } from 'node:test';
 import { adcBitsForLevel } from '../../../src/hardware/levels';
 import type { TilePruneResult } from '../../../src/pruning/dub';
 import { TileAction, pruneDubAtThreshold, pruneDubFixedRatio, pruneDubTol, pruneWholeTiles } from '../../../src/pruning/dub';
-import { percentileLinear } from '../../../src/pruning/percentile';
+import { numpyLerp, percentileLinear } from '../../../src/pruning/percentile';
+import { countColumnNonZeros } from '../../../src/hardware/columnCounts';
 import { crossbarGeometry } from '../../../src/hardware/geometry';
 import type { WeightMatrix } from '../../../src/pruning/weightMatrix';
-import { pruneUnstructured } from '../../../src/pruning/unstructured';
-import { distinctMagnitudes, randomInt, seededRandom } from './random';
+import { pruneBelowThreshold, pruneUnstructured } from '../../../src/pruning/unstructured';
+import { awkwardFloats, distinctMagnitudes, randomInt, seededRandom } from './random';
 import { vectors } from '../../helpers/testVectors';
 
 function matrix(rows: number[][]): WeightMatrix {
@@ -386,3 +387,110 @@ void describe('D.U.B. pruning properties (random layers, seeded)', () => {
 		}
 	});
 });
+
+// ---- The selections against the obvious way: a full sort of each column (and of the layer).
+
+/** numpy.percentile(|values|, p), 'linear', by sorting (float32 neighbours, as the reference's arrays). */
+function sortedAbsPercentile(values: ArrayLike<number>, p: number): number {
+	const sorted = Float32Array.from(values, Math.abs).sort();
+	const index = (sorted.length - 1) * (p / 100);
+	if (index >= sorted.length - 1) return sorted[sorted.length - 1];
+	const below = Math.floor(index);
+	return numpyLerp(sorted[below], sorted[below + 1], index - below, true);
+}
+
+/** §6 written plainly: per tile the level from ≤ θ counts, per column τ from a sorted copy. */
+function sortReferencePrune(m: WeightMatrix, ratio: number, crossbarSize: number, slices: number): Float32Array {
+	const { channelsPerCrossbar: r, bins } = crossbarGeometry(crossbarSize, slices);
+	const theta = Math.fround(sortedAbsPercentile(m.values, ratio));
+	const out = Float32Array.from(m.values);
+	for (let o0 = 0; o0 < m.outChannels; o0 += r) {
+		for (let k0 = 0; k0 < m.fanIn; k0 += crossbarSize) {
+			const rows = Array.from({ length: Math.min(r, m.outChannels - o0) }, (_, i) => o0 + i);
+			const n = Math.min(crossbarSize, m.fanIn - k0);
+			const column = (o: number) => Array.from(m.values.subarray(o * m.fanIn + k0, o * m.fanIn + k0 + n));
+			const zeros = Math.min(...rows.map((o) => column(o).filter((v) => Math.abs(v) <= theta).length));
+			const s = zeros / n;
+			let k = 0;
+			for (let j = 0; j < bins - 1; j++) if (s >= 1 - 2 ** -j) k = j;
+			if (s === 1) k = bins - 1;
+			const prune = (o: number, tau: number) => {
+				for (let i = 0; i < n; i++) if (Math.abs(out[o * m.fanIn + k0 + i]) <= tau) out[o * m.fanIn + k0 + i] = 0;
+			};
+			if (k === bins - 1) {
+				rows.forEach((o) => prune(o, theta));
+				continue;
+			}
+			const mid = (1 - 2 ** -k + 1 - 2 ** -(k + 1)) / 2;
+			const quantile = k === bins - 2 ? 1 - 2 ** -(bins - 2) : s >= mid ? 1 - 2 ** -(k + 1) : 1 - 2 ** -k;
+			rows.forEach((o) => prune(o, Math.fround(sortedAbsPercentile(column(o), quantile * 100))));
+		}
+	}
+	return out;
+}
+
+const bitsOf = (values: Float32Array) => Array.from(new Int32Array(values.buffer, values.byteOffset, values.length));
+
+void describe('the selections against a full sort (ties, −0, denormals; NaN-free)', () => {
+	void it('fixed-ratio D.U.B. gives the weights, bit for bit, of a sort-based prune, and the counts it reports', () => {
+		const random = seededRandom(2024);
+		for (let trial = 0; trial < 60; trial++) {
+			const crossbarSize = [4, 8, 16, 32, 64][trial % 5];
+			const slices = trial % 3 === 0 ? 2 : 1;
+			const outChannels = randomInt(random, 1, 2 * crossbarSize + 3);
+			const fanIn = randomInt(random, 1, 3 * crossbarSize + 5);
+			const values = awkwardFloats(outChannels * fanIn, 40 + trial).map((v) => (Number.isFinite(v) ? v : 0.5));
+			const ratio = [0, 100, 50, 70, 90, Math.round(random() * 10000) / 100][trial % 6];
+			const m = { values, outChannels, fanIn };
+			const blocks = Math.ceil(fanIn / crossbarSize);
+			const counts = { nonZerosAfter: new Int32Array(outChannels * blocks), aboveThreshold: new Int32Array(outChannels * blocks) };
+			const result = pruneDubFixedRatio(m, ratio, { crossbarSize, slices, counts });
+			const where = `${outChannels}×${fanIn}, T=${crossbarSize}, q=${slices}, p=${ratio}`;
+			assert.equal(result.threshold, sortedAbsPercentile(values, ratio), where);
+			assert.deepEqual(bitsOf(result.values), bitsOf(sortReferencePrune(m, ratio, crossbarSize, slices)), where);
+			assert.deepEqual(Array.from(result.mask), Array.from(result.values, (v) => +(v === 0)), where);
+			assert.equal(result.zeroCount, result.values.filter((v) => v === 0).length, where);
+			assert.equal(result.prunedCount, values.filter((v, i) => v !== 0 && result.values[i] === 0).length, where);
+			assert.deepEqual(counts.nonZerosAfter, countColumnNonZeros(result.values, outChannels, fanIn, crossbarSize, 0).counts, where);
+			const theta = Math.fround(result.threshold);
+			assert.deepEqual(counts.aboveThreshold, countColumnNonZeros(values, outChannels, fanIn, crossbarSize, Math.max(theta, 0)).counts, where);
+		}
+	});
+
+	void it('pruning in place gives the same weights as pruning into a new array', () => {
+		const values = awkwardFloats(37 * 70, 3).map((v) => (Number.isFinite(v) ? v : -2));
+		const m = { values, outChannels: 37, fanIn: 70 };
+		const copy = pruneDubFixedRatio(m, 65, { crossbarSize: 16 });
+		const inPlace = pruneDubFixedRatio({ ...m, values: Float32Array.from(values) }, 65, { crossbarSize: 16, out: undefined });
+		const own = Float32Array.from(values);
+		pruneDubFixedRatio({ ...m, values: own }, 65, { crossbarSize: 16, out: own });
+		assert.deepEqual(bitsOf(own), bitsOf(copy.values));
+		assert.deepEqual(bitsOf(inPlace.values), bitsOf(copy.values));
+	});
+
+	void it('a negative θ has no almost-zeros: every crossbar is loosened to level 0 and the counts stay right', () => {
+		const values = awkwardFloats(20 * 40, 5).map((v) => (Number.isFinite(v) ? v : 1));
+		const counts = { nonZerosAfter: new Int32Array(20 * 3), aboveThreshold: new Int32Array(20 * 3) };
+		const result = pruneDubAtThreshold({ values, outChannels: 20, fanIn: 40 }, -1, { crossbarSize: 16, counts });
+		assert.ok(Array.from(result.tiles.action).every((a) => a === TileAction.loosened));
+		assert.deepEqual(counts.nonZerosAfter, countColumnNonZeros(result.values, 20, 40, 16, 0).counts);
+		assert.deepEqual(Array.from(counts.aboveThreshold), Array.from({ length: 60 }, (_, i) => (i % 3 === 2 ? 8 : 16)));
+		assert.equal(result.zeroCount, result.values.filter((v) => v === 0).length);
+	});
+
+	void it('unstructured pruning keeps exactly |w| > fround(θ), −0 becoming +0', () => {
+		for (let trial = 0; trial < 20; trial++) {
+			const values = awkwardFloats(1000 + trial * 997, 70 + trial);
+			const ratio = [0, 100, 50, 99.9, 12.5][trial % 5];
+			const result = pruneUnstructured(values, ratio);
+			const theta = Math.fround(result.threshold);
+			const expected = values.map((v) => (Math.abs(v) > theta ? v : 0));
+			assert.deepEqual(bitsOf(result.values), bitsOf(expected), `trial ${trial}`);
+			assert.equal(result.threshold + 0, sortedAbsPercentile(values, ratio) + 0);
+		}
+		// A negative θ prunes nothing but zeros (−0 becomes +0); a NaN one prunes everything.
+		assert.deepEqual(bitsOf(pruneBelowThreshold(Float32Array.of(-0, 1, -2), -1).values), bitsOf(Float32Array.of(0, 1, -2)));
+		assert.deepEqual(bitsOf(pruneBelowThreshold(Float32Array.of(-0, 1, -2), Number.NaN).values), [0, 0, 0]);
+	});
+});
+

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Float32Scratch, numpyLerp, percentileLinear, percentileOfAbs, selectNth } from '../../../src/pruning/percentile';
-import { randomInt, randomNormal, seededRandom } from './random';
+import { Float32Scratch, absKeyHistogram, numpyLerp, percentileLinear, percentileOfAbs, selectNth, selectNthKey } from '../../../src/pruning/percentile';
+import { countColumnNonZeros } from '../../../src/hardware/columnCounts';
+import { awkwardFloats, randomInt, randomNormal, seededRandom } from './random';
 import { vectors } from '../../helpers/testVectors';
 
 /** numpy 'linear' percentile on a full sort (the slow, obvious way). */
@@ -80,4 +81,54 @@ void describe('percentileLinear (numpy.percentile, method linear)', () => {
 			for (let i = k + 1; i < n; i++) assert.ok(a[i] >= a[k]);
 		}
 	});
+
+	void it('the radix selection matches a full sort with ties, −0, denormals and infinities', () => {
+		const random = seededRandom(77);
+		for (let trial = 0; trial < 40; trial++) {
+			const n = randomInt(random, 1 << 14, 120000);
+			const values = awkwardFloats(n, 500 + trial);
+			const p = [0, 100, 50, 70, 2.37, 99.86, 99.999, random() * 100][trial % 8];
+			const abs = values.map(Math.abs);
+			assert.equal(percentileOfAbs(values, p) + 0, sortedPercentile(abs, p) + 0, `abs n=${n} p=${p} trial=${trial}`);
+			assert.equal(percentileLinear(values, p) + 0, sortedPercentile(values, p) + 0, `signed n=${n} p=${p} trial=${trial}`);
+		}
+	});
+
+	void it('a histogram filled by the analysis pass gives the same layer percentile, small layers too', () => {
+		const random = seededRandom(78);
+		for (let trial = 0; trial < 30; trial++) {
+			const rows = randomInt(random, 1, 40);
+			const cols = randomInt(random, 1, 700);
+			const values = awkwardFloats(rows * cols, 900 + trial);
+			const histogram = new Uint32Array(1 << 16);
+			const counts = countColumnNonZeros(values, rows, cols, 16, trial % 3 === 0 ? 0.01 : 0, undefined, histogram);
+			assert.deepEqual(histogram, absKeyHistogram(values), 'the analysis pass counts what absKeyHistogram counts');
+			assert.equal(counts.nanCount, 0);
+			const p = [0, 100, 60, random() * 100][trial % 4];
+			assert.equal(percentileOfAbs(values, p, new Float32Scratch(), histogram), sortedPercentile(values.map(Math.abs), p), `${rows}×${cols} p=${p}`);
+		}
+	});
+
+	void it('selectNthKey places the k-th key like a sort, on runs of ties and sub-ranges', () => {
+		const random = seededRandom(79);
+		for (let trial = 0; trial < 400; trial++) {
+			const n = randomInt(random, 1, trial < 300 ? 130 : 5000);
+			const distinct = [1, 2, 3, 17, 1 << 30][trial % 5];
+			const a = Int32Array.from({ length: n }, () => Math.floor(random() * distinct));
+			if (trial % 7 === 0) a.sort();
+			if (trial % 7 === 1) a.sort().reverse();
+			const lo = randomInt(random, 0, n - 1);
+			const hi = randomInt(random, lo, n - 1);
+			const k = randomInt(random, lo, hi);
+			const outside = [...a.subarray(0, lo), ...a.subarray(hi + 1)];
+			const sorted = Int32Array.from(a.subarray(lo, hi + 1)).sort();
+			selectNthKey(a, k, lo, hi);
+			assert.equal(a[k], sorted[k - lo], `n=${n} lo=${lo} hi=${hi} k=${k}`);
+			for (let i = lo; i < k; i++) assert.ok(a[i] <= a[k]);
+			for (let i = k + 1; i <= hi; i++) assert.ok(a[i] >= a[k]);
+			assert.deepEqual(Int32Array.from(a.subarray(lo, hi + 1)).sort(), sorted, 'a permutation of the range');
+			assert.deepEqual([...a.subarray(0, lo), ...a.subarray(hi + 1)], outside, 'nothing outside the range moves');
+		}
+	});
 });
+

@@ -35,9 +35,9 @@ void describe('pruneGraph (model-level D.U.B. prune)', () => {
 		assert.deepEqual(reanalysis.layers.map((l) => l.zeros), outcome.after.layers.map((l) => l.zeros));
 		// Linear layers are never pruned.
 		assert.equal(outcome.updates.has('fc.weight'), false);
-		for (const [name, mask] of outcome.masks) {
-			const values = outcome.updates.get(name) as Float32Array;
-			assert.equal(mask.reduce((n, m) => n + m, 0), values.filter((v) => v === 0).length);
+		for (const layer of outcome.layers) {
+			const values = outcome.updates.get(`${layer.name}.weight`) as Float32Array;
+			assert.equal(layer.zerosAfter, values.filter((v) => v === 0).length);
 		}
 	});
 

@@ -48,3 +48,20 @@ export function distinctMagnitudes(count: number, seed: number): Float32Array {
 export function randomInt(random: () => number, lo: number, hi: number): number {
 	return lo + Math.floor(random() * (hi - lo + 1));
 }
+
+/**
+ * NaN-free float32 values that stress selections on bit patterns: heavy ties (a few distinct
+ * magnitudes), ±0, denormals, the largest finite float, ±∞, and normal values of both signs.
+ */
+export function awkwardFloats(count: number, seed: number): Float32Array {
+	const random = seededRandom(seed);
+	const normal = normalSampler(random);
+	const pool = [0, -0, 1e-45, -1e-45, 3e-42, -1.1754942e-38, 1.1754942e-38, 0.25, -0.25, 3.4028235e38, Infinity, -Infinity];
+	const out = new Float32Array(count);
+	const mix = random();
+	for (let i = 0; i < count; i++) {
+		const r = random();
+		out[i] = r < mix * 0.5 ? pool[Math.floor(random() * pool.length)] : r < mix ? Math.round(normal() * 4) / 4 : normal() * 10 ** (random() * 8 - 6);
+	}
+	return out;
+}

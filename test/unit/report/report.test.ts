@@ -7,6 +7,7 @@ import { inflateSync } from 'node:zlib';
 import { UsageError } from '../../../src/core/errors';
 import { analyzeGraph } from '../../../src/hardware/analyze';
 import { resolveProfile } from '../../../src/hardware/profile';
+import { designSpaceSettings, sweepGraph } from '../../../src/hardware/sweep';
 import { csvField, renderCsvReport } from '../../../src/report/csvReport';
 import { heatmapCellSize, heatmapPixels, renderHtmlReport } from '../../../src/report/htmlReport';
 import { encodePng } from '../../../src/report/png';
@@ -48,6 +49,23 @@ void describe('HTML report', () => {
 		assert.equal((html.match(/<img src="data:image\/png;base64,/g) ?? []).length, result.layers.length);
 		assert.match(html, /<a href="#layer-conv_2_">conv&lt;2&gt;<\/a>/, 'layer names are escaped');
 		assert.match(html, /1 linear layer is not counted/);
+	});
+
+	void it('draws the design space when given: one point per setting, the report\'s own ringed, the table of every setting', async () => {
+		const conv2 = new Float32Array(32 * 16 * 9).fill(0.5);
+		conv2.fill(0, 0, 16 * 16 * 9);
+		const graph = memoryGraph([{ name: 'conv1', shape: [16, 3, 3, 3] }, { name: 'conv2', shape: [32, 16, 3, 3], values: conv2 }]);
+		const profile = resolveProfile({ crossbarSize: 16 });
+		const result = (await analyzeGraph(graph, profile)).result;
+		const designSpace = await sweepGraph(graph, profile, designSpaceSettings(profile));
+		assert.deepEqual(designSpace.crossbarSizes, [16, 32, 64, 128, 256, 512]);
+		const html = renderHtmlReport(result, { designSpace });
+		assert.match(html, /Design space: which crossbar size\?/);
+		assert.equal((html.match(/<circle /g) ?? []).length, designSpace.points.length);
+		assert.equal((html.match(/r="5"/g) ?? []).length, 1, 'one ringed point: T=16, q=1, paper');
+		const own = designSpace.points.find((p) => p.crossbarSize === 16 && p.slices === 1 && p.adcLaw === 'paper');
+		assert.equal(own?.totals.adcEnergyImprovement, result.totals.adcEnergyImprovement);
+		assert.doesNotMatch(renderHtmlReport(result), /Design space/);
 	});
 
 	void it('draws one cell per crossbar in the level colour', async () => {

@@ -3,7 +3,7 @@
  * bits at every crossbar size, one line per slicing and energy law, computed by the host in the
  * background from one read of the file. Clicking a point switches the panel's profile to it.
  */
-import type { AdcLaw, DesignSpaceDto, DesignSpacePointDto } from '../../../src/shared/analysis';
+import type { AdcLaw, SweepResultDto, SweepPointDto } from '../../../src/shared/analysis';
 import { formatImprovement, formatInteger, formatRatio } from '../../../src/shared/format';
 import { xyChart } from '../charts';
 import type { XySeries } from '../charts';
@@ -19,7 +19,7 @@ interface Current {
 }
 
 export class DesignSpaceSection {
-	private result: DesignSpaceDto | undefined;
+	private result: SweepResultDto | undefined;
 	private progress: string | undefined;
 	private error: string | undefined;
 
@@ -32,7 +32,7 @@ export class DesignSpaceSection {
 		this.render();
 	}
 
-	onResult(result: DesignSpaceDto): void {
+	onResult(result: SweepResultDto): void {
 		this.result = result;
 		this.progress = undefined;
 		this.error = undefined;
@@ -63,39 +63,42 @@ export class DesignSpaceSection {
 		section.append(table(result, current));
 	}
 
-	private select(point: DesignSpacePointDto): void {
+	private select(point: SweepPointDto): void {
 		const profile = this.context.analysis()?.result.profile;
 		if (!profile) return;
 		this.context.post({ type: 'profile/change', profile: { crossbarSize: point.crossbarSize, slices: point.slices, adcLaw: point.adcLaw, includeLinear: profile.includeLinear } });
 	}
 }
 
-const isCurrent = (p: DesignSpacePointDto, c: Current): boolean => p.crossbarSize === c.crossbarSize && p.slices === c.slices && p.adcLaw === c.adcLaw;
+const isCurrent = (p: SweepPointDto, c: Current): boolean => p.crossbarSize === c.crossbarSize && p.slices === c.slices && p.adcLaw === c.adcLaw;
 const settingLabel = (slices: number, law: AdcLaw): string => `q = ${slices}, ${law}`;
 
-function charts(result: DesignSpaceDto, current: Current, select: (p: DesignSpacePointDto) => void): HTMLElement[] {
-	const lines = result.slices.flatMap((slices, i) => result.adcLaws.map((law, j) => ({ slices, law, className: `design-series-${(i * result.adcLaws.length + j) % 6}` })));
-	const series = (value: (p: DesignSpacePointDto) => number | null, format: (p: DesignSpacePointDto) => string): XySeries[] => lines.map(({ slices, law, className }) => ({
+function charts(result: SweepResultDto, current: Current, select: (p: SweepPointDto) => void): HTMLElement[] {
+	// Colour by slicing, dash pattern by law (the legend says which is which).
+	const lines = result.slices.flatMap((slices, i) => result.adcLaws.map((law) => ({ slices, law, className: `design-q${i % 4} design-law-${law}` })));
+	const point = (p: SweepPointDto, v: number, text: string, isMarked: boolean) => ({
+		x: p.crossbarSize,
+		y: v,
+		title: `${p.crossbarSize}×${p.crossbarSize}: ${text}${isMarked ? ' (current)' : ''}`,
+		onClick: () => select(p),
+		data: { crossbarSize: String(p.crossbarSize), slices: String(p.slices), law: p.adcLaw, ...(isMarked ? { current: 'true' } : {}) },
+	});
+	const improvementSeries: XySeries[] = lines.map(({ slices, law, className }) => ({
 		className,
 		label: settingLabel(slices, law),
-		points: result.points.filter((p) => p.slices === slices && p.adcLaw === law).flatMap((p) => {
-			const v = value(p);
-			return v === null ? [] : [{
-				x: p.crossbarSize,
-				y: v,
-				title: `${p.crossbarSize}×${p.crossbarSize}: ${format(p)}${isCurrent(p, current) ? ' (current)' : ''}`,
-				onClick: () => select(p),
-				data: { crossbarSize: String(p.crossbarSize), slices: String(p.slices), law: p.adcLaw, ...(isCurrent(p, current) ? { current: 'true' } : {}) },
-			}];
-		}),
+		points: result.points.filter((p) => p.slices === slices && p.adcLaw === law && p.totals.adcEnergyImprovement !== null)
+			.map((p) => point(p, p.totals.adcEnergyImprovement as number, `${formatImprovement(p.totals.adcEnergyImprovement)}, ${formatInteger(p.totals.tiles)} crossbars`, isCurrent(p, current))),
+	}));
+	// ADC bits do not depend on the law: one line per slicing, at the panel's law.
+	const bitsSeries: XySeries[] = result.slices.map((slices, i) => ({
+		className: `design-q${i % 4} design-law-paper`,
+		label: `q = ${slices}`,
+		points: result.points.filter((p) => p.slices === slices && p.adcLaw === current.adcLaw)
+			.map((p) => point(p, p.totals.adcBits, `${formatInteger(p.totals.adcBitsDense)} → ${formatInteger(p.totals.adcBits)} ADC bits`, isCurrent(p, current))),
 	}));
 	const common = { xLabel: 'crossbar size T', xScale: 'log2' as const, xTicks: result.crossbarSizes, xFormat: (v: number) => String(v) };
-	const improvement = xyChart(series((p) => p.adcEnergyImprovement, (p) => `${formatImprovement(p.adcEnergyImprovement)}, ${formatInteger(p.crossbars)} crossbars`), {
-		...common, label: 'ADC energy improvement against crossbar size', yLabel: 'ADC energy improvement', yFormat: (v) => formatRatio(v), includeY: [1],
-	});
-	const bits = xyChart(series((p) => p.adcBits, (p) => `${formatInteger(p.adcBitsDense)} → ${formatInteger(p.adcBits)} ADC bits`), {
-		...common, label: 'Total ADC bits against crossbar size', yLabel: 'total ADC bits', yFormat: (v) => formatInteger(Math.round(v)), includeY: [0],
-	});
+	const improvement = xyChart(improvementSeries, { ...common, label: 'ADC energy improvement against crossbar size', yLabel: 'ADC energy improvement', yFormat: (v) => formatRatio(v), includeY: [1] });
+	const bits = xyChart(bitsSeries, { ...common, label: 'Total ADC bits against crossbar size', yLabel: 'total ADC bits', yFormat: (v) => formatInteger(Math.round(v)), includeY: [0] });
 	for (const chart of [improvement, bits]) {
 		chart.querySelectorAll('[data-current="true"]').forEach((mark) => mark.classList.add('selected'));
 	}
@@ -105,15 +108,15 @@ function charts(result: DesignSpaceDto, current: Current, select: (p: DesignSpac
 		f.dataset.testid = testId;
 		return f;
 	};
-	return [figure('ADC energy improvement', improvement, 'design-improvement'), figure('Total ADC bits', bits, 'design-bits'), legend];
+	return [figure('ADC energy improvement', improvement, 'design-improvement'), figure('Total ADC bits (any law)', bits, 'design-bits'), legend];
 }
 
-function table(result: DesignSpaceDto, current: Current): HTMLElement {
+function table(result: SweepResultDto, current: Current): HTMLElement {
 	const t = el('table', 'compare design-table');
 	t.append(el('thead', undefined, el('tr', undefined, el('th', undefined, 'T'), el('th', 'num', 'q'), el('th', undefined, 'law'), el('th', 'num', 'Crossbars'), el('th', 'num', 'ADC bits'), el('th', 'num', 'Improvement'))));
 	const body = el('tbody');
 	for (const p of result.points) {
-		const row = el('tr', isCurrent(p, current) ? 'current' : undefined, el('td', undefined, `${p.crossbarSize}×${p.crossbarSize}`), el('td', 'num', String(p.slices)), el('td', undefined, p.adcLaw), el('td', 'num', formatInteger(p.crossbars)), el('td', 'num', `${formatInteger(p.adcBitsDense)} → ${formatInteger(p.adcBits)}`), el('td', 'num strong', formatImprovement(p.adcEnergyImprovement)));
+		const row = el('tr', isCurrent(p, current) ? 'current' : undefined, el('td', undefined, `${p.crossbarSize}×${p.crossbarSize}`), el('td', 'num', String(p.slices)), el('td', undefined, p.adcLaw), el('td', 'num', formatInteger(p.totals.tiles)), el('td', 'num', `${formatInteger(p.totals.adcBitsDense)} → ${formatInteger(p.totals.adcBits)}`), el('td', 'num strong', formatImprovement(p.totals.adcEnergyImprovement)));
 		body.append(row);
 	}
 	t.append(body);
