@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -51,12 +51,37 @@ export function engineProcesses(text) {
 	return pids.sort((a, b) => a - b).join(',');
 }
 
-/** Builds dist/ and packages the extension exactly as users get it. */
+/** Builds dist/ and packages the extension exactly as users get it (the root .vscodeignore decides what goes in). */
 export function buildAndPackage() {
 	run(process.execPath, ['esbuild.mjs'], { cwd: repo });
 	const vsix = join(repo, 'dist', 'crossbar-lens.vsix');
-	run(process.execPath, [join(repo, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '--ignoreFile', 'test/e2e/vscodeignore', '-o', vsix], { cwd: repo });
+	run(process.execPath, [join(repo, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '-o', vsix], { cwd: repo });
 	return vsix;
+}
+
+/**
+ * What is wrong with the packaged extension, one message each: a file the installed extension
+ * needs that a .vscodeignore rule dropped (the bundles, the webview, the training worker, the wasm
+ * backends, the Python engine), or a file that should not ship (sources, maps, tests, tools).
+ */
+export function vsixProblems(vsix) {
+	const listing = run(pythonBin, ['-c', 'import json, sys, zipfile; print(json.dumps(zipfile.ZipFile(sys.argv[1]).namelist()))', vsix]);
+	const files = new Set(JSON.parse(listing).filter((name) => name.startsWith('extension/')).map((name) => name.slice('extension/'.length)));
+	const built = (dir, keep) => readdirSync(join(repo, dir)).filter(keep).map((name) => `${dir}/${name}`);
+	const needed = [
+		'package.json', 'dist/extension.js', 'dist/trainingWorker.js',
+		...built('dist/webview', (name) => !name.endsWith('.map')),
+		...built('dist', (name) => name.endsWith('.wasm')),
+		...built('python/crossbar_lens_train', (name) => name.endsWith('.py')),
+		...built('media', () => true),
+	];
+	const problems = needed.filter((file) => !files.has(file)).map((file) => `${basename(vsix)} lacks ${file} (check .vscodeignore)`);
+	if (!needed.some((file) => file.endsWith('.wasm'))) problems.push('dist/ has no .wasm backend to package (did esbuild.mjs copy them?)');
+	const shipped = /^(package\.json|readme\.md|changelog\.md|license[^/]*|media\/.+|dist\/.+|python\/crossbar_lens_train\/[^/]+\.py)$/i;
+	for (const file of files) {
+		if (!shipped.test(file) || file.endsWith('.map')) problems.push(`${basename(vsix)} ships ${file}, which the extension does not need (check .vscodeignore)`);
+	}
+	return problems;
 }
 
 /** A fresh folder per run: HOME, TMPDIR, user data, extensions and the workspace. */

@@ -15,7 +15,7 @@
 // Last line: `e2e: N passed, N failed`; exit 1 on any failure or missing tool.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { buildAndPackage, chromiumBin, cliAnalyze, engineProcesses, improvementText, installExtension, lensRatio, makeWorkDir, makeWorkspace, missingTools, removeWorkDir, repo, run, startServer, writeUserSettings } from './lib.mjs';
+import { buildAndPackage, chromiumBin, cliAnalyze, engineProcesses, improvementText, installExtension, lensRatio, makeWorkDir, makeWorkspace, missingTools, removeWorkDir, repo, run, startServer, vsixProblems, writeUserSettings } from './lib.mjs';
 
 const keep = process.argv.includes('--keep');
 const onlyAt = process.argv.indexOf('--only');
@@ -46,6 +46,12 @@ for (const file of readdirSync(shots)) if (file.startsWith('e2e-')) rmSync(join(
 
 console.log('e2e: building and packaging the extension…');
 const vsix = buildAndPackage();
+const packaging = vsixProblems(vsix);
+if (packaging.length > 0) {
+	for (const problem of packaging) console.error(`e2e: ${problem}`);
+	results.push({ name: 'the .vsix holds what the extension needs', ok: false });
+	finish(1);
+}
 const dirs = makeWorkDir();
 console.log(`e2e: workspace ${dirs.workspace}`);
 makeWorkspace(dirs);
