@@ -84,6 +84,22 @@ export function vsixProblems(vsix) {
 	return problems;
 }
 
+/** The extension's own log (its "Crossbar Lens" output channel) of each extension host so far, oldest first. */
+export function extensionLogs(dirs) {
+	const root = join(dirs.userData, 'logs');
+	if (!existsSync(root)) return [];
+	const { publisher, name } = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8'));
+	const logs = [];
+	for (const session of readdirSync(root).sort()) {
+		const hosts = readdirSync(join(root, session)).filter((host) => /^exthost\d+$/.test(host)).sort((a, b) => Number(a.slice(7)) - Number(b.slice(7)));
+		for (const host of hosts) {
+			const file = join(root, session, host, `${publisher}.${name}`, 'Crossbar Lens.log');
+			if (existsSync(file)) logs.push(readFileSync(file, 'utf8'));
+		}
+	}
+	return logs;
+}
+
 /** A fresh folder per run: HOME, TMPDIR, user data, extensions and the workspace. */
 export function makeWorkDir() {
 	const root = mkdtempSync(join(tmpdir(), 'crossbar-e2e-'));
