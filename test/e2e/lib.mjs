@@ -35,7 +35,10 @@ export function run(command, args, options = {}) {
 	return result.stdout;
 }
 
-/** The ids of the PyTorch engine processes whose command line mentions `text` (read from /proc). */
+/**
+ * The ids of the PyTorch engine processes whose command line mentions `text` (read from /proc).
+ * Give a path inside this run's workspace: other suites on the machine run engines too.
+ */
 export function engineProcesses(text) {
 	const pids = [];
 	for (const entry of readdirSync('/proc')) {

@@ -736,7 +736,7 @@ try {
 		const [preset, epochs] = paperSchedule(60);
 		await startPytorchDigitsRun(preset, 'digits-cnn.reload.pt', epochs);
 		await poll('the first epoch\'s checkpoint', async () => existsSync(`${output}.resume.pt`), 60_000);
-		const engineProcess = () => engineProcesses('digits-cnn.reload.pt');
+		const engineProcess = () => engineProcesses(output);
 		const before = engineProcess();
 		expect(before !== '', 'the engine process runs before the reload');
 		await reloadWindow();
@@ -764,11 +764,11 @@ try {
 		const [preset, epochs] = paperSchedule(2000);
 		await startPytorchDigitsRun(preset, 'digits-cnn.long.pt', epochs);
 		await poll('the first epoch\'s checkpoint', async () => existsSync(`${output}.resume.pt`), 60_000);
-		const before = engineProcesses('digits-cnn.long.pt');
+		const before = engineProcesses(output);
 		// No panel to restore and no Python file open: nothing but the reconnected task activates the extension.
 		await runPaletteCommand('View: Close All Editors');
 		await reloadWindow();
-		expect(before !== '' && engineProcesses('digits-cnn.long.pt') === before, `the engine process ${before || '(none)'} did not survive the reload (now: ${engineProcesses('digits-cnn.long.pt') || 'none'})`);
+		expect(before !== '' && engineProcesses(output) === before, `the engine process ${before || '(none)'} did not survive the reload (now: ${engineProcesses(output) || 'none'})`);
 		// The extension's own signal: activated by the reconnected task, it found the run in its journal and follows its process.
 		await followedAfterReload('digits-cnn.long.pt', before);
 		// Its progress notification (it stays while the run goes on) shows the epochs read from the run's events.
@@ -789,7 +789,7 @@ try {
 		await cancelled.waitFor({ timeout: 60_000 });
 		expect(/digits-cnn\.long\.pt\.resume\.pt/.test((await cancelled.textContent()) ?? ''), 'the message names the kept checkpoint');
 		expect(await cancelled.locator('.monaco-button', { hasText: 'Resume' }).count() === 1, 'Resume is offered');
-		await poll('the engine process to end', async () => engineProcesses('digits-cnn.long.pt') === '', 20_000);
+		await poll('the engine process to end', async () => engineProcesses(output) === '', 20_000);
 		expect(existsSync(`${output}.resume.pt`) && !existsSync(output), 'the checkpoint is kept and no output was written');
 		await shot('finetune-pytorch-followed-cancelled');
 	});
@@ -802,6 +802,14 @@ try {
 	console.error(ex);
 } finally {
 	await browser.close().catch(() => undefined);
+	// A run that a failed step left going lives on in its task's session after code-server stops: it ends with the suite.
+	for (const pid of engineProcesses(dirs.workspace).split(',').filter(Boolean)) {
+		try {
+			process.kill(Number(pid), 'SIGKILL');
+		} catch {
+			// ended meanwhile
+		}
+	}
 	await server.stop();
 	if (keep) {
 		console.log(`e2e: kept ${dirs.root}`);
