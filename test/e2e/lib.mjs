@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -36,7 +36,10 @@ export function run(command, args, options = {}) {
 	return result.stdout;
 }
 
-/** The ids of the PyTorch engine processes whose command line mentions `text` (read from /proc). */
+/**
+ * The ids of the PyTorch engine processes whose command line mentions `text` (read from /proc).
+ * Give a path inside this run's workspace: other suites on the machine run engines too.
+ */
 export function engineProcesses(text) {
 	const pids = [];
 	for (const entry of readdirSync('/proc')) {
@@ -52,12 +55,53 @@ export function engineProcesses(text) {
 	return pids.sort((a, b) => a - b).join(',');
 }
 
-/** Builds dist/ and packages the extension exactly as users get it. */
+/** Builds dist/ and packages the extension exactly as users get it (the root .vscodeignore decides what goes in). */
 export function buildAndPackage() {
 	run(process.execPath, ['esbuild.mjs'], { cwd: repo });
 	const vsix = join(repo, 'dist', 'crossbar-lens.vsix');
-	run(process.execPath, [join(repo, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '--ignoreFile', 'test/e2e/vscodeignore', '-o', vsix], { cwd: repo });
+	run(process.execPath, [join(repo, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '-o', vsix], { cwd: repo });
 	return vsix;
+}
+
+/**
+ * What is wrong with the packaged extension, one message each: a file the installed extension
+ * needs that a .vscodeignore rule dropped (the bundles, the webview, the training worker, the wasm
+ * backends, the Python engine), or a file that should not ship (sources, maps, tests, tools).
+ */
+export function vsixProblems(vsix) {
+	const listing = run(pythonBin, ['-c', 'import json, sys, zipfile; print(json.dumps(zipfile.ZipFile(sys.argv[1]).namelist()))', vsix]);
+	const files = new Set(JSON.parse(listing).filter((name) => name.startsWith('extension/')).map((name) => name.slice('extension/'.length)));
+	const built = (dir, keep) => readdirSync(join(repo, dir)).filter(keep).map((name) => `${dir}/${name}`);
+	const needed = [
+		'package.json', 'dist/extension.js', 'dist/trainingWorker.js',
+		...built('dist/webview', (name) => !name.endsWith('.map')),
+		...built('dist', (name) => name.endsWith('.wasm')),
+		...built('python/crossbar_lens_train', (name) => name.endsWith('.py')),
+		...built('media', () => true),
+	];
+	const problems = needed.filter((file) => !files.has(file)).map((file) => `${basename(vsix)} lacks ${file} (check .vscodeignore)`);
+	if (!needed.some((file) => file.endsWith('.wasm'))) problems.push('dist/ has no .wasm backend to package (did esbuild.mjs copy them?)');
+	const shipped = /^(package\.json|readme\.md|changelog\.md|license[^/]*|media\/.+|dist\/.+|python\/crossbar_lens_train\/[^/]+\.py)$/i;
+	for (const file of files) {
+		if (!shipped.test(file) || file.endsWith('.map')) problems.push(`${basename(vsix)} ships ${file}, which the extension does not need (check .vscodeignore)`);
+	}
+	return problems;
+}
+
+/** The extension's own log (its "Crossbar Lens" output channel) of each extension host so far, oldest first. */
+export function extensionLogs(dirs) {
+	const root = join(dirs.userData, 'logs');
+	if (!existsSync(root)) return [];
+	const { publisher, name } = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8'));
+	const logs = [];
+	for (const session of readdirSync(root).sort()) {
+		const hosts = readdirSync(join(root, session)).filter((host) => /^exthost\d+$/.test(host)).sort((a, b) => Number(a.slice(7)) - Number(b.slice(7)));
+		for (const host of hosts) {
+			const file = join(root, session, host, `${publisher}.${name}`, 'Crossbar Lens.log');
+			if (existsSync(file)) logs.push(readFileSync(file, 'utf8'));
+		}
+	}
+	return logs;
 }
 
 /** A fresh folder per run: HOME, TMPDIR, user data, extensions and the workspace. */

@@ -233,9 +233,13 @@ export async function offerInterruptedRuns(services: Services): Promise<void> {
 	const resume = (plan: FineTunePlan): Promise<void> => runFineTune(services, plan, { resume: true }).catch((ex: unknown) => reportError(ex, log, 'D.U.B. fine-tune'));
 	for (const run of journal.list()) {
 		const state = interruptedRunState(run);
-		if (state === 'elsewhere') continue; // another window's run, going on there
 		const model = basename(run.plan.modelPath);
 		const output = vscode.workspace.asRelativePath(run.plan.outputPath, false);
+		if (state === 'elsewhere') {
+			// Another window's run, going on there; said in the log, the only trace of why this window shows nothing of it.
+			log.info(`fine-tune ${run.runId} (${run.plan.engine}, ${model} → ${output}) runs in the extension host ${run.hostPid} of another window, which follows it`);
+			continue;
+		}
 		log.info(`fine-tune ${run.runId} (${run.plan.engine}, ${model} → ${output}) was cut off by a window reload or close: ${state}`);
 		await journal.remove(run.runId);
 		if (state === 'running' && run.pid !== undefined && run.eventsFile && existsSync(run.eventsFile)) {
