@@ -1,4 +1,4 @@
-"""Command line: `python3 -m crossbar_lens_train {finetune,prune,tradeoff,repro-digits} ...` (python/ on PYTHONPATH).
+"""Command line: `python3 -m crossbar_lens_train {finetune,prune,tradeoff,repro-digits,repro-fashion} ...` (python/ on PYTHONPATH).
 
   finetune      the D.U.B. pipeline (regularize, prune, masked fine-tune, unstructured baseline); JSON
                 lines on stdout (rank 0 only), or with --events-file in that file and one readable
@@ -7,6 +7,8 @@
   tradeoff      the accuracy-ADC-energy trade-off: one-shot D.U.B. and unstructured prunes of a checkpoint
                 at a sweep of ratios, each evaluated on the held-out split; JSON lines on stdout
   repro-digits  the reproduction on scikit-learn's digits (table + one JSON object as the last line)
+  repro-fashion the four methods (unstructured, D.U.B. prune only, full D.U.B., whole crossbars) on
+                Fashion-MNIST at T=32 (table + one JSON object as the last line)
 
 Exit codes: 0 done (or stopped cleanly by SIGTERM/SIGINT: a "stopped" event), 1 error during the run
 (an "error" event), 2 usage error (an "error" event with "usage": true).
@@ -124,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--seed", type=int, default=0)
     io.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     io.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    io.add_argument("--channels-last", action="store_true",
+                    help="NHWC activations (faster CPU convolutions and batch norms with oneDNN; same results up to rounding)")
     io.add_argument("--max-steps-per-epoch", type=int, default=0, metavar="N",
                     help="stop each epoch after N steps (smoke tests; 0: whole epochs)")
     io.add_argument("--no-projection", action="store_true",
@@ -137,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "its conv weights are its 4-D floating-point tensors, in order")
     pp.add_argument("--out", required=True, help="the pruned state dict (torch.save, atomic)")
     pp.add_argument("--force", action="store_true", help="replace an existing --out")
-    pp.add_argument("--method", choices=("dub", "dub-tol", "unstructured"), default="dub")
+    pp.add_argument("--method", choices=("dub", "dub-tol", "unstructured", "tiles"), default="dub")
     _add_geometry(pp)
     _add_prune_options(pp)
     pp.add_argument("--trust-checkpoint", action="store_true", help="full unpickling (only for your own files)")
@@ -166,6 +170,20 @@ def build_parser() -> argparse.ArgumentParser:
     rd.add_argument("--seed", type=int, default=0)
     rd.add_argument("--threads", type=int, default=0)
     rd.add_argument("--verbose", action="store_true", help="epoch JSON lines on stderr")
+
+    rf = sub.add_parser("repro-fashion", help="the four methods on Fashion-MNIST at T=32 (see repro_fashion.py)")
+    rf.add_argument("--quick", action="store_true", help="a smoke run: a slice of the images, one epoch per phase")
+    rf.add_argument("--seed", type=int, default=0)
+    rf.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    rf.add_argument("--data", default="fashion-mnist", help="fashion-mnist or a folder of its IDX files")
+    rf.add_argument("--holdout", action="store_true",
+                    help="hold out 10,000 training images instead of the test set (how the settings were chosen)")
+    rf.add_argument("--methods", default=",".join(("unstructured", "pruneOnly", "dub", "tiles")),
+                    help="comma-separated subset of unstructured, pruneOnly, dub, tiles")
+    rf.add_argument("--params", default=None, help="JSON object overriding settings of repro_fashion.FULL")
+    rf.add_argument("--dense", help="start from this dense state_dict instead of training one")
+    rf.add_argument("--save-dense", help="write the dense state_dict here")
+    rf.add_argument("--verbose", action="store_true", help="epoch JSON lines on stderr")
     return parser
 
 
@@ -213,6 +231,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
                      ft_lr=args.finetune_lr, ft_params=args.finetune_params, baseline=not args.no_baseline,
                      baseline_start=args.baseline_start, seed=args.seed, augment=args.augment,
                      standardize=args.standardize, clip_grad=args.clip_grad, projection=not args.no_projection,
+                     channels_last=args.channels_last,
                      max_steps=args.max_steps_per_epoch)
         emitter = Emitter(enabled=ctx.main)
         pipe = Pipeline(cfg, model, splits, ctx, emitter, out=args.out, checkpoint=checkpoint,
@@ -378,6 +397,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return cmd_prune(args)
         if args.command == "tradeoff":
             return cmd_tradeoff(args)
+        if args.command == "repro-fashion":
+            import json
+
+            from .data import DatasetError
+            from .repro_fashion import METHODS, run_repro_fashion
+            methods = [m for m in args.methods.split(",") if m]
+            unknown = [m for m in methods if m not in METHODS]
+            if unknown:
+                return _fail(f"--methods: unknown {', '.join(unknown)} (known: {', '.join(METHODS)})", USAGE_EXIT)
+            try:
+                return run_repro_fashion(quick=args.quick, seed=args.seed, threads=args.threads, verbose=args.verbose,
+                                         params=json.loads(args.params) if args.params else None, data=args.data,
+                                         holdout=args.holdout, methods=methods, dense_in=args.dense, dense_out=args.save_dense)
+            except DatasetError as ex:
+                return _fail(str(ex), 1, dataset=True)
         from .repro import run_repro
         return run_repro(quick=args.quick, seed=args.seed, threads=args.threads, verbose=args.verbose)
     finally:

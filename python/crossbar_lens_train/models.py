@@ -1,5 +1,5 @@
 """Models: the user's own factory (`module:function` or `path/to/file.py:function`), a torchvision
-architecture, or the package's digits CNN; and starting weights from a checkpoint.
+architecture, or the package's own CNNs (digits, Fashion-MNIST); and starting weights from a checkpoint.
 
 Trust model: `--model` imports and runs the user's Python code in the user's own interpreter, as the
 user asked. Checkpoints are read with torch.load through a restricted unpickler (safe_pickle.py:
@@ -48,6 +48,39 @@ def digits_cnn(num_classes: int = 10) -> nn.Module:
     return DigitsCNN(num_classes)
 
 
+class FashionCNN(nn.Module):
+    """A VGG-style CNN for 28x28x1 images (Fashion-MNIST, MNIST, KMNIST): blocks of 3x3 convolutions
+    (no bias) with BatchNorm and ReLU, a 2x2 max-pool after each block, global average pooling and one
+    linear classifier.
+
+    Like VGG11 on CIFAR-10 in the paper, most crossbars sit in the wide, late convolutions that run on
+    few pixels (here 3x3): they are cheap to train on a CPU and hold the redundancy D.U.B. removes."""
+
+    WIDTHS = ((16,), (32, 32), (64, 64), (128, 128))
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, widths: Any = None) -> None:
+        super().__init__()
+        layers: List[nn.Module] = []
+        c = in_channels
+        blocks = widths if widths is not None else self.WIDTHS
+        for i, block in enumerate(blocks):
+            for w in block:
+                layers += [nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
+                c = w
+            if i < len(blocks) - 1:
+                layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(c, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.pool(self.features(x)), 1))
+
+
+def fashion_cnn(num_classes: int = 10) -> nn.Module:
+    return FashionCNN(num_classes)
+
+
 def vgg11_cifar(num_classes: int = 10) -> nn.Module:
     """The paper's VGG11 for CIFAR-10 (REPO:custom_models_cifar_vgg.py): 8 convs 3x3 with bias, no BN, FC 512-512-classes."""
     cfg = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
@@ -70,6 +103,10 @@ def resnet18_cifar(num_classes: int = 10) -> nn.Module:
     m.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
     m.maxpool = nn.Identity()
     return m
+
+
+# The package's own architectures, chosen like torchvision's by name (`--torchvision fashion-cnn`).
+PACKAGE_MODELS = {"digits-cnn": digits_cnn, "fashion-cnn": fashion_cnn}
 
 
 def _import_target(spec: str) -> Any:
@@ -104,12 +141,13 @@ def _import_target(spec: str) -> Any:
 
 def build_model(model_spec: Optional[str] = None, torchvision_name: Optional[str] = None,
                 num_classes: Optional[int] = None) -> nn.Module:
-    """The user's factory (called with num_classes= when it takes that argument), a torchvision model, or digits-cnn."""
+    """The user's factory (called with num_classes= when it takes that argument), a torchvision model, or one of
+    PACKAGE_MODELS (digits-cnn, fashion-cnn)."""
     if (model_spec is None) == (torchvision_name is None):
         raise ModelError("give exactly one of --model module:function and --torchvision NAME")
     if torchvision_name is not None:
-        if torchvision_name == "digits-cnn":
-            return DigitsCNN(num_classes or 10)
+        if torchvision_name in PACKAGE_MODELS:
+            return PACKAGE_MODELS[torchvision_name](num_classes or 10)
         import torchvision.models as tvm
         factory = getattr(tvm, torchvision_name, None)
         if factory is None or not callable(factory) or torchvision_name.startswith("_"):

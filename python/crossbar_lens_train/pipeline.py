@@ -78,6 +78,9 @@ class Config:
     clip_grad: float = 0.0
     projection: bool = True
     max_steps: int = 0  # stop each epoch after this many steps (smoke tests); 0 = the whole epoch
+    # NHWC activations: oneDNN's CPU convolutions and batch norms run about 20 % faster on them (a
+    # CNN with BatchNorm on 28x28 images, torch 1.13); the numbers are the same up to rounding.
+    channels_last: bool = False
 
     def milestones(self, epochs: int, fractions: Sequence[float]) -> List[int]:
         return sorted({max(1, int(round(f * epochs))) for f in fractions if int(round(f * epochs)) < epochs})
@@ -185,13 +188,14 @@ def check_fits(model: nn.Module, splits: Splits, transform: Transform, device: t
     return classes
 
 
-def evaluate_model(model: nn.Module, ds: ArrayDataset, transform: Transform, ctx: DistContext) -> Tuple[float, float]:
+def evaluate_model(model: nn.Module, ds: ArrayDataset, transform: Transform, ctx: DistContext,
+                   memory_format: torch.memory_format = torch.contiguous_format) -> Tuple[float, float]:
     """(accuracy %, mean CE) of `model` in eval mode on a dataset, sharded over ranks, every image counted once."""
     model.eval()
     correct = total = loss_sum = 0.0
     with torch.no_grad():
         for x, y in batches(ds, 512, transform, train=False, rank=ctx.rank, world=ctx.world):
-            x, y = x.to(ctx.device), y.to(ctx.device)
+            x, y = x.to(ctx.device, memory_format=memory_format), y.to(ctx.device)
             out = model(x)
             loss_sum += float(F.cross_entropy(out, y, reduction="sum"))
             correct += float((out.argmax(1) == y).sum())
@@ -211,7 +215,8 @@ class Pipeline:
                  out: Optional[str], checkpoint: Optional[str], baseline_out: Optional[str] = None,
                  force: bool = False, label: str = "") -> None:
         self.cfg = cfg
-        self.model = model.to(ctx.device)
+        self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.model = model.to(ctx.device, memory_format=self.memory_format)
         self.splits = splits
         self.ctx = ctx
         self.emit = emitter
@@ -302,7 +307,7 @@ class Pipeline:
 
     def evaluate(self, ds: ArrayDataset) -> Tuple[float, float]:
         """(accuracy %, mean CE) on a dataset, sharded over ranks, every image counted once."""
-        return evaluate_model(self.model, ds, self.transform, self.ctx)
+        return evaluate_model(self.model, ds, self.transform, self.ctx, self.memory_format)
 
     def histogram(self) -> Tuple[List[int], Optional[float]]:
         return model_histogram(self.model, self.geometry)
@@ -376,7 +381,8 @@ class Pipeline:
                     continue
                 if self.cfg.max_steps and step >= self.cfg.max_steps:
                     break
-                x, y = x.to(self.ctx.device, non_blocking=True), y.to(self.ctx.device, non_blocking=True)
+                x = x.to(self.ctx.device, non_blocking=True, memory_format=self.memory_format)
+                y = y.to(self.ctx.device, non_blocking=True)
                 optimizer.zero_grad(set_to_none=True)
                 out = wrapped(x)
                 loss = F.cross_entropy(out, y)

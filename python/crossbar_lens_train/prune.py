@@ -1,4 +1,5 @@
-"""Post-training D.U.B. pruning (docs/method.md §6) and the unstructured per-layer baseline (§8.2).
+"""Post-training D.U.B. pruning (docs/method.md §6), the unstructured per-layer baseline (§8.2) and the
+whole-crossbar baseline `tiles` (§8.4, part S of S-DUB).
 
 Same numbers as src/pruning (TypeScript) and the reference (REPO:c1_Hoyer_and_variance_class.py):
  - thresholds from numpy's linear percentile on the float32 |W|, compared in float32 (torch rounds
@@ -130,9 +131,10 @@ def dub_prune_matrix(m: np.ndarray, theta: float, geometry: TileGeometry, *, var
     """D.U.B. prune of one matrix M (O, K) at almost-zero threshold theta (§6).
 
     Returns (pruned copy, level_before per tile (rows, cols), action per tile (rows, cols)).
-    variant 'fixed': k = B-2 keeps one per column (headline); 'tol': k = B-2 zeroes the tile.
+    variant 'fixed': k = B-2 keeps one per column (headline); 'tol': k = B-2 zeroes the tile;
+    'tiles': only the k = B-1 case, whole crossbars at or below theta are zeroed (part S of S-DUB, §8.4).
     """
-    if variant not in ("fixed", "tol"):
+    if variant not in ("fixed", "tol", "tiles"):
         raise ValueError(f"unknown D.U.B. variant {variant!r}")
     o, k_in = m.shape
     t, r, bins = geometry.tile_size, geometry.channels_per_tile, geometry.bins
@@ -158,6 +160,8 @@ def dub_prune_matrix(m: np.ndarray, theta: float, geometry: TileGeometry, *, var
             kt = int(k[tile])
             if kt == bins - 1:
                 action[tile, b] = 1
+            elif variant == "tiles":
+                continue
             elif kt == bins - 2:
                 if variant == "tol":
                     action[tile, b] = 1
@@ -222,7 +226,7 @@ class PruneResult:
 
 def prune_tensors(weights: Mapping[str, torch.Tensor], spec: RatioSpec, geometry: TileGeometry, *,
                   method: str = "dub", skip_q0: bool = False, tol: float = 1e-3) -> PruneResult:
-    """Prunes conv weights (OIHW tensors, in module order) in place. method: dub | dub-tol | unstructured."""
+    """Prunes conv weights (OIHW tensors, in module order) in place. method: dub | dub-tol | unstructured | tiles."""
     names = list(weights)
     ratios: List[Optional[float]]
     if method == "dub-tol":
@@ -240,10 +244,10 @@ def prune_tensors(weights: Mapping[str, torch.Tensor], spec: RatioSpec, geometry
                 pruned, theta = unstructured_prune_array(m, ratio)
                 lv = tile_levels(torch.from_numpy(m), geometry, tol=theta)
                 act = np.zeros_like(lv)
-            elif method in ("dub", "dub-tol"):
+            elif method in ("dub", "dub-tol", "tiles"):
                 theta = tol if ratio is None else layer_threshold(m, ratio)
-                pruned, lv, act = dub_prune_matrix(m, theta, geometry, variant="tol" if ratio is None else "fixed",
-                                                   skip_q0=skip_q0)
+                variant = "tiles" if method == "tiles" else "tol" if ratio is None else "fixed"
+                pruned, lv, act = dub_prune_matrix(m, theta, geometry, variant=variant, skip_q0=skip_q0)
             else:
                 raise ValueError(f"unknown prune method {method!r}")
             mask = torch.from_numpy(pruned.reshape(arr.shape) == 0).to(w.device)

@@ -6,7 +6,8 @@ import zipfile
 import pytest
 import torch
 
-from crossbar_lens_train.models import DigitsCNN, ModelError, build_model, extract_state_dict, load_checkpoint, load_weights
+from crossbar_lens_train.models import DigitsCNN, FashionCNN, ModelError, build_model, extract_state_dict, load_checkpoint, load_weights
+from crossbar_lens_train.tiles import conv_layers
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIXTURES = os.path.join(REPO, "test", "fixtures", "pytorch")
@@ -61,6 +62,8 @@ def test_load_weights_reports_mismatch(tmp_path):
 
 def test_build_model():
     assert isinstance(build_model(torchvision_name="digits-cnn"), DigitsCNN)
+    assert isinstance(build_model(torchvision_name="fashion-cnn"), FashionCNN)
+    assert isinstance(build_model("crossbar_lens_train.models:fashion_cnn", num_classes=5), FashionCNN)
     assert build_model(torchvision_name="resnet18", num_classes=7).fc.out_features == 7
     with pytest.raises(ModelError):
         build_model(torchvision_name="nonexistent_net")
@@ -68,3 +71,14 @@ def test_build_model():
         build_model("no_colon_here")
     with pytest.raises(ModelError):
         build_model()
+
+
+def test_fashion_cnn_is_vgg_like():
+    """Seven 3x3 convolutions, each followed by BatchNorm, channels growing to 128; 28x28x1 in, class logits out."""
+    model = build_model(torchvision_name="fashion-cnn", num_classes=10)
+    convs = [m for _, m in conv_layers(model)]
+    assert len(convs) >= 6 and all(c.kernel_size == (3, 3) for c in convs)
+    assert [c.out_channels for c in convs] == [16, 32, 32, 64, 64, 128, 128]
+    layers = list(model.features)
+    assert all(isinstance(layers[layers.index(c) + 1], torch.nn.BatchNorm2d) for c in convs)
+    assert tuple(model(torch.zeros(2, 1, 28, 28)).shape) == (2, 10)

@@ -267,3 +267,19 @@ def test_prune_tensors_dub_matches_tile_levels_after():
             if act in (2, 3, 4) and nz.max() > 0:
                 assert nz.max() == nz.min()
                 assert (nz.max() & (nz.max() - 1)) == 0 or act == 4 and nz.max() == 31
+
+
+def test_tiles_clears_only_whole_crossbars_at_or_below_the_threshold():
+    """`tiles` (§8.4, part S): a crossbar goes only when every weight is <= the layer's threshold; nothing else moves."""
+    rng = np.random.default_rng(7)
+    m = (rng.standard_normal((64, 64)) + np.sign(rng.standard_normal((64, 64))) * 2).astype(F32)  # |w| >= ~1 mostly
+    m[32:64, 0:32] = rng.uniform(-1e-3, 1e-3, (32, 32)).astype(F32)  # one crossbar of tiny weights
+    w = torch.from_numpy(m.reshape(64, 64, 1, 1).copy())
+    res = prune_tensors({"w": w}, 26.0, TileGeometry(32), method="tiles")  # 25 % of the weights are that crossbar
+    pruned = w.reshape(64, 64).numpy()
+    assert (pruned[32:64, 0:32] == 0).all()
+    others = np.ones((64, 64), dtype=bool)
+    others[32:64, 0:32] = False
+    assert np.array_equal(pruned[others], m[others]), "every other weight is left as it was, even those below the threshold"
+    assert res.layers[0].action.tolist() == [[0, 0], [1, 0]]
+    assert int(res.masks["w"].sum()) == 32 * 32

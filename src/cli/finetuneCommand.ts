@@ -58,7 +58,7 @@ export async function runFinetune(argv: readonly string[]): Promise<number> {
 		'data': { type: 'value' }, 'out': { type: 'value' }, 'engine': { type: 'value' }, 'preset': { type: 'value' },
 		'ratios': { type: 'value' }, 'tile': { type: 'value' }, 'slices': { type: 'value' }, 'seed': { type: 'value' },
 		'factory': { type: 'value' }, 'torchvision': { type: 'value' }, 'processes': { type: 'value' }, 'python': { type: 'value' },
-		'workers': { type: 'value' }, 'resume': { type: 'flag' }, 'force': { type: 'flag' }, 'no-baseline': { type: 'flag' }, 'json': { type: 'flag' },
+		'workers': { type: 'value' }, 'max-steps-per-epoch': { type: 'value' }, 'resume': { type: 'flag' }, 'force': { type: 'flag' }, 'no-baseline': { type: 'flag' }, 'json': { type: 'flag' },
 		...Object.fromEntries(Object.keys(hyperOptions).map((name) => [name, { type: 'value' as const }])),
 	});
 	try {
@@ -98,6 +98,8 @@ async function finetune(args: ReturnType<typeof parseArgs>): Promise<number> {
 		if (value !== undefined) hyperParameters[field] = value;
 	}
 	const workers = numberOption(args, 'workers', (n) => n === 1 || n === 2);
+	// Smoke runs and CI: each epoch stops after this many steps (both engines).
+	const maxSteps = numberOption(args, 'max-steps-per-epoch', (n) => Number.isInteger(n) && n >= 1);
 	const job: TrainingJob = {
 		modelPath,
 		dataset: datasetFromArg(data),
@@ -113,6 +115,7 @@ async function finetune(args: ReturnType<typeof parseArgs>): Promise<number> {
 		baseline: !args.flags.has('no-baseline'),
 		engineOptions: {
 			...(workers !== undefined ? { workers: workers as 1 | 2 } : {}),
+			...(maxSteps !== undefined ? { maxStepsPerEpoch: maxSteps } : {}),
 			...(args.values.has('factory') ? { modelFactory: args.values.get('factory') } : {}),
 			...(args.values.has('torchvision') ? { torchvision: args.values.get('torchvision') } : {}),
 			...(args.values.has('processes') ? { processes: numberOption(args, 'processes', (n) => Number.isInteger(n) && n >= 1) } : {}),

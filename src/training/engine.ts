@@ -143,7 +143,7 @@ export interface PytorchEngineOptions {
 	 * `path/to/file.py:function` (a class works too). This imports and runs the user's code.
 	 */
 	readonly modelFactory?: string;
-	/** Or a torchvision architecture (`resnet18`, `vgg11_bn`, …; `digits-cnn` is the package's own). */
+	/** Or a torchvision architecture (`resnet18`, `vgg11_bn`, …; `digits-cnn` and `fashion-cnn` are the package's own). */
 	readonly torchvision?: string;
 	/** Passed to the factory as num_classes= when it takes it. */
 	readonly numClasses?: number;

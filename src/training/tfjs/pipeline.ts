@@ -17,7 +17,7 @@ import { tfjsCheckpointPath } from '../engine';
 import { openFileSource } from '../../formats/byteSource';
 import { writeModel } from '../../formats/writers';
 import { resolveProfile } from '../../hardware/profile';
-import { pruneDubFixedRatio } from '../../pruning/dub';
+import { pruneDubFixedRatio, pruneWholeTiles } from '../../pruning/dub';
 import { resolveRatios } from '../../pruning/ratios';
 import type { LayerRatio } from '../../pruning/ratios';
 import { pruneUnstructured } from '../../pruning/unstructured';
@@ -241,15 +241,20 @@ function startBaseline(model: TrainableModel, spec: GraphSpec, ratios: LayerRati
 	emit({ event: 'phase', phase: 'baseline', epoch: 0, testAccuracy: pruned.accuracy, adcEnergyImprovement: pruned.adcEnergyImprovement, levelHistogram: pruned.levelHistogram, message: 'Baseline: unstructured magnitude prune of the starting model at the same ratios (docs/method.md §8.2), then the same fine-tune.' });
 }
 
-/** Prunes every conv weight in place at its ratio; masks (1 = zero) replace the previous ones. */
-export function pruneModel(model: TrainableModel, ratios: readonly LayerRatio[], masks: Map<string, Uint8Array>, method: 'dub' | 'unstructured', profile: HardwareProfile): BranchResult['layers'] {
+/**
+ * Prunes every conv weight in place at its ratio; masks (1 = zero) replace the previous ones.
+ * `tiles` clears only whole crossbars at or below the layer's threshold (docs/method.md §8.4).
+ */
+export function pruneModel(model: TrainableModel, ratios: readonly LayerRatio[], masks: Map<string, Uint8Array>, method: 'dub' | 'unstructured' | 'tiles', profile: HardwareProfile): BranchResult['layers'] {
 	masks.clear();
 	const layers: { name: string; ratio: number; zeros: number; weights: number }[] = [];
 	model.convs.forEach((p, i) => {
 		const ratio = ratios[i].ratio;
-		const result = method === 'dub'
-			? pruneDubFixedRatio({ values: p.values, outChannels: p.outChannels!, fanIn: p.fanIn! }, ratio, { crossbarSize: profile.crossbarSize, slices: profile.slices, out: p.values })
-			: pruneUnstructured(p.values, ratio, { out: p.values });
+		const matrix = { values: p.values, outChannels: p.outChannels!, fanIn: p.fanIn! };
+		const geometry = { crossbarSize: profile.crossbarSize, slices: profile.slices, out: p.values };
+		const result = method === 'dub' ? pruneDubFixedRatio(matrix, ratio, geometry)
+			: method === 'tiles' ? pruneWholeTiles(matrix, { ratio }, geometry)
+				: pruneUnstructured(p.values, ratio, { out: p.values });
 		masks.set(p.name, result.mask);
 		layers.push({ name: p.layer!, ratio, zeros: result.zeroCount, weights: p.values.length });
 	});

@@ -28,7 +28,7 @@ interface Comparison {
 interface Case {
 	label: string;
 	file: string;
-	method: 'dub' | 'dub-tol' | 'unstructured';
+	method: 'dub' | 'dub-tol' | 'unstructured' | 'tiles';
 	/** A preset id (`--preset` for the CLI) or explicit ratios (`--ratios`). */
 	preset?: string;
 	ratios?: string;
@@ -41,6 +41,7 @@ const cases: Case[] = [
 	{ label: 'ResNet18, unstructured, resnet18-imagenet', file: 'resnet18.pt', method: 'unstructured', preset: 'resnet18-imagenet', tile: 64 },
 	{ label: 'CIFAR VGG11, D.U.B., vgg11-cifar10 (prs A), T=32', file: 'vgg11.pt', method: 'dub', preset: 'vgg11-cifar10', tile: 32 },
 	{ label: 'CIFAR VGG11, D.U.B. tol variant, T=64', file: 'vgg11.pt', method: 'dub-tol', tile: 64, extra: ['--tol', '0.001'] },
+	{ label: 'CIFAR VGG11, whole crossbars (tiles), vgg11-cifar10 (prs A), T=32', file: 'vgg11.pt', method: 'tiles', preset: 'vgg11-cifar10', tile: 32 },
 	{ label: 'digits CNN (trained), D.U.B., T=16', file: 'digits.pt', method: 'dub', ratios: '0,88,92', tile: 16 },
 	{ label: 'digits CNN, D.U.B., T=16, 2 slices, level-0 loosening skipped', file: 'digits.pt', method: 'dub', ratios: '30,70,80', tile: 16, extra: ['--slices', '2', '--skip-level0-loosening'] },
 ];
