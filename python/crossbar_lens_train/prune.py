@@ -42,6 +42,10 @@ class RatioPreset:
     shapes: Tuple[Tuple[int, ...], ...]
 
 
+# models.FashionCNN: seven 3x3 convs, 16 -> 128 channels, on 28x28x1 images.
+_FASHION_CNN_SHAPES = [(16, 1, 3, 3), (32, 16, 3, 3), (32, 32, 3, 3), (64, 32, 3, 3), (64, 64, 3, 3), (128, 64, 3, 3),
+                       (128, 128, 3, 3)]
+
 PRESETS: Dict[str, RatioPreset] = {p.id: p for p in [
     RatioPreset("vgg11-cifar10", 'VGG11 / CIFAR-10, "prs A": every final DUB, Group Lasso+DB and S-DUB run',
                 (2.37, 70, 75, 75, 90, 98.67, 99.84, 99.86), tuple(_VGG11_CIFAR_SHAPES)),
@@ -51,6 +55,8 @@ PRESETS: Dict[str, RatioPreset] = {p.id: p for p in [
                 (50, 75, 75, 70, 90, 95, 99, 99.5), tuple(_VGG11_CIFAR_SHAPES)),
     RatioPreset("vgg11-cifar10-prs-c", 'VGG11 / CIFAR-10, "prs C" (T=64 runs of Dec 2020)',
                 (2.37, 11.83, 48.92, 48.23, 89.92, 98.67, 99.84, 99.86), tuple(_VGG11_CIFAR_SHAPES)),
+    RatioPreset("fashion-cnn", "FashionCNN / Fashion-MNIST at T=32: the ratios of repro-fashion (chosen on a validation split)",
+                (0, 70, 80, 90, 97, 99, 99.7), tuple(_FASHION_CNN_SHAPES)),
     RatioPreset("resnet18-imagenet", "torchvision ResNet18 / ImageNet: DUB, Group Lasso+DB and LBL runs",
                 (60, 60, 70, 55, 60, 60, 60, 50, 65, 65, 70, 70, 85, 75, 75, 65, 75, 70, 75, 75),
                 tuple(_RESNET18_SHAPES)),

@@ -40,6 +40,7 @@ from .data import Splits, open_dataset, stratified_split
 from .events import Emitter
 from .models import FashionCNN, load_weights
 from .pipeline import Config, Pipeline, finetune_parameter_names, init_distributed
+from .prune import PRESETS
 
 TILE = 32
 METHODS = ("unstructured", "pruneOnly", "dub", "tiles")
@@ -53,7 +54,7 @@ _RECIPE = {"unstructured": ("unstructured", "continue"), "pruneOnly": ("dub", "c
 FULL: Dict[str, Any] = dict(
     pretrain_epochs=10, pretrain_lr=0.05, pretrain_wd=5e-4, pretrain_milestones=(0.5, 0.75),
     epochs=8, lr=0.01, momentum=0.9, lam_var=3e-3, lam_l2=5e-4, milestones=(0.5, 0.75),
-    ratios=[0.0, 70.0, 80.0, 90.0, 97.0, 99.0, 99.7],
+    ratios=[float(r) for r in PRESETS["fashion-cnn"].ratios],
     ft_epochs=3, ft_lr=0.01, ft_momentum=0.9, ft_milestones=(0.67,), ft_params="all",
     batch_size=128, train_limit=0, test_limit=0)
 # A smoke run: a slice of the images, one epoch per phase.

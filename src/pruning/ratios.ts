@@ -40,6 +40,12 @@ const resnet18Shapes: readonly (readonly number[])[] = [
 	[512, 256, 3, 3], [512, 512, 3, 3], [512, 256, 1, 1], [512, 512, 3, 3], [512, 512, 3, 3],
 ];
 
+// The Fashion-MNIST CNN of this project (python/crossbar_lens_train/models.py FashionCNN, examples/fashion-cnn.onnx):
+// seven 3×3 convs, 16 → 128 channels, on 28×28×1 images.
+const fashionCnnShapes: readonly (readonly number[])[] = [
+	[16, 1, 3, 3], [32, 16, 3, 3], [32, 32, 3, 3], [64, 32, 3, 3], [64, 64, 3, 3], [128, 64, 3, 3], [128, 128, 3, 3],
+];
+
 /** The §6.2 ratio sets by id; `vgg11-cifar10` (prs A) and `resnet18-imagenet` give the headline results. */
 export const ratioPresets: Readonly<Record<string, RatioPreset>> = {
 	'vgg11-cifar10': {
@@ -65,6 +71,12 @@ export const ratioPresets: Readonly<Record<string, RatioPreset>> = {
 		description: 'VGG11 / CIFAR-10, "prs C" (T=64 runs of Dec 2020)',
 		ratios: [2.37, 11.83, 48.92, 48.23, 89.92, 98.67, 99.84, 99.86],
 		shapes: vgg11CifarShapes,
+	},
+	'fashion-cnn': {
+		id: 'fashion-cnn',
+		description: 'FashionCNN / Fashion-MNIST at T=32: the ratios of npm run repro:fashion (chosen on a validation split; python/crossbar_lens_train/repro_fashion.py)',
+		ratios: [0, 70, 80, 90, 97, 99, 99.7],
+		shapes: fashionCnnShapes,
 	},
 	'resnet18-imagenet': {
 		id: 'resnet18-imagenet',

@@ -134,6 +134,9 @@ export function makeWorkspace(dirs) {
 	// The same CNN as a PyTorch checkpoint with the script that defines it, for the PyTorch engine.
 	cpSync(join(repo, 'examples', 'digits-cnn.pt'), join(dirs.workspace, 'digits', 'digits-cnn.pt'));
 	cpSync(join(repo, 'examples', 'train_digits.py'), join(dirs.workspace, 'digits', 'train_digits.py'));
+	// The Fashion-MNIST CNN (examples/, briefly trained by Debian's PyTorch) for a run on Debian's dataset-fashion-mnist.
+	mkdirSync(join(dirs.workspace, 'fashion'), { recursive: true });
+	cpSync(join(repo, 'examples', 'fashion-cnn.onnx'), join(dirs.workspace, 'fashion', 'fashion-cnn.onnx'));
 	mkdirSync(join(dirs.workspace, '.vscode'), { recursive: true });
 	writeFileSync(join(dirs.workspace, '.vscode', 'settings.json'), JSON.stringify({ 'crossbarLens.hardware.crossbarSize': 16 }, null, 2));
 }

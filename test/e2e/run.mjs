@@ -747,6 +747,38 @@ try {
 		await shot('tradeoff-chart');
 	});
 
+	await step('palette: Run D.U.B. fine-tune on Fashion-MNIST (TensorFlow.js, the example FashionCNN, smoke test): a run on the real 70,000 images finishes', async () => {
+		const output = join(dirs.workspace, 'fashion', 'fashion-cnn.dub.onnx');
+		await runPaletteCommand('Crossbar: Run D.U.B. fine-tune');
+		await choose('(1/6): model', 'fashion-cnn.onnx');
+		// Offered by name because Debian's dataset-fashion-mnist is installed.
+		await choose('(2/6): dataset', 'Fashion-MNIST', 'finetune-pick-fashion');
+		await choose('(3/6): engine', 'TensorFlow.js');
+		await choose('(4/6): settings', 'Smoke test');
+		await quick.locator('.quick-input-title', { hasText: '(5/6): prune ratios' }).waitFor();
+		const input = quick.locator('input');
+		expect((await input.inputValue()) === 'fashion-cnn', `default ratios ${await input.inputValue()} (the model's own preset)`);
+		await enterStep('(5/6): prune ratios');
+		await quick.locator('.quick-input-title', { hasText: '(6/6): output' }).waitFor();
+		expect((await input.inputValue()) === 'fashion-cnn.dub.onnx', `default output ${await input.inputValue()}`);
+		await input.press('Enter');
+		// Every evaluation reads the 10,000 official test images: a smoke run takes a minute or two here.
+		const done = page.locator('.notification-toast').filter({ hasText: 'D.U.B. fine-tune done' }).filter({ hasText: 'fashion-cnn.dub.onnx' }).first();
+		await done.waitFor({ timeout: 540_000 });
+		expect(existsSync(output), 'no output model');
+		const analysed = cliAnalyze(output, ['--tile', '16']);
+		expect(analysed.totals.adcEnergyImprovement > 1, `the output analyses to ${analysed.totals.adcEnergyImprovement}×`);
+		const want = improvementText(analysed.totals.adcEnergyImprovement);
+		const training = await finishedRunIn('fashion-cnn.dub.onnx', want);
+		const meta = await training.locator('.training-meta').textContent();
+		expect(/Fashion-MNIST/.test(meta), `the run's line names its data: ${meta}`);
+		// The start model, briefly trained in PyTorch, is far above chance (10 %) on the held-out images: the real test set.
+		const start = Number.parseFloat((await training.locator('[data-testid="training-summary"] tr[data-row="initial"] td').first().textContent()) ?? '');
+		expect(start > 80 && start < 95, `the start model's held-out accuracy ${start} %`);
+		await painted(await panelNamed('fashion-cnn.dub.onnx'));
+		await shot('finetune-fashion-panel');
+	});
+
 	await step('palette: Run D.U.B. fine-tune with the PyTorch engine runs as a task with the script\'s own model class', async () => {
 		const output = join(dirs.workspace, 'digits', 'digits-cnn.dub.pt');
 		await runPaletteCommand('Crossbar: Run D.U.B. fine-tune');

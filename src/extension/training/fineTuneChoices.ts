@@ -357,7 +357,7 @@ function nonNegative(v: string): string | undefined {
 	return v.trim() !== '' && Number.isFinite(n) && n >= 0 ? undefined : 'A number ≥ 0, e.g. 1e-3.';
 }
 
-/** A preset when the model is the architecture it was made for; 0,88,92 for a 3-conv digits CNN (python/README.md's tuned ratios); else 75. */
+/** A preset when the model is the architecture it was made for (VGG11, ResNet-18, the example FashionCNN); 0,88,92 for a 3-conv digits CNN; else 75. */
 function defaultRatios(convs: readonly { name: string; shape: readonly number[]; kind: 'conv' }[], dataset: DatasetSpec, preset: PresetId): string {
 	for (const id of Object.keys(ratioPresets)) {
 		try {

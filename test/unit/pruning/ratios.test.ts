@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { join } from 'node:path';
 import { UsageError } from '../../../src/core/errors';
+import { openModel } from '../../../src/formats/registry';
 import type { RatioLayer } from '../../../src/pruning/ratios';
 import { ratioPresets, resolveRatios } from '../../../src/pruning/ratios';
 
@@ -46,6 +48,16 @@ void describe('prune ratios (docs/method.md §6.2)', () => {
 		assert.equal(resolved.length, 20);
 		assert.deepEqual(resolved[12], { name: 'layer3.0.downsample.0', ratio: 85 });
 		assert.deepEqual(resolved.map((r) => r.name), ratioPresets['resnet18-imagenet'].layerNames);
+	});
+
+	void it('fashion-cnn fits the bundled examples/fashion-cnn.onnx, the repro:fashion model', async () => {
+		const graph = await openModel(join(__dirname, '..', '..', '..', 'examples', 'fashion-cnn.onnx'));
+		try {
+			const convs = graph.layers.filter((l) => l.kind === 'conv').map((l) => ({ name: l.name, shape: l.tensor.shape }));
+			assert.deepEqual(resolveRatios(convs, { preset: 'fashion-cnn' }).map((r) => r.ratio), [0, 70, 80, 90, 97, 99, 99.7]);
+		} finally {
+			await graph.close();
+		}
 	});
 
 	void it('names the first layer that does not fit a preset', () => {
