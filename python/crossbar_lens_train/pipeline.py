@@ -36,11 +36,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from .checkpoint import atomic_save, load_own_checkpoint, save_own_checkpoint
+from .crossbar import CrossbarGeometry, conv_layers, model_histogram
 from .data import ArrayDataset, Splits, Transform, batches
 from .events import Emitter, log
 from .prune import RatioSpec, apply_masks, prune_model, resolve_ratios
 from .regularizer import DubRegularizer
-from .tiles import TileGeometry, conv_layers, model_histogram
 
 PAPER_TRAIN_MILESTONES = (50 / 160, 100 / 160, 150 / 160)
 PAPER_FINETUNE_MILESTONES = (50 / 200, 100 / 200, 150 / 200)
@@ -225,7 +225,7 @@ class Pipeline:
         self.baseline_out = baseline_out
         self.force = force
         self.label = label
-        self.geometry = TileGeometry(cfg.tile, cfg.slices)
+        self.geometry = CrossbarGeometry(cfg.tile, cfg.slices)
         self.transform = Transform(augment=cfg.augment, standardize=cfg.standardize)
         self.regularizer = DubRegularizer(self.geometry, cfg.lam_var, gate=cfg.gate, exclude_padded=cfg.exclude_padded)
         self.stop = False
