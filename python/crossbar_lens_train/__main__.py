@@ -224,7 +224,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
             load_weights(model, args.weights, trust=args.trust_checkpoint)
         splits = open_dataset(args.data, channels=_input_channels(model), image_size=args.image_size,
                               test_fraction=args.test_fraction, split_seed=args.split_seed)
-        cfg = Config(tile=args.tile, slices=args.slices, lam_var=args.lambda_var, lam_l2=args.lambda_l2, lr=args.lr,
+        cfg = Config(crossbar_size=args.tile, slices=args.slices, lam_var=args.lambda_var, lam_l2=args.lambda_l2, lr=args.lr,
                      momentum=args.momentum, epochs=args.epochs, batch_size=args.batch_size, ratios=ratios,
                      prune_method=args.prune_method, tol=args.tol, skip_q0=args.skip_level0_loosening,
                      exclude_padded=args.exclude_padded, gate=not args.no_gate, ft_epochs=args.finetune_epochs,
