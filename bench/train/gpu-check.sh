@@ -45,11 +45,11 @@ EOF
 echo "== the regularizer replayed as a CUDA graph equals the same kernels launched one by one, also after the weights change"
 $py - <<'EOF'
 import torch
+from crossbar_lens_train.crossbar import CrossbarGeometry
 from crossbar_lens_train.regularizer import DubRegularizer, dub_loss_and_grad
-from crossbar_lens_train.tiles import TileGeometry
 torch.manual_seed(0)
 ws = [torch.randn(s, device="cuda", requires_grad=True) for s in [(64, 3, 3, 3), (128, 64, 3, 3), (10, 128, 1, 1)]]
-graphed, eager = DubRegularizer(TileGeometry(32), 1e-3), DubRegularizer(TileGeometry(32), 1e-3, cuda_graph=False)
+graphed, eager = DubRegularizer(CrossbarGeometry(32), 1e-3), DubRegularizer(CrossbarGeometry(32), 1e-3, cuda_graph=False)
 for step in range(3):
     lg, gg = graphed.loss_and_grads(ws)
     le, ge = eager.loss_and_grads(ws)
@@ -57,7 +57,7 @@ for step in range(3):
     print(f"step {step}: loss {lg:.6g} vs {le:.6g}, max |grad difference| {diff:.3g}, graph captured: {graphed._captured is not None}")
     assert graphed._captured is not None and abs(lg - le) <= 1e-6 * abs(le) and diff <= 1e-6
     # All layers in one pass (the GPU path) against the layer-by-layer closed form.
-    per_layer = [dub_loss_and_grad(w, TileGeometry(32), 1e-3) for w in ws]
+    per_layer = [dub_loss_and_grad(w, CrossbarGeometry(32), 1e-3) for w in ws]
     worst = max(float((a - b).abs().max() / b.abs().max()) for a, (_, b) in zip(gg, per_layer))
     print(f"        vs layer by layer: loss {sum(float(l) for l, _ in per_layer):.6g}, max relative grad difference {worst:.2g}")
     assert worst < 1e-4

@@ -25,9 +25,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
 
+from crossbar_lens_train.crossbar import CrossbarGeometry, conv_layers  # noqa: E402
 from crossbar_lens_train.models import resnet18_cifar, vgg11_cifar  # noqa: E402
 from crossbar_lens_train.regularizer import DubRegularizer, reference_dub_loss  # noqa: E402
-from crossbar_lens_train.tiles import TileGeometry, conv_layers  # noqa: E402
 
 
 def timed_round_robin(fns: dict, iters: int, sync=lambda: None) -> dict:
@@ -52,7 +52,7 @@ def bench(name: str, model: nn.Module, batch: int, tile: int, iters: int, device
     x = torch.randn(batch, 3, 32, 32, device=device)
     y = torch.randint(0, 10, (batch,), device=device)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-3)
-    geo = TileGeometry(tile)
+    geo = CrossbarGeometry(tile)
     reg = DubRegularizer(geo, lam)
     weights = [m.weight for _, m in conv_layers(model)]
 

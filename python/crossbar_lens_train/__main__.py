@@ -63,7 +63,7 @@ def _add_prune_options(p: argparse.ArgumentParser) -> None:
                         "one number for all conv layers, or p1,p2,... one per conv layer in module order")
     p.add_argument("--tol", type=float, default=1e-3, help="almost-zero threshold of --prune-method dub-tol (default 1e-3)")
     p.add_argument("--skip-level0-loosening", action="store_true",
-                   help="leave tiles alone that the rule loosens to level 0 (the reference prunes each column's minimum there, A7)")
+                   help="leave crossbars alone that the rule loosens to level 0 (the reference prunes each column's minimum there, A7)")
 
 
 def _add_data(data: argparse._ArgumentGroup) -> None:
@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--epochs", type=int, default=160, help="default 160 (paper, CIFAR-10)")
     tr.add_argument("--lr", type=float, default=0.01)
     tr.add_argument("--momentum", type=float, default=0.9)
-    tr.add_argument("--lambda-var", type=float, default=1e-3, help="weight of the Hoyer-variance term (sum over tiles)")
+    tr.add_argument("--lambda-var", type=float, default=1e-3, help="weight of the Hoyer-variance term (sum over crossbars)")
     tr.add_argument("--lambda-l2", type=float, default=1e-3, help="SGD weight decay on all parameters")
     tr.add_argument("--batch-size", type=int, default=128, help="global batch, split evenly over torchrun processes")
     tr.add_argument("--no-gate", action="store_true", help="ungated variance gradient (the reference's unused compute_loss)")
@@ -197,11 +197,11 @@ def _fail(message: str, code: int = 1, main: bool = True, **fields: object) -> i
 def cmd_finetune(args: argparse.Namespace) -> int:
     import torch
 
+    from .crossbar import conv_layers
     from .data import DatasetError, open_dataset
     from .models import ModelError, build_model, load_weights
     from .pipeline import Config, Pipeline, PipelineError, StopRequested, check_fits, init_distributed
     from .prune import PruneSpecError, parse_ratio_spec
-    from .tiles import conv_layers
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -224,7 +224,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
             load_weights(model, args.weights, trust=args.trust_checkpoint)
         splits = open_dataset(args.data, channels=_input_channels(model), image_size=args.image_size,
                               test_fraction=args.test_fraction, split_seed=args.split_seed)
-        cfg = Config(tile=args.tile, slices=args.slices, lam_var=args.lambda_var, lam_l2=args.lambda_l2, lr=args.lr,
+        cfg = Config(crossbar_size=args.tile, slices=args.slices, lam_var=args.lambda_var, lam_l2=args.lambda_l2, lr=args.lr,
                      momentum=args.momentum, epochs=args.epochs, batch_size=args.batch_size, ratios=ratios,
                      prune_method=args.prune_method, tol=args.tol, skip_q0=args.skip_level0_loosening,
                      exclude_padded=args.exclude_padded, gate=not args.no_gate, ft_epochs=args.finetune_epochs,
@@ -285,11 +285,11 @@ def cmd_tradeoff(args: argparse.Namespace) -> int:
 
     import torch
 
+    from .crossbar import CrossbarGeometry, conv_layers
     from .data import DatasetError, Transform, open_dataset
     from .models import ModelError, build_model, load_weights
     from .pipeline import PipelineError, check_fits, init_distributed
     from .prune import PRESETS, PruneSpecError
-    from .tiles import TileGeometry, conv_layers
     from .tradeoff import StopSweep, install_stop_handlers, parse_methods, parse_sweep, run_sweep
 
     if args.threads:
@@ -310,7 +310,7 @@ def cmd_tradeoff(args: argparse.Namespace) -> int:
                               test_fraction=args.test_fraction, split_seed=args.split_seed)
         transform = Transform(standardize=args.standardize)
         classes = check_fits(model, splits, transform, ctx.device)
-        geometry = TileGeometry(args.tile, args.slices)
+        geometry = CrossbarGeometry(args.tile, args.slices)
         emitter.emit("start", engine="pytorch", torch=torch.__version__, device=str(ctx.device),
                      model=args.model or f"torchvision:{args.torchvision}", weights=args.weights, data=args.data,
                      split=splits.split, train=len(splits.train), test=len(splits.test), classes=classes,
@@ -336,9 +336,9 @@ def cmd_prune(args: argparse.Namespace) -> int:
     import torch
 
     from .checkpoint import atomic_save
+    from .crossbar import CrossbarGeometry, crossbar_levels, improvement_from_histogram, level_histogram
     from .models import ModelError, extract_state_dict, load_checkpoint
     from .prune import PruneSpecError, parse_ratio_spec, prune_tensors
-    from .tiles import TileGeometry, level_histogram, improvement_from_histogram, tile_levels
 
     try:
         if os.path.exists(args.out) and not args.force:
@@ -348,12 +348,12 @@ def cmd_prune(args: argparse.Namespace) -> int:
         if args.method != "dub-tol" and not args.ratios:
             raise PruneSpecError(f"--method {args.method} needs --ratios")
         state = extract_state_dict(load_checkpoint(args.weights, args.trust_checkpoint), args.weights)
-        geo = TileGeometry(args.tile, args.slices)
+        geo = CrossbarGeometry(args.tile, args.slices)
         convs = {k: v for k, v in state.items() if v.dim() == 4 and v.is_floating_point()}
-        before = level_histogram([tile_levels(v, geo) for v in convs.values()], geo)
+        before = level_histogram([crossbar_levels(v, geo) for v in convs.values()], geo)
         res = prune_tensors(convs, parse_ratio_spec(args.ratios) if args.ratios else 0.0, geo, method=args.method,
                             skip_q0=args.skip_level0_loosening, tol=args.tol)
-        after = level_histogram([tile_levels(v, geo) for v in convs.values()], geo)
+        after = level_histogram([crossbar_levels(v, geo) for v in convs.values()], geo)
         atomic_save(state, args.out, force=True)
         summary = {"method": args.method, "out": args.out, "tile": args.tile, "slices": args.slices,
                    "levelHistogramBefore": before, "levelHistogram": after,

@@ -36,11 +36,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from .checkpoint import atomic_save, load_own_checkpoint, save_own_checkpoint
+from .crossbar import CrossbarGeometry, conv_layers, model_histogram
 from .data import ArrayDataset, Splits, Transform, batches
 from .events import Emitter, log
 from .prune import RatioSpec, apply_masks, prune_model, resolve_ratios
 from .regularizer import DubRegularizer
-from .tiles import TileGeometry, conv_layers, model_histogram
 
 PAPER_TRAIN_MILESTONES = (50 / 160, 100 / 160, 150 / 160)
 PAPER_FINETUNE_MILESTONES = (50 / 200, 100 / 200, 150 / 200)
@@ -53,7 +53,7 @@ class PipelineError(RuntimeError):
 
 @dataclass
 class Config:
-    tile: int = 64
+    crossbar_size: int = 64  # T (the CLI's --tile)
     slices: int = 1
     lam_var: float = 1e-3
     lam_l2: float = 1e-3
@@ -84,6 +84,12 @@ class Config:
 
     def milestones(self, epochs: int, fractions: Sequence[float]) -> List[int]:
         return sorted({max(1, int(round(f * epochs))) for f in fractions if int(round(f * epochs)) < epochs})
+
+
+def _saved_config(cfg: Config) -> Dict[str, Any]:
+    """The config as a resume file stores it. The crossbar size keeps its key `tile` there, so that
+    files written before `crossbar_size` was named so still resume, and still refuse another size."""
+    return {("tile" if k == "crossbar_size" else k): v for k, v in asdict(cfg).items()}
 
 
 @dataclass
@@ -225,7 +231,7 @@ class Pipeline:
         self.baseline_out = baseline_out
         self.force = force
         self.label = label
-        self.geometry = TileGeometry(cfg.tile, cfg.slices)
+        self.geometry = CrossbarGeometry(cfg.crossbar_size, cfg.slices)
         self.transform = Transform(augment=cfg.augment, standardize=cfg.standardize)
         self.regularizer = DubRegularizer(self.geometry, cfg.lam_var, gate=cfg.gate, exclude_padded=cfg.exclude_padded)
         self.stop = False
@@ -251,7 +257,7 @@ class Pipeline:
     # ---- checkpoint ------------------------------------------------------------------------------------
     def _blob(self, optimizer: Optional[torch.optim.Optimizer], scheduler: Any, partial: Optional[List[float]]) -> Dict[str, Any]:
         return {
-            "config": asdict(self.cfg),
+            "config": _saved_config(self.cfg),
             "phase": self.state["phase"],
             "epoch": self.state["epoch"],
             "step": self.state["step"],
@@ -286,7 +292,7 @@ class Pipeline:
             saved = blob["config"]
         except KeyError:
             raise PipelineError(f"{path}: not a resume checkpoint of this engine") from None
-        now = asdict(self.cfg)
+        now = _saved_config(self.cfg)
         differs = [k for k in saved if k in now and saved[k] != now[k] and k not in ("projection",)]
         if differs:
             raise PipelineError(f"{path}: was written with other settings ({', '.join(f'{k}={saved[k]!r}' for k in differs[:4])}); "

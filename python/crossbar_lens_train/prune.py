@@ -6,10 +6,10 @@ Same numbers as src/pruning (TypeScript) and the reference (REPO:c1_Hoyer_and_va
    the Python float to the tensor's dtype), `<=` so ties at a threshold are all pruned;
  - levels from integer counts (rule A17), forced/loosened from the exact integer test
    s >= mid  <=>  N_LSC * 2^(k+2) <= 3 * n_b;
- - per column tau_o = np.percentile(|tile[o, :]|, 100 * q*), called exactly as the reference calls it
+ - per column tau_o = np.percentile(|crossbar[o, :]|, 100 * q*), called exactly as the reference calls it
    (`bins[k] * 100.0`), vectorised over all columns that share a block and q*;
- - k = B-1: the tile is zeroed; k = B-2: fixed variant keeps one weight per column, tol variant
-   zeroes the tile; q* = 0 (loosening into level 0) prunes each column's minimum unless skip_q0.
+ - k = B-1: the crossbar is zeroed; k = B-2: fixed variant keeps one weight per column, tol variant
+   zeroes the crossbar; q* = 0 (loosening into level 0) prunes each column's minimum unless skip_q0.
 Pruning only ever writes zeros into the weights; masks = (W == 0) after pruning.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .tiles import TileGeometry, conv_layers, levels_from_counts, tile_levels
+from .crossbar import CrossbarGeometry, conv_layers, crossbar_levels, levels_from_counts
 
 # ---- §6.2 ratio presets (copied verbatim; same ids as src/pruning/ratios.ts) ---------------------
 
@@ -118,8 +118,8 @@ class LayerPruneReport:
     name: str
     ratio: Optional[float]
     threshold: float
-    level_before: np.ndarray  # per tile, from almost-zeros (|w| <= theta), the level the decision used
-    action: np.ndarray  # per tile: 0 untouched, 1 zeroed, 2 kept one, 3 forced, 4 loosened, 5 skipped (q*=0)
+    level_before: np.ndarray  # per crossbar (channel groups, input blocks), from almost-zeros (|w| <= theta), the level the decision used
+    action: np.ndarray  # per crossbar, the same shape: 0 untouched, 1 zeroed, 2 kept one, 3 forced, 4 loosened, 5 skipped (q*=0)
     zeros: int = 0
     weights: int = 0
 
@@ -132,63 +132,63 @@ def _dtype_scalar(value: float, dtype: np.dtype) -> np.floating:
     return np.asarray(value, dtype=np.float64).astype(dtype)[()]
 
 
-def dub_prune_matrix(m: np.ndarray, theta: float, geometry: TileGeometry, *, variant: str = "fixed",
+def dub_prune_matrix(m: np.ndarray, theta: float, geometry: CrossbarGeometry, *, variant: str = "fixed",
                      skip_q0: bool = False) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """D.U.B. prune of one matrix M (O, K) at almost-zero threshold theta (§6).
 
-    Returns (pruned copy, level_before per tile (rows, cols), action per tile (rows, cols)).
-    variant 'fixed': k = B-2 keeps one per column (headline); 'tol': k = B-2 zeroes the tile;
+    Returns (pruned copy, level_before and action per crossbar, each (channel groups, input blocks)).
+    variant 'fixed': k = B-2 keeps one per column (headline); 'tol': k = B-2 zeroes the crossbar;
     'tiles': only the k = B-1 case, whole crossbars at or below theta are zeroed (part S of S-DUB, §8.4).
     """
     if variant not in ("fixed", "tol", "tiles"):
         raise ValueError(f"unknown D.U.B. variant {variant!r}")
     o, k_in = m.shape
-    t, r, bins = geometry.tile_size, geometry.channels_per_tile, geometry.bins
-    rows, cols = -(-o // r), -(-k_in // t)
+    t, r, bins = geometry.crossbar_size, geometry.channels_per_crossbar, geometry.bins
+    groups, blocks = -(-o // r), -(-k_in // t)
     edges = geometry.edges()
     a = np.abs(m)
     out = m.copy()
     th = _dtype_scalar(theta, a.dtype)
     row_starts = np.arange(0, o, r)
-    level_before = np.zeros((rows, cols), dtype=np.int64)
-    action = np.zeros((rows, cols), dtype=np.int64)
-    for b in range(cols):
+    level_before = np.zeros((groups, blocks), dtype=np.int64)
+    action = np.zeros((groups, blocks), dtype=np.int64)
+    for b in range(blocks):
         k0, k1 = b * t, min(k_in, (b + 1) * t)
         n = k1 - k0
         block = a[:, k0:k1]
         z = (block <= th).sum(axis=1)  # almost-zeros per column
-        z_min = np.minimum.reduceat(z, row_starts)  # least-sparse column per tile (truncated tiles)
+        z_min = np.minimum.reduceat(z, row_starts)  # least-sparse column per crossbar (truncated ones too)
         lsc = n - z_min
         k = levels_from_counts(lsc, n, bins)
         level_before[:, b] = k
-        quantile = np.full(rows, -1.0)
-        for tile in range(rows):
-            kt = int(k[tile])
+        quantile = np.full(groups, -1.0)
+        for g in range(groups):
+            kt = int(k[g])
             if kt == bins - 1:
-                action[tile, b] = 1
+                action[g, b] = 1
             elif variant == "tiles":
                 continue
             elif kt == bins - 2:
                 if variant == "tol":
-                    action[tile, b] = 1
+                    action[g, b] = 1
                 else:
-                    action[tile, b] = 2
-                    quantile[tile] = edges[bins - 2]
+                    action[g, b] = 2
+                    quantile[g] = edges[bins - 2]
             else:
-                if int(lsc[tile]) * 2 ** (kt + 2) <= 3 * n:  # s >= mid(e_k, e_{k+1})
-                    action[tile, b] = 3
-                    quantile[tile] = edges[kt + 1]
+                if int(lsc[g]) * 2 ** (kt + 2) <= 3 * n:  # s >= mid(e_k, e_{k+1})
+                    action[g, b] = 3
+                    quantile[g] = edges[kt + 1]
                 else:
-                    action[tile, b] = 4
-                    quantile[tile] = edges[kt]
-                if quantile[tile] == 0 and skip_q0:
-                    action[tile, b] = 5
-                    quantile[tile] = -1.0
-        for tile in np.nonzero(action[:, b] == 1)[0]:
-            out[tile * r:(tile + 1) * r, k0:k1] = 0
+                    action[g, b] = 4
+                    quantile[g] = edges[kt]
+                if quantile[g] == 0 and skip_q0:
+                    action[g, b] = 5
+                    quantile[g] = -1.0
+        for g in np.nonzero(action[:, b] == 1)[0]:
+            out[g * r:(g + 1) * r, k0:k1] = 0
         for q in np.unique(quantile[quantile >= 0]):
-            tiles = np.nonzero(quantile == q)[0]
-            sel = np.concatenate([np.arange(tl * r, min(o, (tl + 1) * r)) for tl in tiles])
+            at_q = np.nonzero(quantile == q)[0]
+            sel = np.concatenate([np.arange(g * r, min(o, (g + 1) * r)) for g in at_q])
             cols_abs = block[sel]
             # The reference: np.percentile(tile[k].cpu(), bins[bin_idx] * 100.0), column by column.
             tau = np.percentile(cols_abs, float(q) * 100.0, axis=1).astype(cols_abs.dtype)
@@ -230,7 +230,7 @@ class PruneResult:
                            for lr in self.layers]}
 
 
-def prune_tensors(weights: Mapping[str, torch.Tensor], spec: RatioSpec, geometry: TileGeometry, *,
+def prune_tensors(weights: Mapping[str, torch.Tensor], spec: RatioSpec, geometry: CrossbarGeometry, *,
                   method: str = "dub", skip_q0: bool = False, tol: float = 1e-3) -> PruneResult:
     """Prunes conv weights (OIHW tensors, in module order) in place. method: dub | dub-tol | unstructured | tiles."""
     names = list(weights)
@@ -248,7 +248,7 @@ def prune_tensors(weights: Mapping[str, torch.Tensor], spec: RatioSpec, geometry
             if method == "unstructured":
                 assert ratio is not None
                 pruned, theta = unstructured_prune_array(m, ratio)
-                lv = tile_levels(torch.from_numpy(m), geometry, tol=theta)
+                lv = crossbar_levels(torch.from_numpy(m), geometry, tol=theta)
                 act = np.zeros_like(lv)
             elif method in ("dub", "dub-tol", "tiles"):
                 theta = tol if ratio is None else layer_threshold(m, ratio)
@@ -264,7 +264,7 @@ def prune_tensors(weights: Mapping[str, torch.Tensor], spec: RatioSpec, geometry
     return result
 
 
-def prune_model(model: nn.Module, spec: RatioSpec, geometry: TileGeometry, *, method: str = "dub",
+def prune_model(model: nn.Module, spec: RatioSpec, geometry: CrossbarGeometry, *, method: str = "dub",
                 skip_q0: bool = False, tol: float = 1e-3) -> PruneResult:
     """Prunes every nn.Conv2d of `model` in place (module order) and returns the masks (W == 0)."""
     weights = {name: m.weight for name, m in conv_layers(model)}

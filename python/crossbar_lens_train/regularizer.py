@@ -2,8 +2,8 @@
 
 Per conv layer, M = W.flatten(1) is cut into column segments of T inputs; each segment has the
 Hoyer-Square value h = S1^2 / (S2 + eps) (S1 = sum |w|, S2 = sum w^2, eps = 1e-6). The R = T/q values
-of one crossbar (tile) enter an unbiased variance; the loss is lambda * sum over tiles and layers.
-Output channels padded at the bottom of the last tile row count with h = 0 (A4, the reference's
+of one crossbar enter an unbiased variance; the loss is lambda * sum over crossbars and layers.
+Output channels padded at the bottom of the last channel group count with h = 0 (A4, the reference's
 F.pad); `exclude_padded=True` runs the variance over the real channels only.
 
 The reference back-propagates through a gate that keeps only strictly positive dL/dh
@@ -22,18 +22,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .tiles import TileGeometry, conv_layers
+from .crossbar import CrossbarGeometry, conv_layers
 
 HOYER_EPSILON = 1e-6
 
 
-def _segments(m: torch.Tensor, tile_size: int) -> torch.Tensor:
+def _segments(m: torch.Tensor, crossbar_size: int) -> torch.Tensor:
     """(O, K) -> (O, ceil(K/T), T), zero-padded on the right (the reference pads inputs with 0)."""
     o, k = m.shape
-    pad = (-k) % tile_size
+    pad = (-k) % crossbar_size
     if pad:
         m = F.pad(m, (0, pad))
-    return m.view(o, -1, tile_size)
+    return m.view(o, -1, crossbar_size)
 
 
 def hoyer_square(segments: torch.Tensor, epsilon: float = HOYER_EPSILON) -> torch.Tensor:
@@ -50,20 +50,20 @@ def hoyer_square_gradient(segments: torch.Tensor, epsilon: float = HOYER_EPSILON
     return 2.0 * s1 * segments.sign() / s2 - 2.0 * s1.square() * segments / s2.square()
 
 
-def _tile_stats(h: torch.Tensor, r: int, exclude_padded: bool) -> Tuple[torch.Tensor, torch.Tensor, Union[torch.Tensor, float]]:
+def _crossbar_stats(h: torch.Tensor, r: int, exclude_padded: bool) -> Tuple[torch.Tensor, torch.Tensor, Union[torch.Tensor, float]]:
     """Mean and unbiased variance of h (O, cols) over each crossbar's R channels.
 
-    Returns the tile mean per channel (O, cols), the variance per tile (rows, cols) and the channel
-    count n_t entering each tile's statistics: R (a number), or with `exclude_padded` per channel
-    (O, 1) the real channels of the last, partial tile row. A tile with n_t = 1 has variance 0 (the reference
-    would give NaN).
+    Returns the crossbar mean per channel (O, cols), the variance per crossbar (rows, cols) (rows =
+    channel groups, cols = input blocks) and the channel count n_t entering each crossbar's
+    statistics: R (a number), or with `exclude_padded` per channel (O, 1) the real channels of the
+    last, partial channel group. A crossbar with n_t = 1 has variance 0 (the reference would give NaN).
     """
     o, cols = h.shape
     rows = -(-o // r)
     pad = rows * r - o
     grouped = (F.pad(h, (0, 0, 0, pad)) if pad else h).view(rows, r, cols)
     if not (exclude_padded and pad):
-        # Every tile counts R channels (padded ones with h = 0): a few fused reductions, no masks,
+        # Every crossbar counts R channels (padded ones with h = 0): a few fused reductions, no masks,
         # which matters on a GPU, where this runs as a handful of small kernels per layer.
         mean = grouped.mean(dim=1, keepdim=True)
         var = grouped.var(dim=1, keepdim=True) if r > 1 else torch.zeros_like(mean)
@@ -83,7 +83,7 @@ def _tile_stats(h: torch.Tensor, r: int, exclude_padded: bool) -> Tuple[torch.Te
     return mean_per_channel, var.view(rows, cols), n_per_channel
 
 
-def dub_loss_and_grad(weight: torch.Tensor, geometry: TileGeometry, lam: float, *, epsilon: float = HOYER_EPSILON,
+def dub_loss_and_grad(weight: torch.Tensor, geometry: CrossbarGeometry, lam: float, *, epsilon: float = HOYER_EPSILON,
                       gate: bool = True, exclude_padded: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
     """Loss lambda * sum_t v_t of one conv weight and its gradient with respect to `weight` (closed form).
 
@@ -95,11 +95,11 @@ def dub_loss_and_grad(weight: torch.Tensor, geometry: TileGeometry, lam: float, 
         o = w.shape[0]
         m = w.reshape(o, -1)
         k = m.shape[1]
-        seg = _segments(m, geometry.tile_size)  # (O, cols, T)
+        seg = _segments(m, geometry.crossbar_size)  # (O, cols, T)
         s1 = seg.abs().sum(dim=-1)
         s2 = seg.square().sum(dim=-1) + epsilon
         h = s1.square() / s2  # (O, cols)
-        mean, var, n = _tile_stats(h, geometry.channels_per_tile, exclude_padded)
+        mean, var, n = _crossbar_stats(h, geometry.channels_per_crossbar, exclude_padded)
         loss = lam * var.sum()
         # dv_t/dh_o = 2 (h_o - mean_t) / (n_t - 1); the gate keeps only the positive part (§4.2).
         if isinstance(n, float):
@@ -115,15 +115,15 @@ def dub_loss_and_grad(weight: torch.Tensor, geometry: TileGeometry, lam: float, 
         return loss, grad
 
 
-def dub_loss_and_grads_fused(weights: Sequence[torch.Tensor], geometry: TileGeometry, lam: float, *,
+def dub_loss_and_grads_fused(weights: Sequence[torch.Tensor], geometry: CrossbarGeometry, lam: float, *,
                              epsilon: float = HOYER_EPSILON, gate: bool = True) -> Tuple[torch.Tensor, List[torch.Tensor]]:
     """`dub_loss_and_grad` for all layers at once (padded channels counted, the reference's default):
-    every layer's crossbars are laid out as (tiles, R, T) and concatenated, so the statistics and the
+    every layer's crossbars are laid out as (crossbars, R, T) and concatenated, so the statistics and the
     gradient are a dozen passes over one tensor instead of a dozen per layer (a GPU runs a handful of
     large kernels instead of hundreds of small ones; on a CPU the layout copies cost more than they
     save, so DubRegularizer uses this on CUDA only). Returns the total loss and each weight's gradient.
     """
-    t, r = geometry.tile_size, geometry.channels_per_tile
+    t, r = geometry.crossbar_size, geometry.channels_per_crossbar
     with torch.no_grad():
         blocks, shapes = [], []
         for w in weights:
@@ -138,7 +138,7 @@ def dub_loss_and_grads_fused(weights: Sequence[torch.Tensor], geometry: TileGeom
         x = torch.cat(blocks) if len(blocks) > 1 else blocks[0]
         s1 = x.abs().sum(dim=-1)
         s2 = x.square().sum(dim=-1) + epsilon
-        h = s1.square() / s2  # (tiles, R)
+        h = s1.square() / s2  # (crossbars, R)
         if r > 1:
             var = h.var(dim=-1)
             dv_dh = (2.0 / (r - 1)) * (h - h.mean(dim=-1, keepdim=True))
@@ -168,7 +168,7 @@ class DubRegularizer:
     it stays valid while the optimizer updates them; a different list of weights is captured anew.
     """
 
-    geometry: TileGeometry
+    geometry: CrossbarGeometry
     lam: float
     epsilon: float = HOYER_EPSILON
     gate: bool = True
@@ -260,12 +260,12 @@ class GradientGate(torch.autograd.Function):
         return grad
 
 
-def reference_dub_loss(weights: Sequence[torch.Tensor], geometry: TileGeometry, lam: float, *,
+def reference_dub_loss(weights: Sequence[torch.Tensor], geometry: CrossbarGeometry, lam: float, *,
                        epsilon: float = HOYER_EPSILON, gate: bool = True,
                        exclude_padded: bool = False) -> torch.Tensor:
     """Autograd version of the loss (convolution + unfold, as the reference); differentiable in `weights`."""
     total: Optional[torch.Tensor] = None
-    t, r = geometry.tile_size, geometry.channels_per_tile
+    t, r = geometry.crossbar_size, geometry.channels_per_crossbar
     for w in weights:
         o = w.shape[0]
         m = w.reshape(1, 1, o, -1)
@@ -280,7 +280,7 @@ def reference_dub_loss(weights: Sequence[torch.Tensor], geometry: TileGeometry, 
         if gate:
             h = GradientGate.apply(h)
         if exclude_padded and pad_o:
-            # Variance over the real channels only: the last tile row separately.
+            # Variance over the real channels only: the last channel group separately.
             hv = h[0, 0]  # (O_pad, cols)
             full = hv[: o - (o % r)] if o % r else hv[:o]
             parts = []

@@ -34,7 +34,7 @@ FULL: Dict[str, Any] = dict(pretrain_epochs=30, pretrain_lr=0.05, pretrain_wd=1e
                             epochs=40, lr=0.01, lam_var=1e-2, lam_l2=3e-3, ratios=[0.0, 95.0, 97.5],
                             ft_epochs=40, ft_lr=0.1, batch_size=64, ft_params="all")
 QUICK: Dict[str, Any] = dict(FULL, pretrain_epochs=20, epochs=15, ft_epochs=15)
-TILE = 16
+CROSSBAR_SIZE = 16
 
 
 def run_repro(quick: bool = False, seed: int = 0, threads: int = 0, verbose: bool = False,
@@ -47,7 +47,7 @@ def run_repro(quick: bool = False, seed: int = 0, threads: int = 0, verbose: boo
     torch.manual_seed(seed)
     splits = open_dataset("digits", test_fraction=0.2, split_seed=0)
     model = DigitsCNN()
-    cfg = Config(tile=TILE, lam_var=p["lam_var"], lam_l2=p["lam_l2"], lr=p["lr"], epochs=p["epochs"],
+    cfg = Config(crossbar_size=CROSSBAR_SIZE, lam_var=p["lam_var"], lam_l2=p["lam_l2"], lr=p["lr"], epochs=p["epochs"],
                  batch_size=p["batch_size"], ratios=p["ratios"], ft_epochs=p["ft_epochs"], ft_lr=p["ft_lr"],
                  ft_params=p.get("ft_params", "convs"), seed=seed, projection=verbose)
     emitter = Emitter(enabled=ctx.main and verbose, stream=sys.stderr)
@@ -70,14 +70,14 @@ def run_repro(quick: bool = False, seed: int = 0, threads: int = 0, verbose: boo
         ("D.U.B. prune + fine-tune", dub["accuracy"], dub["bestAccuracy"], dub["adcEnergyImprovement"]),
         ("unstructured + fine-tune", base["accuracy"], base["bestAccuracy"], base["adcEnergyImprovement"]),
     ]
-    print(f"digits, T={TILE}, seed {seed}, world {ctx.world}, ratios {p['ratios']}, "
+    print(f"digits, T={CROSSBAR_SIZE}, seed {seed}, world {ctx.world}, ratios {p['ratios']}, "
           f"{'quick' if quick else 'full'} ({time.time() - t0:.1f} s); held-out {len(splits.test)} images")
     print(f"{'model':28s} {'accuracy %':>10s} {'best %':>8s} {'ADC energy improvement':>23s}")
     for name, acc, best, imp in rows:
         print(f"{name:28s} {acc:10.2f} {(f'{best:.2f}' if best is not None else '-'):>8s} "
               f"{(f'{imp:.3f}x' if imp else 'inf'):>23s}")
     print(f"D.U.B. levels {dub['levelHistogram']}  unstructured levels {base['levelHistogram']}")
-    result = {"engine": "pytorch", "seed": seed, "world": ctx.world, "tile": TILE, "ratios": p["ratios"],
+    result = {"engine": "pytorch", "seed": seed, "world": ctx.world, "tile": CROSSBAR_SIZE, "ratios": p["ratios"],
               "baselineAccuracy": round(pre["accuracy"], 4),
               "dubAccuracy": round(dub["accuracy"], 4), "dubImprovement": dub["adcEnergyImprovement"],
               "unstructuredAccuracy": round(base["accuracy"], 4),

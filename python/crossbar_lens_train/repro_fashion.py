@@ -42,7 +42,7 @@ from .models import FashionCNN, load_weights
 from .pipeline import Config, Pipeline, finetune_parameter_names, init_distributed
 from .prune import PRESETS
 
-TILE = 32
+CROSSBAR_SIZE = 32
 METHODS = ("unstructured", "pruneOnly", "dub", "tiles")
 # (prune rule, phase-1 branch) of each method.
 _RECIPE = {"unstructured": ("unstructured", "continue"), "pruneOnly": ("dub", "continue"),
@@ -90,7 +90,7 @@ class FashionRun:
         self.seed = seed
         ctx = init_distributed("cpu")
         torch.manual_seed(seed)
-        cfg = Config(tile=TILE, lam_var=p["lam_var"], lam_l2=p["lam_l2"], lr=p["lr"], momentum=p["momentum"],
+        cfg = Config(crossbar_size=CROSSBAR_SIZE, lam_var=p["lam_var"], lam_l2=p["lam_l2"], lr=p["lr"], momentum=p["momentum"],
                      epochs=p["epochs"], batch_size=p["batch_size"], ratios=p["ratios"], ft_epochs=p["ft_epochs"],
                      ft_lr=p["ft_lr"], ft_params=p["ft_params"], seed=seed, projection=False, channels_last=True,
                      gate=p.get("gate", True))
@@ -150,7 +150,7 @@ def run_repro_fashion(quick: bool = False, seed: int = 0, threads: int = 0, verb
     emitter = Emitter(enabled=verbose, stream=sys.stderr)
     run = FashionRun(splits, p, seed, emitter)
     print(f"Fashion-MNIST ({splits.source}): {len(splits.train)} training / {len(splits.test)} held-out images "
-          f"({splits.split}); FashionCNN, T={TILE}, ratios {p['ratios']}, seed {seed}, {torch.get_num_threads()} thread(s), "
+          f"({splits.split}); FashionCNN, T={CROSSBAR_SIZE}, ratios {p['ratios']}, seed {seed}, {torch.get_num_threads()} thread(s), "
           f"{'quick' if quick else 'full'}", flush=True)
     if dense_in:
         load_weights(run.pipe.model, dense_in)
@@ -185,7 +185,7 @@ def run_repro_fashion(quick: bool = False, seed: int = 0, threads: int = 0, verb
         "unstructuredAccuracy": get("unstructured", "accuracy"), "unstructuredImprovement": get("unstructured", "adcEnergyImprovement"),
         "pruneOnlyAccuracy": get("pruneOnly", "accuracy"), "pruneOnlyImprovement": get("pruneOnly", "adcEnergyImprovement"),
         "tilesAccuracy": get("tiles", "accuracy"), "tilesImprovement": get("tiles", "adcEnergyImprovement"),
-        "tile": TILE, "ratios": list(p["ratios"]), "minutes": minutes, "reducedBudget": bool(quick),
+        "tile": CROSSBAR_SIZE, "ratios": list(p["ratios"]), "minutes": minutes, "reducedBudget": bool(quick),
         "threads": torch.get_num_threads(), "cpuMinutes": round(time.process_time() / 60, 2),
     }
     print(json.dumps(summary))

@@ -20,10 +20,10 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
+from .crossbar import CrossbarGeometry, conv_layers, model_histogram
 from .data import Splits, Transform
 from .pipeline import DistContext, evaluate_model
 from .prune import PruneSpecError, prune_model, resolve_ratios
-from .tiles import TileGeometry, conv_layers, model_histogram
 
 METHODS = ("dub", "unstructured")
 
@@ -63,7 +63,7 @@ def layer_ratios(layers: Sequence[Tuple[str, Tuple[int, ...]]], ratio: float, pr
     return [p * ratio / 100 for p in resolve_ratios(layers, preset)]
 
 
-def measure(model: nn.Module, splits: Splits, transform: Transform, ctx: DistContext, geometry: TileGeometry) -> Dict[str, Any]:
+def measure(model: nn.Module, splits: Splits, transform: Transform, ctx: DistContext, geometry: CrossbarGeometry) -> Dict[str, Any]:
     """Held-out accuracy (percent), the conv crossbars' level histogram and the exact zeros of the conv weights."""
     accuracy, _ = evaluate_model(model, splits.test, transform, ctx)
     histogram, _ = model_histogram(model, geometry)
@@ -72,7 +72,7 @@ def measure(model: nn.Module, splits: Splits, transform: Transform, ctx: DistCon
             "zeros": sum(int((w == 0).sum()) for w in convs), "weights": sum(w.numel() for w in convs)}
 
 
-def run_sweep(model: nn.Module, splits: Splits, transform: Transform, ctx: DistContext, geometry: TileGeometry,
+def run_sweep(model: nn.Module, splits: Splits, transform: Transform, ctx: DistContext, geometry: CrossbarGeometry,
               sweep: Sequence[float], methods: Sequence[str], preset: Optional[str],
               emit: Callable[..., None]) -> None:
     """Emits `dense`, then one `point` per (ratio, method); the model ends with its starting weights."""

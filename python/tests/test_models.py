@@ -6,8 +6,8 @@ import zipfile
 import pytest
 import torch
 
+from crossbar_lens_train.crossbar import conv_layers
 from crossbar_lens_train.models import DigitsCNN, FashionCNN, ModelError, build_model, extract_state_dict, load_checkpoint, load_weights
-from crossbar_lens_train.tiles import conv_layers
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIXTURES = os.path.join(REPO, "test", "fixtures", "pytorch")

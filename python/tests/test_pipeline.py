@@ -162,6 +162,11 @@ def test_sigterm_then_resume_is_exact(tmp_path, old_names):
     assert stopped[0]["phase"] == "regularize"
     if old_names:
         _as_written_before_the_rename(ckpt)
+    # Another crossbar size than the file's is refused, by the name the user typed (--tile).
+    other = args[:]
+    other[other.index("--tile") + 1] = "32"
+    r = run(other + ["--out", str(out), "--no-baseline", "--no-projection", "--checkpoint", str(ckpt), "--resume"])
+    assert r.returncode == 1 and "tile=16" in events(r.stdout)[-1]["message"], r.stdout
     r = run(args + ["--out", str(out), "--no-baseline", "--no-projection", "--checkpoint", str(ckpt), "--resume"])
     assert r.returncode == 0, r.stderr
     ev = events(r.stdout)

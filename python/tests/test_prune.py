@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
+from crossbar_lens_train.crossbar import CrossbarGeometry, bits_for_level, crossbar_levels, improvement_from_histogram, sparsity_level
 from crossbar_lens_train.prune import (ACTIONS, PRESETS, PruneSpecError, dub_prune_matrix, layer_threshold, parse_ratio_spec,
                                        prune_model, prune_tensors, resolve_ratios, unstructured_prune_array)
-from crossbar_lens_train.tiles import TileGeometry, bits_for_level, improvement_from_histogram, sparsity_level, tile_levels
 from vectors import TV
 
 F32 = np.float32
@@ -19,11 +19,11 @@ ACTION = {name: code for code, name in enumerate(ACTIONS)}
 
 
 def levels_of(m, geo):
-    return tile_levels(torch.from_numpy(np.ascontiguousarray(m)), geo)
+    return crossbar_levels(torch.from_numpy(np.ascontiguousarray(m)), geo)
 
 
 def prune_vector(tv, **kwargs):
-    geo = TileGeometry(tv["T"])
+    geo = CrossbarGeometry(tv["T"])
     return geo, dub_prune_matrix(arr(tv["input"]), tv["theta"], geo, **kwargs)
 
 
@@ -110,7 +110,7 @@ def _column(t, zeros):
 
 def test_tv2_levels_and_decisions():
     tv = TV["TV2"]
-    geo = TileGeometry(tv["T"])
+    geo = CrossbarGeometry(tv["T"])
     for case in tv["cases"]:
         assert sparsity_level(tv["T"] - case["zeros"], tv["T"], geo.bins) == case["k"], case
         if "decision" in case:
@@ -120,20 +120,20 @@ def test_tv2_levels_and_decisions():
 
 @pytest.mark.parametrize("case", TV["TV1"]["cases"], ids=lambda c: f'T{c["T"]}')
 def test_tv1_bins_and_edges(case):
-    geo = TileGeometry(case["T"])
+    geo = CrossbarGeometry(case["T"])
     assert geo.bins == case["B"]
     assert geo.edges() == case["edges"]
 
 
 @pytest.mark.parametrize("case", TV["TV3"]["cases"], ids=lambda c: f'T{c["T"]}')
 def test_tv3_bits_per_level(case):
-    geo = TileGeometry(case["T"])
+    geo = CrossbarGeometry(case["T"])
     assert [bits_for_level(k, geo) for k in range(geo.bins)] == case["bits"]
 
 
 def test_tv4_one_crossbar_at_t64():
     tv = TV["TV4"]
-    geo = TileGeometry(tv["T"])
+    geo = CrossbarGeometry(tv["T"])
     for case in tv["cases"]:
         k = sparsity_level(case["lscNonZeros"], tv["T"], geo.bins)
         assert k == case["k"] and bits_for_level(k, geo) == case["bits"]
@@ -147,9 +147,9 @@ def test_tv4_one_crossbar_at_t64():
 
 
 def test_tv17_crossbar_counts():
-    """The tile grid the trainer measures levels on (tile_levels) has the reference's crossbar counts."""
+    """The crossbar grid the trainer measures levels on (crossbar_levels) has the reference's crossbar counts."""
     def grid_size(shape, t):
-        return levels_of(np.zeros((shape[0], int(np.prod(shape[1:]))), dtype=F32), TileGeometry(t)).size
+        return levels_of(np.zeros((shape[0], int(np.prod(shape[1:]))), dtype=F32), CrossbarGeometry(t)).size
 
     for net in (TV["TV17"]["vgg11Cifar"], TV["TV17"]["resnet18"]):
         assert [grid_size(s, 64) for s in net["shapes"]] == net["perLayerAt64"]
@@ -160,7 +160,7 @@ def test_tv17_crossbar_counts():
 
 def test_tv17_resnet18_shapes_are_torchvision():
     import torchvision
-    from crossbar_lens_train.tiles import conv_layers
+    from crossbar_lens_train.crossbar import conv_layers
     layers = [(n, list(m.weight.shape)) for n, m in conv_layers(torchvision.models.resnet18())]
     net = TV["TV17"]["resnet18"]
     assert [n for n, _ in layers] == net["names"]
@@ -169,7 +169,7 @@ def test_tv17_resnet18_shapes_are_torchvision():
 
 def test_exact_counts_per_column_t64():
     """§6.1: a forced column of distinct magnitudes keeps exactly T*2^-j weights; every column the same."""
-    geo = TileGeometry(64)
+    geo = CrossbarGeometry(64)
     rng = np.random.default_rng(1)
     m = rng.standard_normal((64, 64)).astype(F32)
     # 41 almost-zeros in the least-sparse column, more elsewhere: s = 41/64 >= .625 -> forced to .75.
@@ -186,27 +186,27 @@ def test_exact_counts_per_column_t64():
         assert kept.min() > dropped.max()
 
 
-def test_partial_tiles_and_slices():
-    geo = TileGeometry(16, 2)  # R = 8
+def test_partial_crossbars_and_slices():
+    geo = CrossbarGeometry(16, 2)  # R = 8
     rng = np.random.default_rng(2)
     m = rng.standard_normal((13, 27)).astype(F32)
     out, before, action = dub_prune_matrix(m, float(np.percentile(np.abs(m), 60)), geo)
     assert before.shape == (2, 2) and action.shape == (2, 2)
-    # Every processed tile ends with the same L0 in all of its columns (B property).
+    # Every processed crossbar ends with the same L0 in all of its columns (B property).
     for a in range(2):
         for b in range(2):
-            tile = out[a * 8:(a + 1) * 8, b * 16:(b + 1) * 16]
+            crossbar = out[a * 8:(a + 1) * 8, b * 16:(b + 1) * 16]
             if action[a, b] in (2, 3, 4):
-                assert len(set((tile != 0).sum(axis=1).tolist())) == 1
+                assert len(set((crossbar != 0).sum(axis=1).tolist())) == 1
 
 
 def test_improvement_tv5():
     for case in TV["TV5"]["cases"]:
-        geo = TileGeometry(case["T"])
+        geo = CrossbarGeometry(case["T"])
         value = improvement_from_histogram(case["histogram"], geo)
         assert value == case["dense"] / case["current"]
         assert round(value, case["decimals"]) == pytest.approx(case["improvement"], abs=1e-12)
-    assert improvement_from_histogram([0, 0, 0, 0, 0, 3, 4], TileGeometry(32)) is None
+    assert improvement_from_histogram([0, 0, 0, 0, 0, 3, 4], CrossbarGeometry(32)) is None
 
 
 def test_presets_and_ratio_specs():
@@ -230,7 +230,7 @@ def test_presets_and_ratio_specs():
 def test_resnet18_preset_fits_torchvision():
     import torchvision
     model = torchvision.models.resnet18()
-    from crossbar_lens_train.tiles import conv_layers
+    from crossbar_lens_train.crossbar import conv_layers
     layers = [(n, tuple(m.weight.shape)) for n, m in conv_layers(model)]
     assert resolve_ratios(layers, "resnet18-imagenet")[12] == 85
     assert layers[12][0] == "layer3.0.downsample.0"
@@ -241,23 +241,23 @@ def test_prune_model_masks_and_ratio():
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3), torch.nn.ReLU(), torch.nn.Conv2d(16, 32, 3))
     with torch.no_grad():
         model[0].weight[0, 0, 0, 0] = 0  # a pre-existing zero stays in the mask
-    res = prune_model(model, [30, 80], TileGeometry(16), method="dub")
+    res = prune_model(model, [30, 80], CrossbarGeometry(16), method="dub")
     assert set(res.masks) == {"0", "2"}
     for name, mod in [("0", model[0]), ("2", model[2])]:
         assert torch.equal(res.masks[name], mod.weight == 0)
     assert bool(res.masks["0"][0, 0, 0, 0])
     # Unstructured at the same ratios prunes about that share of each layer (ties aside).
     model2 = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3), torch.nn.ReLU(), torch.nn.Conv2d(16, 32, 3))
-    res2 = prune_model(model2, [30, 80], TileGeometry(16), method="unstructured")
+    res2 = prune_model(model2, [30, 80], CrossbarGeometry(16), method="unstructured")
     frac = float(res2.masks["2"].float().mean())
     assert abs(frac - 0.8) < 0.01
 
 
-def test_prune_tensors_dub_matches_tile_levels_after():
-    """Every D.U.B.-processed tile lands exactly on a power-of-two level, so no non-zero LSC is between levels."""
+def test_prune_tensors_dub_matches_crossbar_levels_after():
+    """Every D.U.B.-processed crossbar lands exactly on a power-of-two level, so no non-zero LSC is between levels."""
     rng = np.random.default_rng(4)
     w = torch.from_numpy(rng.standard_normal((64, 32, 3, 3)).astype(F32))
-    geo = TileGeometry(32)
+    geo = CrossbarGeometry(32)
     res = prune_tensors({"w": w}, 75.0, geo)
     m = w.reshape(64, -1).numpy()
     for a in range(2):
@@ -275,7 +275,7 @@ def test_tiles_clears_only_whole_crossbars_at_or_below_the_threshold():
     m = (rng.standard_normal((64, 64)) + np.sign(rng.standard_normal((64, 64))) * 2).astype(F32)  # |w| >= ~1 mostly
     m[32:64, 0:32] = rng.uniform(-1e-3, 1e-3, (32, 32)).astype(F32)  # one crossbar of tiny weights
     w = torch.from_numpy(m.reshape(64, 64, 1, 1).copy())
-    res = prune_tensors({"w": w}, 26.0, TileGeometry(32), method="tiles")  # 25 % of the weights are that crossbar
+    res = prune_tensors({"w": w}, 26.0, CrossbarGeometry(32), method="tiles")  # 25 % of the weights are that crossbar
     pruned = w.reshape(64, 64).numpy()
     assert (pruned[32:64, 0:32] == 0).all()
     others = np.ones((64, 64), dtype=bool)

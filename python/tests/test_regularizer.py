@@ -5,10 +5,10 @@ import itertools
 import pytest
 import torch
 
+from crossbar_lens_train.crossbar import CrossbarGeometry
 from crossbar_lens_train.regularizer import HOYER_EPSILON as HOYER_EPSILON_CODE
 from crossbar_lens_train.regularizer import (DubRegularizer, dub_loss_and_grad, dub_loss_and_grads_fused, hoyer_square,
                                              hoyer_square_gradient, reference_dub_loss)
-from crossbar_lens_train.tiles import TileGeometry
 from vectors import HOYER_EPSILON, TV
 
 D = torch.float64
@@ -59,7 +59,7 @@ def test_tv8_variance_and_gate_q2():
     tv = TV["TV8"]
     ex, tol = tv["expected"], tv["tolerance"]
     w = _matrix_weight(tv["input"])
-    geo = TileGeometry(tv["T"], tv["q"])
+    geo = CrossbarGeometry(tv["T"], tv["q"])
     m = w.view(len(tv["input"]), -1)
     assert within(hoyer_square(m), ex["h"], tol["h"])
     loss, grad = dub_loss_and_grad(w, geo, tv["lambda"])
@@ -67,7 +67,7 @@ def test_tv8_variance_and_gate_q2():
     assert within(grad.view_as(m), ex["gradient"], tol["gradient"]), grad
     # Row 0 gets nothing; exact zeros get nothing.
     assert torch.count_nonzero(grad.view_as(m)[0]) == 0
-    # The chain rule with the listed dv/dh: gated, only the row above the tile mean gets lambda dv/dh dh/dw.
+    # The chain rule with the listed dv/dh: gated, only the row above the crossbar mean gets lambda dv/dh dh/dw.
     for o, row in enumerate(m):
         dh = hoyer_square_gradient(row)
         assert bool(((grad.view_as(m)[o] - tv["lambda"] * ex["dVdHGated"][o] * dh).abs() <= tol["dVdH"] * dh.abs() + 1e-15).all())
@@ -82,10 +82,10 @@ def test_tv9_padding_counts_as_zero_hoyer():
     ex, tol = tv["expected"], tv["tolerance"]
     w = _matrix_weight(tv["input"])
     m = w.view(len(tv["input"]), -1)
-    geo = TileGeometry(tv["T"], tv["q"])
+    geo = CrossbarGeometry(tv["T"], tv["q"])
     real = len(tv["input"])
     assert within(hoyer_square(m), ex["h"][:real], tol["h"])
-    assert ex["h"][real:] == [0] * (geo.channels_per_tile - real)  # padded channels
+    assert ex["h"][real:] == [0] * (geo.channels_per_crossbar - real)  # padded channels
     loss, grad = dub_loss_and_grad(w, geo, tv["lambda"])
     assert abs(float(loss) - tv["lambda"] * ex["variance"]) <= tol["variance"]
     g = grad.view_as(m)
@@ -102,7 +102,7 @@ def test_tv9_padding_counts_as_zero_hoyer():
 def test_tv9_exclude_padded_flag():
     tv = TV["TV9"]
     w = _matrix_weight(tv["input"])
-    geo = TileGeometry(tv["T"], tv["q"])
+    geo = CrossbarGeometry(tv["T"], tv["q"])
     loss, grad = dub_loss_and_grad(w, geo, 1.0, exclude_padded=True)
     h = [float(x) for x in hoyer_square(w.view(2, -1))]
     mean = sum(h) / 2
@@ -123,7 +123,7 @@ def test_tv10_conv_layout():
         assert torch.equal(w.flatten(1)[:, b * tv["T"]:(b + 1) * tv["T"]], t(tile))
         assert within(hoyer_square(t(tile)), ex["tileHoyers"][b], tol["tileHoyers"])
         assert abs(float(hoyer_square(t(tile)).var()) - ex["tileVariances"][b]) <= tol["tileVariances"]
-    loss, grad = dub_loss_and_grad(w, TileGeometry(tv["T"], tv["q"]), tv["lambda"])
+    loss, grad = dub_loss_and_grad(w, CrossbarGeometry(tv["T"], tv["q"]), tv["lambda"])
     assert abs(float(loss) / tv["lambda"] - ex["lossOverLambda"]) <= tol["lossOverLambda"]
     assert within(grad, ex["gradient"], tol["gradient"]), grad
 
@@ -145,8 +145,8 @@ def _random_weight(shape, seed):
     (s, g, gate, ex) for (s, g), gate, ex in itertools.product(itertools.product(SHAPES, GEOMETRIES), [True, False], [False, True])
 ])
 def test_matches_reference_autograd(shape, geo, gate, exclude):
-    geometry = TileGeometry(*geo)
-    if geometry.channels_per_tile == 1:
+    geometry = CrossbarGeometry(*geo)
+    if geometry.channels_per_crossbar == 1:
         pytest.skip("R = 1")
     seed = hash((shape, geo)) % 1000
     w = _random_weight(shape, seed)
@@ -166,10 +166,10 @@ def test_regularizer_apply_adds_to_existing_grads_float32():
     before = [torch.randn_like(w) * 1e-5 for w in weights]
     for w, b in zip(weights, before):
         w.grad = b.clone()
-    reg = DubRegularizer(TileGeometry(16, 1), lam=1e-3)
+    reg = DubRegularizer(CrossbarGeometry(16, 1), lam=1e-3)
     value = reg.apply(weights)
     wr = [w.detach().clone().requires_grad_(True) for w in weights]
-    ref = reference_dub_loss(wr, TileGeometry(16, 1), 1e-3)
+    ref = reference_dub_loss(wr, CrossbarGeometry(16, 1), 1e-3)
     ref.backward()
     assert value == pytest.approx(float(ref), rel=1e-5)
     for w, r, b in zip(weights, wr, before):
@@ -178,7 +178,7 @@ def test_regularizer_apply_adds_to_existing_grads_float32():
 
 @pytest.mark.parametrize("shape, geo, exclude", [((6, 3, 2, 2), (8, 1), False), ((9, 5, 1, 1), (4, 2), True), ((12, 2, 3, 3), (16, 2), False)])
 def test_ungated_gradient_is_the_true_gradient_finite_differences(shape, geo, exclude):
-    geometry = TileGeometry(*geo)
+    geometry = CrossbarGeometry(*geo)
     w = torch.randn(shape, generator=torch.Generator().manual_seed(3), dtype=D)
     _, grad = dub_loss_and_grad(w, geometry, 1.0, gate=False, exclude_padded=exclude)
     step = 1e-6
@@ -195,8 +195,8 @@ def test_ungated_gradient_is_the_true_gradient_finite_differences(shape, geo, ex
 
 
 def test_gated_gradient_is_the_positive_part_per_segment():
-    """Finite differences of v_t with respect to h, gated: columns at or below the tile mean get nothing."""
-    geometry = TileGeometry(8, 1)
+    """Finite differences of v_t with respect to h, gated: columns at or below the crossbar mean get nothing."""
+    geometry = CrossbarGeometry(8, 1)
     w = torch.randn(8, 2, 2, 2, generator=torch.Generator().manual_seed(5), dtype=D)
     _, gated = dub_loss_and_grad(w, geometry, 1.0)
     _, plain = dub_loss_and_grad(w, geometry, 1.0, gate=False)
@@ -210,9 +210,9 @@ def test_gated_gradient_is_the_positive_part_per_segment():
 @pytest.mark.parametrize("geo", [(16, 1), (8, 2), (4, 4), (32, 1)])
 @pytest.mark.parametrize("gate", [True, False])
 def test_all_layers_at_once_equals_layer_by_layer(geo, gate):
-    # The fused pass (one (tiles, R, T) tensor for every layer) against dub_loss_and_grad per layer,
+    # The fused pass (one (crossbars, R, T) tensor for every layer) against dub_loss_and_grad per layer,
     # with channel and input counts that leave partial crossbars, and a zero crossbar.
-    geometry = TileGeometry(*geo)
+    geometry = CrossbarGeometry(*geo)
     g = torch.Generator().manual_seed(11)
     weights = [torch.randn(s, generator=g, dtype=D) for s in [(10, 3, 3, 3), (24, 10, 3, 3), (7, 24, 1, 1), (33, 5)]]
     weights[1][:8, :16] = 0

@@ -12,7 +12,7 @@ import torch
 
 from crossbar_lens_train.models import DigitsCNN, load_weights, vgg11_cifar
 from crossbar_lens_train.prune import PRESETS, PruneSpecError, prune_model
-from crossbar_lens_train.tiles import TileGeometry, model_histogram
+from crossbar_lens_train.crossbar import CrossbarGeometry, model_histogram
 from crossbar_lens_train.tradeoff import layer_ratios, parse_methods, parse_sweep
 
 PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -62,7 +62,7 @@ def test_sweep_points_are_the_ratios_asked_pruned_from_the_checkpoint(tmp_path):
     assert [(p["method"], p["ratio"]) for p in points] == [(m, r) for r in (0, 60, 90) for m in ("dub", "unstructured")]
     assert dense["zeros"] == 0 and dense["weights"] == 16 * 9 + 32 * 144 + 32 * 288
     # Each point is the checkpoint pruned at that ratio (never a point pruned again).
-    geometry = TileGeometry(16)
+    geometry = CrossbarGeometry(16)
     for p in points:
         model = DigitsCNN()
         load_weights(model, EXAMPLE)

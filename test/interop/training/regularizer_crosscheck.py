@@ -17,8 +17,8 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(HERE))), "python"))
 
+from crossbar_lens_train.crossbar import CrossbarGeometry  # noqa: E402
 from crossbar_lens_train.regularizer import DubRegularizer  # noqa: E402
-from crossbar_lens_train.tiles import TileGeometry  # noqa: E402
 
 # (OIHW shape, T, q, gate, exclude_padded). K = I*H*W inputs cut into blocks of T; O output channels
 # in groups of R = T/q. "partial" = the last block or group is cut short.
@@ -44,7 +44,7 @@ def weights(shape, tile, slices, seed):
     m[0, :tile] = 0.0  # one all-zero column segment (h = 0)
     r = tile // slices
     if shape[0] > r and m.shape[1] > tile:
-        m[r:2 * r, tile:2 * tile] = 0.0  # one all-zero crossbar (every h of the tile 0)
+        m[r:2 * r, tile:2 * tile] = 0.0  # one all-zero crossbar (every h of it 0)
     return w
 
 
@@ -53,7 +53,7 @@ def main():
     for i, (shape, tile, slices, gate, exclude) in enumerate(CASES):
         w = weights(shape, tile, slices, seed=100 + i).double()
         lam = 1e-2
-        reg = DubRegularizer(TileGeometry(tile, slices), lam, gate=gate, exclude_padded=exclude)
+        reg = DubRegularizer(CrossbarGeometry(tile, slices), lam, gate=gate, exclude_padded=exclude)
         loss, (grad,) = reg.loss_and_grads([w])
         cases.append({"label": f"{'x'.join(map(str, shape))}, T={tile}, q={slices}" + ("" if gate else ", ungated")
                                + (", padded channels excluded" if exclude else ""),

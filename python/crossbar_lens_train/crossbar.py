@@ -1,8 +1,8 @@
 """Crossbar geometry, discrete sparsity levels and the paper's ADC-energy law (docs/method.md §1-§3, §5.2).
 
 Layout convention (as src/pruning): the reference's matrix M = W.flatten(1), O x K, row o = output
-channel o = one crossbar column (bit line); a tile is R = T/q output channels x T inputs, anchored at
-the top-left, truncated at the edges.
+channel o = one crossbar column (bit line); a crossbar holds R = T/q output channels x T inputs, anchored
+at the top-left, truncated at the edges.
 """
 from __future__ import annotations
 
@@ -16,29 +16,29 @@ from torch import nn
 
 
 @dataclass(frozen=True)
-class TileGeometry:
+class CrossbarGeometry:
     """Crossbar size T, slices q, R = floor(T/q) output channels per crossbar, B = ceil(log2 T) + 2 bins."""
 
-    tile_size: int
+    crossbar_size: int
     slices: int = 1
 
     def __post_init__(self) -> None:
-        if not isinstance(self.tile_size, int) or self.tile_size < 2:
-            raise ValueError(f"crossbar size must be an integer >= 2, got {self.tile_size!r}")
-        if not isinstance(self.slices, int) or not 1 <= self.slices <= self.tile_size:
-            raise ValueError(f"slices per weight must be an integer in 1..{self.tile_size}, got {self.slices!r}")
+        if not isinstance(self.crossbar_size, int) or self.crossbar_size < 2:
+            raise ValueError(f"crossbar size must be an integer >= 2, got {self.crossbar_size!r}")
+        if not isinstance(self.slices, int) or not 1 <= self.slices <= self.crossbar_size:
+            raise ValueError(f"slices per weight must be an integer in 1..{self.crossbar_size}, got {self.slices!r}")
 
     @property
-    def channels_per_tile(self) -> int:
-        return self.tile_size // self.slices
+    def channels_per_crossbar(self) -> int:
+        return self.crossbar_size // self.slices
 
     @property
     def bins(self) -> int:
-        return int(math.ceil(math.log2(self.tile_size))) + 2
+        return int(math.ceil(math.log2(self.crossbar_size))) + 2
 
     @property
     def dense_bits(self) -> int:
-        return int(math.ceil(math.log2(self.tile_size)))
+        return int(math.ceil(math.log2(self.crossbar_size)))
 
     def edges(self) -> List[float]:
         """Reference bin edges as Python floats: [1 - 2**-k for k in range(B)] + [1.0]."""
@@ -70,38 +70,38 @@ def levels_from_counts(lsc_non_zeros: np.ndarray, column_length: np.ndarray, bin
     return np.where(n == 0, bins - 1, k)
 
 
-def bits_for_level(level: int, geometry: TileGeometry) -> int:
+def bits_for_level(level: int, geometry: CrossbarGeometry) -> int:
     """ADC bits of a crossbar at level k under the paper law (§5.2): log2 T - k, 0 at k >= B-2."""
     if level >= geometry.bins - 1:
         return 0
     return max(geometry.dense_bits - level, 0)
 
 
-def tile_levels(weight: torch.Tensor, geometry: TileGeometry, tol: float = 0.0) -> np.ndarray:
-    """Per-tile level k (row-major over the tile grid) from exact zeros (tol = 0) or |w| <= tol."""
+def crossbar_levels(weight: torch.Tensor, geometry: CrossbarGeometry, tol: float = 0.0) -> np.ndarray:
+    """Per-crossbar level k, shape (channel groups, input blocks), from exact zeros (tol = 0) or |w| <= tol."""
     m = as_matrix(weight.detach()).to(torch.float32).cpu()
     o, k_in = m.shape
-    r, t = geometry.channels_per_tile, geometry.tile_size
-    rows, cols = -(-o // r), -(-k_in // t)
+    r, t = geometry.channels_per_crossbar, geometry.crossbar_size
+    groups, blocks = -(-o // r), -(-k_in // t)
     nz = (m.abs() > tol) if tol > 0 else (m != 0)
     # Pad to the grid with zeros (padded entries are never non-zero, so they never change a count).
-    padded = torch.zeros(rows * r, cols * t, dtype=torch.int32)
+    padded = torch.zeros(groups * r, blocks * t, dtype=torch.int32)
     padded[:o, :k_in] = nz.to(torch.int32)
-    per_column = padded.view(rows * r, cols, t).sum(dim=2)  # (O_pad, cols)
-    lsc = per_column.view(rows, r, cols).amax(dim=1).numpy()  # (rows, cols)
-    lengths = np.minimum(t, k_in - np.arange(cols) * t)[None, :]
+    per_column = padded.view(groups * r, blocks, t).sum(dim=2)  # (O_pad, blocks)
+    lsc = per_column.view(groups, r, blocks).amax(dim=1).numpy()  # (groups, blocks)
+    lengths = np.minimum(t, k_in - np.arange(blocks) * t)[None, :]
     return levels_from_counts(lsc, lengths, geometry.bins)
 
 
-def level_histogram(levels: Iterable[np.ndarray], geometry: TileGeometry) -> List[int]:
+def level_histogram(levels: Iterable[np.ndarray], geometry: CrossbarGeometry) -> List[int]:
     hist = np.zeros(geometry.bins, dtype=np.int64)
     for lv in levels:
         hist += np.bincount(np.asarray(lv).ravel(), minlength=geometry.bins)[: geometry.bins]
     return [int(v) for v in hist]
 
 
-def improvement_from_histogram(histogram: Sequence[int], geometry: TileGeometry) -> Optional[float]:
-    """ADC-energy improvement, paper law (§5.2): sum of log2 T over tiles / sum of bits; None when no bits are left."""
+def improvement_from_histogram(histogram: Sequence[int], geometry: CrossbarGeometry) -> Optional[float]:
+    """ADC-energy improvement, paper law (§5.2): sum of log2 T over crossbars / sum of bits; None when no bits are left."""
     dense = sum(histogram) * geometry.dense_bits
     spent = sum(n * bits_for_level(k, geometry) for k, n in enumerate(histogram))
     if spent == 0:
@@ -115,8 +115,8 @@ def conv_layers(model: nn.Module) -> List[Tuple[str, nn.Conv2d]]:
     return [(name, m) for name, m in inner.named_modules() if isinstance(m, nn.Conv2d)]
 
 
-def model_histogram(model: nn.Module, geometry: TileGeometry) -> Tuple[List[int], Optional[float]]:
-    """Tile-level histogram over all conv crossbars (exact zeros) and the paper-law improvement."""
-    levels = [tile_levels(m.weight, geometry) for _, m in conv_layers(model)]
+def model_histogram(model: nn.Module, geometry: CrossbarGeometry) -> Tuple[List[int], Optional[float]]:
+    """Level histogram over all conv crossbars (exact zeros) and the paper-law improvement."""
+    levels = [crossbar_levels(m.weight, geometry) for _, m in conv_layers(model)]
     hist = level_histogram(levels, geometry)
     return hist, improvement_from_histogram(hist, geometry)
