@@ -111,7 +111,7 @@ class FashionRun:
         self._record("dense", time.time() - t0, accuracy=res["accuracy"], epochs=p["pretrain_epochs"])
         return copy.deepcopy(self.pipe.model.state_dict())
 
-    def phase1(self, start: Dict[str, torch.Tensor], regularize: bool) -> Dict[str, torch.Tensor]:
+    def first_phase(self, start: Dict[str, torch.Tensor], regularize: bool) -> Dict[str, torch.Tensor]:
         """`regularize` (lambda_var) or `continue` (lambda_var = 0) from `start`; same seed, so the same batches."""
         p, t0 = self.p, time.time()
         self.pipe.model.load_state_dict(start)
@@ -163,7 +163,7 @@ def run_repro_fashion(quick: bool = False, seed: int = 0, threads: int = 0, verb
     branches: Dict[str, Dict[str, torch.Tensor]] = {}
     for branch in ("regularize", "continue"):
         if any(_RECIPE[m][1] == branch for m in methods):
-            branches[branch] = run.phase1(dense, regularize=branch == "regularize")
+            branches[branch] = run.first_phase(dense, regularize=branch == "regularize")
     results = {m: run.method(m, branches[_RECIPE[m][1]]) for m in methods}
     minutes = round((time.time() - t0) / 60, 2)
 
