@@ -6,8 +6,7 @@
 // per engine: engine, baselineAccuracy, dubAccuracy, dubImprovement, unstructuredAccuracy,
 // unstructuredImprovement (accuracies in percent on the held-out split, improvements under the
 // paper law at T = 16). Exit 1 when an engine misses its targets.
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { runEngines } from './engines.mjs';
 
 const passThrough = process.argv.slice(2);
 const python = process.env.CROSSBAR_LENS_PYTHON ?? '/usr/bin/python3';
@@ -16,31 +15,8 @@ const runs = [
 	{ engine: 'pytorch', command: python, args: ['-m', 'crossbar_lens_train', 'repro-digits', ...passThrough], env: { PYTHONPATH: 'python' } },
 ];
 
-const results = [];
-let failed = false;
-for (const run of runs) {
-	if (run.engine === 'pytorch' && !existsSync(python)) {
-		console.log(`repro:digits: ${python} not found; skipping the PyTorch engine (set CROSSBAR_LENS_PYTHON).`);
-		failed = true;
-		continue;
-	}
-	console.log(`\n=== ${run.engine} engine ===`);
-	const child = spawnSync(run.command, run.args, { env: { ...process.env, ...run.env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 });
-	const lines = (child.stdout ?? '').trimEnd().split('\n');
-	console.log(lines.slice(0, -1).join('\n'));
-	let result;
-	try {
-		result = JSON.parse(lines[lines.length - 1]);
-	} catch {
-		console.log(`repro:digits: the ${run.engine} engine ended without its result line (exit ${child.status}).`);
-		failed = true;
-		continue;
-	}
-	if (child.status !== 0) {
-		failed = true;
-	}
-	results.push(result);
-}
+const { results, failed: engineFailed } = await runEngines('repro:digits', runs);
+let failed = engineFailed;
 
 // The targets: at least 3.5× for at most 0.5 points below the dense model in full mode; the quick CI
 // version (fewer epochs) is held to 2× and 1 point.

@@ -10,8 +10,7 @@
 // unstructuredAccuracy, unstructuredImprovement, pruneOnlyAccuracy, pruneOnlyImprovement,
 // tilesAccuracy, tilesImprovement, tile, ratios, minutes, reducedBudget (accuracies in percent on
 // the held-out set, improvements under the paper law).
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { runEngines } from './engines.mjs';
 
 const passThrough = process.argv.slice(2);
 const quick = passThrough.includes('--quick');
@@ -24,29 +23,8 @@ const runs = [
 	{ engine: 'tfjs', command: process.execPath, args: ['--import', 'tsx', 'bench/train/tfjs-repro-fashion.ts', ...passThrough], env: {} },
 ];
 
-const results = [];
-let failed = false;
-for (const run of runs) {
-	if (run.engine === 'pytorch' && !existsSync(python)) {
-		console.log(`repro:fashion: ${python} not found; skipping the PyTorch engine (set CROSSBAR_LENS_PYTHON).`);
-		failed = true;
-		continue;
-	}
-	console.log(`\n=== ${run.engine} engine ===`);
-	const child = spawnSync(run.command, run.args, { env: { ...process.env, ...run.env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 });
-	const lines = (child.stdout ?? '').trimEnd().split('\n');
-	console.log(lines.slice(0, -1).join('\n'));
-	let result;
-	try {
-		result = JSON.parse(lines[lines.length - 1]);
-	} catch {
-		console.log(`repro:fashion: the ${run.engine} engine ended without its result line (exit ${child.status}).`);
-		failed = true;
-		continue;
-	}
-	failed ||= child.status !== 0;
-	results.push(result);
-}
+const { results, failed: engineFailed } = await runEngines('repro:fashion', runs);
+let failed = engineFailed;
 
 const pct = (v) => (typeof v === 'number' ? `${v.toFixed(2)} %` : '–');
 const x = (v) => (typeof v === 'number' ? `${v.toFixed(2)}×` : '–');
