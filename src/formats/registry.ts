@@ -182,6 +182,11 @@ export function describeBytes(head: Uint8Array, length: number): string {
 		return 'a gzip file';
 	}
 	if (length > 262 && ascii(257, 'ustar')) {
+		// torch.save before 0.4 wrote a tar of these four entries; torch.load still reads it, we do not.
+		const entry = new TextDecoder('latin1').decode(head.subarray(0, 100)).replace(/\0.*$/s, '');
+		if (['sys_info', 'pickle', 'storages', 'tensors'].includes(entry)) {
+			return 'a PyTorch checkpoint in the tar format of torch 0.3 and older, which Crossbar Lens does not read (load it with a torch you trust and save it again)';
+		}
 		return 'a tar archive';
 	}
 	if (ascii(0, '\x93NUMPY')) {

@@ -278,5 +278,14 @@ void describe('a file no reader takes', () => {
 		assert.match(await fails('notes.pt', 'hello, these are my notes\n'), /a text file/);
 		assert.match(await fails('weights.onnx', Uint8Array.from({ length: 64 }, (_, i) => (i * 37 + 11) & 0xff)), /ONNX, picked by its name/);
 		assert.match(await fails('model.npy.pt', Uint8Array.from([0x93, ...new TextEncoder().encode('NUMPY'), 1, 0, 0, 0])), /\.npy array/);
+		// torch 0.3's tar checkpoints: named as such (no torch here writes them any more, so the header is built here).
+		const tar = (first: string): Uint8Array => {
+			const bytes = new Uint8Array(2048);
+			bytes.set(new TextEncoder().encode(first), 0);
+			bytes.set(new TextEncoder().encode('ustar'), 257);
+			return bytes;
+		};
+		assert.match(await fails('old.pt', tar('sys_info')), /tar format of torch 0\.3 and older/);
+		assert.match(await fails('data.pt', tar('notes.txt')), /looks like a tar archive,/);
 	});
 });
