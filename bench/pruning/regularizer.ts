@@ -81,7 +81,7 @@ for (const [name, layers, ratios, crossbarSize] of [['VGG11 T=32', vgg, ratioPre
 	const histogram: number[] = [];
 	layers.forEach((layer, i) => {
 		const result = pruneDubFixedRatio(layer, ratios[i], { crossbarSize, out: layer.out, mask: layer.mask, scratch: f32 });
-		result.tiles.levelAfter.forEach((k) => (histogram[k] = (histogram[k] ?? 0) + 1));
+		result.crossbars.levelAfter.forEach((k) => (histogram[k] = (histogram[k] ?? 0) + 1));
 	});
 	console.log(`  ${name}: tile levels after pruning random weights ${JSON.stringify(Array.from(histogram, (v) => v ?? 0))}`);
 }

@@ -1,7 +1,7 @@
 import { ModelFormatError, throwIfAborted } from '../core/errors';
 import type { LayerWeight, ModelGraph } from '../core/model';
 import type { AnalysisResultDto, HardwareProfile, LayerAnalysisDto, PerInferenceDto, ProfileEchoDto, TotalsDto } from '../shared/analysis';
-import type { TileColumnsDto } from '../shared/protocol';
+import type { CrossbarColumnsDto } from '../shared/protocol';
 import { countColumnNonZeros, countHalfNonZeros } from './columnCounts';
 import type { ColumnCounts, HalfFloat } from './columnCounts';
 import { adcEnergyOf, costOfHistogram, describeAdcLaw, improvement } from './energy';
@@ -395,7 +395,7 @@ export class TotalsAccumulator {
  * Per-column non-zeros of one crossbar of an analysed layer (the panel's drill-down), from the
  * counts the analysis kept. Throws a RangeError for a crossbar outside the layer's grid.
  */
-export function crossbarColumns(layer: LayerAnalysisDto, counts: ColumnCounts, profile: ProfileEchoDto, block: number, group: number): TileColumnsDto {
+export function crossbarColumns(layer: LayerAnalysisDto, counts: ColumnCounts, profile: ProfileEchoDto, block: number, group: number): CrossbarColumnsDto {
 	const { inputBlocks, channelGroups, levels } = layer.grid;
 	if (block >= inputBlocks || group >= channelGroups) {
 		throw new RangeError(`Crossbar (block ${block}, group ${group}) is outside ${layer.name}'s ${inputBlocks} × ${channelGroups} grid.`);

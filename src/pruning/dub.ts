@@ -19,8 +19,8 @@ import { binEdges, levelFromCounts } from '../hardware/levels';
 import type { WeightMatrix } from './weightMatrix';
 import { checkMatrix } from './weightMatrix';
 
-/** What pruning did to one tile; stored as codes in `TilePruneReport.action`. */
-export const TileAction = {
+/** What pruning did to one tile; stored as codes in `CrossbarPruneReport.action`. */
+export const CrossbarAction = {
 	/** Left as it was (whole-tile pruning of a tile with a weight above θ). */
 	untouched: 0,
 	/** Every entry set to 0: k = B−1 (all ≤ θ), or the tol variant's k = B−2. */
@@ -35,18 +35,18 @@ export const TileAction = {
 	skipped: 5,
 } as const;
 
-/** One of the TileAction codes. */
-export type TileActionCode = (typeof TileAction)[keyof typeof TileAction];
+/** One of the CrossbarAction codes. */
+export type CrossbarActionCode = (typeof CrossbarAction)[keyof typeof CrossbarAction];
 
 /** Per-crossbar facts for reports, index block·grid.channelGroups + group (src/hardware/geometry.ts). */
-export interface TilePruneReport {
+export interface CrossbarPruneReport {
 	readonly geometry: CrossbarGeometry;
 	readonly grid: CrossbarGrid;
 	/** Level k from almost-zero counts (|w| ≤ θ) before pruning: the k the decision used. */
 	readonly levelBefore: Uint8Array;
 	/** Level k from exact zeros after pruning (what the reference's histogram then shows). */
 	readonly levelAfter: Uint8Array;
-	/** A TileAction code per tile. */
+	/** A CrossbarAction code per tile. */
 	readonly action: Uint8Array;
 }
 
@@ -65,8 +65,8 @@ export interface PruneResult {
 }
 
 /** PruneResult plus the per-tile report of a crossbar-aware prune. */
-export interface TilePruneResult extends PruneResult {
-	readonly tiles: TilePruneReport;
+export interface CrossbarPruneResult extends PruneResult {
+	readonly crossbars: CrossbarPruneReport;
 }
 
 /** Where results go and what may be reused; all optional. */
@@ -115,7 +115,7 @@ export interface DubPruneOptions extends PruneOutputOptions {
 export type ThresholdSpec = { readonly ratio: number } | { readonly tol: number };
 
 /** How a tile is handled (internal): full D.U.B. (fixed or tol flavour) or whole-tile only. */
-type TileMode = 'dub-fixed' | 'dub-tol' | 'whole-tile';
+type CrossbarMode = 'dub-fixed' | 'dub-tol' | 'whole-tile';
 
 const defaultScratch = new Float32Scratch();
 
@@ -123,7 +123,7 @@ const defaultScratch = new Float32Scratch();
  * Fixed-ratio D.U.B. prune of one layer (§6, REPO:…class.py:prune_fixed_prune_ratios_based_on_tile_sparsity):
  * θ = percentile(|W|, ratio); per tile, forced/loosened to a power-of-two level, per column.
  */
-export function pruneDubFixedRatio(matrix: WeightMatrix, ratio: number, options: DubPruneOptions): TilePruneResult {
+export function pruneDubFixedRatio(matrix: WeightMatrix, ratio: number, options: DubPruneOptions): CrossbarPruneResult {
 	checkMatrix(matrix);
 	const threshold = percentileOfAbs(matrix.values, ratio, options.scratch ?? defaultScratch, options.absHistogram);
 	return pruneTiles(matrix, threshold, 'dub-fixed', options);
@@ -133,7 +133,7 @@ export function pruneDubFixedRatio(matrix: WeightMatrix, ratio: number, options:
  * Tol variant (§6, REPO:…class.py:prune_based_on_tile_sparsity): θ = tol (default 1e-3) for
  * every layer, and a tile whose least-sparse column has one weight above θ is zeroed entirely.
  */
-export function pruneDubTol(matrix: WeightMatrix, options: DubPruneOptions & { readonly tol?: number }): TilePruneResult {
+export function pruneDubTol(matrix: WeightMatrix, options: DubPruneOptions & { readonly tol?: number }): CrossbarPruneResult {
 	checkMatrix(matrix);
 	return pruneTiles(matrix, options.tol ?? 1e-3, 'dub-tol', options);
 }
@@ -142,7 +142,7 @@ export function pruneDubTol(matrix: WeightMatrix, options: DubPruneOptions & { r
  * D.U.B. prune at a given θ (fixed-variant handling of k = B−2), for callers that compute θ
  * themselves. `threshold` is compared in float32, like the reference.
  */
-export function pruneDubAtThreshold(matrix: WeightMatrix, threshold: number, options: DubPruneOptions): TilePruneResult {
+export function pruneDubAtThreshold(matrix: WeightMatrix, threshold: number, options: DubPruneOptions): CrossbarPruneResult {
 	checkMatrix(matrix);
 	return pruneTiles(matrix, threshold, 'dub-fixed', options);
 }
@@ -151,13 +151,13 @@ export function pruneDubAtThreshold(matrix: WeightMatrix, threshold: number, opt
  * Whole-crossbar pruning, part S of S-DUB (§8.4, REPO:c3_SDUB_class.py): zero only the tiles
  * whose every weight is ≤ θ (θ from `{ratio}` as §6 or a fixed `{tol}`); leave the others as they are.
  */
-export function pruneWholeTiles(matrix: WeightMatrix, threshold: ThresholdSpec, options: DubPruneOptions): TilePruneResult {
+export function pruneWholeCrossbars(matrix: WeightMatrix, threshold: ThresholdSpec, options: DubPruneOptions): CrossbarPruneResult {
 	checkMatrix(matrix);
 	const theta = 'ratio' in threshold ? percentileOfAbs(matrix.values, threshold.ratio, options.scratch ?? defaultScratch, options.absHistogram) : threshold.tol;
 	return pruneTiles(matrix, theta, 'whole-tile', options);
 }
 
-function pruneTiles(matrix: WeightMatrix, threshold: number, mode: TileMode, options: DubPruneOptions): TilePruneResult {
+function pruneTiles(matrix: WeightMatrix, threshold: number, mode: CrossbarMode, options: DubPruneOptions): CrossbarPruneResult {
 	const { values, outChannels, fanIn } = matrix;
 	const geometry = crossbarGeometry(options.crossbarSize, options.slices ?? 1);
 	const grid = crossbarGrid(outChannels, fanIn, geometry);
@@ -243,29 +243,29 @@ function pruneTiles(matrix: WeightMatrix, threshold: number, mode: TileMode, opt
 			let quantile = -1; // q* for the per-column percentile; −1: none
 			if (k === bins - 1) {
 				// Every entry ≤ θ: `tile.masked_fill_(tile <= threshold, 0)` zeroes the whole tile.
-				action[t] = TileAction.zeroed;
+				action[t] = CrossbarAction.zeroed;
 			} else if (mode === 'whole-tile') {
-				action[t] = TileAction.untouched;
+				action[t] = CrossbarAction.untouched;
 			} else if (k === bins - 2) {
 				if (mode === 'dub-tol') {
 					// Tol variant: `tile.masked_fill_(tile >= 0, 0)`, the last weight of the LSC goes too.
-					action[t] = TileAction.zeroed;
+					action[t] = CrossbarAction.zeroed;
 				} else {
 					quantile = edges[bins - 2];
-					action[t] = TileAction.keptOne;
+					action[t] = CrossbarAction.keptOne;
 				}
 			} else {
 				// mid = (e_k + e_{k+1})/2 = 1 − 3·2^−(k+2); s ≥ mid ⇔ N·2^(k+2) ≤ 3·n_b (exact in integers).
 				if (lscNonZeros * 2 ** (k + 2) <= 3 * n) {
 					quantile = edges[k + 1];
-					action[t] = TileAction.forced;
+					action[t] = CrossbarAction.forced;
 				} else {
 					quantile = edges[k];
-					action[t] = TileAction.loosened;
+					action[t] = CrossbarAction.loosened;
 				}
 				if (quantile === 0 && options.skipLevel0Loosening) {
 					quantile = -1;
-					action[t] = TileAction.skipped;
+					action[t] = CrossbarAction.skipped;
 				}
 			}
 
@@ -277,7 +277,7 @@ function pruneTiles(matrix: WeightMatrix, threshold: number, mode: TileMode, opt
 				const highs = highCounts[o - o0];
 				const nz = lows + highs;
 				let kept: number;
-				if (action[t] === TileAction.zeroed) {
+				if (action[t] === CrossbarAction.zeroed) {
 					target.fill(0, start, end);
 					mask.fill(1, start, end);
 					kept = 0;
@@ -318,7 +318,7 @@ function pruneTiles(matrix: WeightMatrix, threshold: number, mode: TileMode, opt
 		threshold,
 		prunedCount: pruned,
 		zeroCount,
-		tiles: { geometry, grid, levelBefore, levelAfter, action },
+		crossbars: { geometry, grid, levelBefore, levelAfter, action },
 	};
 }
 

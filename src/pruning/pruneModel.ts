@@ -6,7 +6,7 @@ import { countColumnNonZeros } from '../hardware/columnCounts';
 import type { ColumnCounts } from '../hardware/columnCounts';
 import { fromMatrix } from '../hardware/matrix';
 import type { AnalysisResultDto, HardwareProfile, LayerAnalysisDto } from '../shared/analysis';
-import { pruneDubFixedRatio, pruneDubTol, pruneWholeTiles } from './dub';
+import { pruneDubFixedRatio, pruneDubTol, pruneWholeCrossbars } from './dub';
 import type { PruneResult } from './dub';
 import { Float32Scratch, percentileOfAbs, radixBuckets } from './percentile';
 import { resolveRatios } from './ratios';
@@ -127,7 +127,7 @@ export async function pruneGraph(graph: ModelGraph, profile: HardwareProfile, sp
 		switch (spec.method) {
 			case 'dub': result = pruneDubFixedRatio(matrix, ratio ?? 0, common); break;
 			case 'dub-tol': result = pruneDubTol(matrix, { ...common, tol: spec.pruneTol ?? 1e-3 }); break;
-			case 'tiles': result = pruneWholeTiles(matrix, { ratio: ratio ?? 0 }, common); break;
+			case 'tiles': result = pruneWholeCrossbars(matrix, { ratio: ratio ?? 0 }, common); break;
 			case 'unstructured': result = pruneUnstructured(m.values, ratio ?? 0, { scratch, signal: options.signal, absHistogram, mask }); break;
 		}
 		const recount = (values: Float32Array, tol: number, into: Int32Array) => countColumnNonZeros(values, m.rows, m.cols, profile.crossbarSize, tol, into);

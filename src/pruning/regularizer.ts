@@ -108,7 +108,7 @@ export function segmentHoyers(matrix: WeightMatrix, options: { readonly crossbar
  * Unbiased variance of the R Hoyer values of every crossbar (§4.2), index block·channelGroups + group
  * (src/hardware/geometry.ts). The sum of these times λ is the loss.
  */
-export function tileHoyerVariances(matrix: WeightMatrix, options: Omit<DubRegularizerOptions, 'lambda' | 'gate'>): Float64Array {
+export function crossbarHoyerVariances(matrix: WeightMatrix, options: Omit<DubRegularizerOptions, 'lambda' | 'gate'>): Float64Array {
 	const variances = new Float64Array(crossbarGrid(matrix.outChannels, matrix.fanIn, crossbarGeometry(options.crossbarSize, options.slices ?? 1)).count);
 	runRegularizer(matrix, { ...options, lambda: 1 }, undefined, sharedScratch, variances);
 	return variances;
@@ -124,7 +124,7 @@ export function dubRegularizer(matrix: WeightMatrix, options: DubRegularizerOpti
 
 // One channel group (R output channels × all K) at a time: pass 1 computes S1, S2 per segment,
 // pass 2 the variances and gate coefficients, pass 3 the gradient while the rows are still in
-// cache. Nothing is allocated beyond the scratch (3·R·tileCols doubles).
+// cache. Nothing is allocated beyond the scratch (3·R·inputBlocks doubles).
 function runRegularizer(
 	matrix: WeightMatrix,
 	options: DubRegularizerOptions,

@@ -75,7 +75,7 @@ export interface PrunePreviewDto {
 }
 
 /** Per-column non-zeros of one crossbar (the panel's drill-down when a tile is clicked). */
-export interface TileColumnsDto {
+export interface CrossbarColumnsDto {
 	readonly layer: string;
 	/** The crossbar's input block and channel group (src/hardware/geometry.ts). */
 	readonly block: number;
@@ -120,8 +120,8 @@ export type HostToWebview =
 	| { readonly type: 'analysis/result'; readonly model: ModelInfoDto; readonly reason: AnalysisReason; readonly result: AnalysisResultDto; readonly history: HistoryPointDto[]; readonly profileFromSettings: boolean; readonly elapsedMs: number }
 	/** The analysis failed (unreadable file, checkpoint half written, bad setting). */
 	| { readonly type: 'analysis/error'; readonly model: ModelInfoDto; readonly reason: AnalysisReason; readonly message: string }
-	/** Answer to `tile/select`. */
-	| { readonly type: 'tile/columns'; readonly requestId: number; readonly columns?: TileColumnsDto; readonly error?: string }
+	/** Answer to `crossbar/select`. */
+	| { readonly type: 'crossbar/columns'; readonly requestId: number; readonly columns?: CrossbarColumnsDto; readonly error?: string }
 	/** The design-space sweep of this model is running (the text says how far). */
 	| { readonly type: 'designSpace/pending'; readonly progress: string }
 	/** The design-space sweep of this model: totals at every crossbar size × slicing × law. */
@@ -152,8 +152,8 @@ export type WebviewToHost =
 	| { readonly type: 'profile/change'; readonly profile: ProfileChoiceDto }
 	/** Back to the profile from the settings. */
 	| { readonly type: 'profile/reset' }
-	/** Request: per-column counts of one crossbar; answered by `tile/columns`. */
-	| { readonly type: 'tile/select'; readonly requestId: number; readonly layer: string; readonly block: number; readonly group: number }
+	/** Request: per-column counts of one crossbar; answered by `crossbar/columns`. */
+	| { readonly type: 'crossbar/select'; readonly requestId: number; readonly layer: string; readonly block: number; readonly group: number }
 	/** Request: compute a one-shot prune preview (nothing is written); answered by `prune/result`. */
 	| { readonly type: 'prune/preview'; readonly requestId: number; readonly spec: PruneSpecDto }
 	/** Request: save the last previewed prune as a new file; answered by `prune/saved`. */
@@ -226,7 +226,7 @@ const webviewGuards: Record<WebviewToHost['type'], Guard> = {
 	'webview/ready': (m) => isInt(m.protocolVersion, 1),
 	'profile/change': (m) => isProfileChoice(m.profile),
 	'profile/reset': () => true,
-	'tile/select': (m) => isRequestId(m.requestId) && isString(m.layer) && isInt(m.block) && isInt(m.group),
+	'crossbar/select': (m) => isRequestId(m.requestId) && isString(m.layer) && isInt(m.block) && isInt(m.group),
 	'prune/preview': (m) => isRequestId(m.requestId) && isPruneSpec(m.spec),
 	'prune/save': (m) => isRequestId(m.requestId),
 	'report/export': (m) => typeof m.format === 'string' && exportFormats.includes(m.format as ExportFormat),
@@ -254,7 +254,7 @@ const hostGuards: Record<HostToWebview['type'], Guard> = {
 	'analysis/pending': (m) => isModelInfo(m.model) && isReason(m.reason),
 	'analysis/result': (m) => isModelInfo(m.model) && isReason(m.reason) && isResult(m.result) && Array.isArray(m.history) && typeof m.profileFromSettings === 'boolean' && isFiniteNumber(m.elapsedMs),
 	'analysis/error': (m) => isModelInfo(m.model) && isReason(m.reason) && isString(m.message, 20_000),
-	'tile/columns': (m) => isRequestId(m.requestId) && (isObject(m.columns) || isString(m.error)),
+	'crossbar/columns': (m) => isRequestId(m.requestId) && (isObject(m.columns) || isString(m.error)),
 	'layer/reveal': (m) => isString(m.layer),
 	'designSpace/pending': (m) => isString(m.progress),
 	'designSpace/result': (m) => isObject(m.result) && Array.isArray(m.result.points) && Array.isArray(m.result.crossbarSizes),

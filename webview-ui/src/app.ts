@@ -110,7 +110,7 @@ export class App implements SectionContext {
 					this.renderStatus();
 				}
 				break;
-			case 'tile/columns':
+			case 'crossbar/columns':
 				this.analysisSection.onTileColumns(message.requestId, message.columns, message.error);
 				break;
 			case 'layer/reveal':

@@ -1,13 +1,13 @@
 import type { LayerAnalysisDto } from '../../src/shared/analysis';
 import { levelPalette } from '../../src/shared/levelPalette';
 import { fillLevelPixels, heatmapCells, packPalette, tileAtFraction } from './heatmapGeometry';
-import type { TileRef } from './heatmapGeometry';
+import type { CrossbarRef } from './heatmapGeometry';
 
-export type { TileRef } from './heatmapGeometry';
+export type { CrossbarRef } from './heatmapGeometry';
 
 export interface HeatmapCallbacks {
-	hover(tile: TileRef | undefined, event: MouseEvent | undefined): void;
-	select(tile: TileRef): void;
+	hover(tile: CrossbarRef | undefined, event: MouseEvent | undefined): void;
+	select(tile: CrossbarRef): void;
 }
 
 /**
@@ -21,8 +21,8 @@ export class Heatmap {
 	private readonly source: HTMLCanvasElement;
 	private cellWidth = 8;
 	private cellHeight = 8;
-	private selected: TileRef | undefined;
-	private hovered: TileRef | undefined;
+	private selected: CrossbarRef | undefined;
+	private hovered: CrossbarRef | undefined;
 	/** Milliseconds the last draw took (exposed as data-draw-ms for benchmarks and e2e logs). */
 	lastDrawMs = 0;
 
@@ -67,7 +67,7 @@ export class Heatmap {
 		this.canvas.height = Math.round(height * dpr);
 	}
 
-	setSelected(tile: TileRef | undefined): void {
+	setSelected(tile: CrossbarRef | undefined): void {
 		this.selected = tile;
 		this.draw();
 	}
@@ -115,13 +115,13 @@ export class Heatmap {
 	}
 
 	/** The crossbar under the mouse, if any. */
-	tileAt(event: MouseEvent): TileRef | undefined {
+	tileAt(event: MouseEvent): CrossbarRef | undefined {
 		const rect = this.canvas.getBoundingClientRect();
 		return tileAtFraction(this.layer.grid, (event.clientX - rect.left) / rect.width, (event.clientY - rect.top) / rect.height);
 	}
 
 	/** Client coordinates of a tile's centre (for keyboard-driven tooltips and tests). */
-	tileCentre(tile: TileRef): { x: number; y: number } {
+	tileCentre(tile: CrossbarRef): { x: number; y: number } {
 		const rect = this.canvas.getBoundingClientRect();
 		return { x: rect.left + ((tile.group + 0.5) / this.layer.grid.channelGroups) * rect.width, y: rect.top + ((tile.block + 0.5) / this.layer.grid.inputBlocks) * rect.height };
 	}

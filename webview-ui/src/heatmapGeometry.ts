@@ -7,7 +7,7 @@ import type { CrossbarGridDto } from '../../src/shared/analysis';
 import type { Rgba } from '../../src/shared/levelPalette';
 
 /** A crossbar of the grid: its input block (heatmap row) and channel group (heatmap column). */
-export interface TileRef {
+export interface CrossbarRef {
 	readonly block: number;
 	readonly group: number;
 }
@@ -24,7 +24,7 @@ export function heatmapCells(grid: Pick<CrossbarGridDto, 'inputBlocks' | 'channe
 }
 
 /** The crossbar at a point given as fractions (0..1) of the drawn grid's width and height, if any. */
-export function tileAtFraction(grid: Pick<CrossbarGridDto, 'inputBlocks' | 'channelGroups'>, fx: number, fy: number): TileRef | undefined {
+export function tileAtFraction(grid: Pick<CrossbarGridDto, 'inputBlocks' | 'channelGroups'>, fx: number, fy: number): CrossbarRef | undefined {
 	const group = Math.floor(fx * grid.channelGroups);
 	const block = Math.floor(fy * grid.inputBlocks);
 	return block >= 0 && group >= 0 && block < grid.inputBlocks && group < grid.channelGroups ? { block, group } : undefined;

@@ -6,7 +6,7 @@ import { crossbarColumns } from '../../hardware/analyze';
 import type { HardwareProfile, SweepResultDto } from '../../shared/analysis';
 import { analysisViewType, Commands } from '../../shared/commandIds';
 import { isWebviewToHost, protocolVersion } from '../../shared/protocol';
-import type { AnalysisReason, HostToWebview, ModelInfoDto, ProfileChoiceDto, TileColumnsDto, ViewStateDto, WebviewToHost } from '../../shared/protocol';
+import type { AnalysisReason, HostToWebview, ModelInfoDto, ProfileChoiceDto, CrossbarColumnsDto, ViewStateDto, WebviewToHost } from '../../shared/protocol';
 import type { AnalysisEntry } from '../analysisStore';
 import { describeModel } from '../analysisStore';
 import { Disposable } from '../disposable';
@@ -316,12 +316,12 @@ export class AnalysisPanel extends Disposable implements PanelHost {
 			case 'model/refresh':
 				await this.analyze('refresh', 'notification');
 				return;
-			case 'tile/select': {
+			case 'crossbar/select': {
 				try {
 					const columns = await this.tileColumns(message.layer, message.block, message.group);
-					await this.post({ type: 'tile/columns', requestId: message.requestId, columns });
+					await this.post({ type: 'crossbar/columns', requestId: message.requestId, columns });
 				} catch (ex) {
-					await this.post({ type: 'tile/columns', requestId: message.requestId, error: ex instanceof Error ? ex.message : String(ex) });
+					await this.post({ type: 'crossbar/columns', requestId: message.requestId, error: ex instanceof Error ? ex.message : String(ex) });
 					throw ex;
 				}
 				return;
@@ -354,7 +354,7 @@ export class AnalysisPanel extends Disposable implements PanelHost {
 	}
 
 	/** Per-column non-zeros of one crossbar, from the counts the analysis kept. */
-	private async tileColumns(layerName: string, block: number, group: number): Promise<TileColumnsDto> {
+	private async tileColumns(layerName: string, block: number, group: number): Promise<CrossbarColumnsDto> {
 		let entry = this.entry;
 		if (!entry) {
 			throw new Error('No analysis yet.');

@@ -17,7 +17,7 @@ import { tfjsCheckpointPath } from '../engine';
 import { openFileSource } from '../../formats/byteSource';
 import { writeModel } from '../../formats/writers';
 import { resolveProfile } from '../../hardware/profile';
-import { pruneDubFixedRatio, pruneWholeTiles } from '../../pruning/dub';
+import { pruneDubFixedRatio, pruneWholeCrossbars } from '../../pruning/dub';
 import { resolveRatios } from '../../pruning/ratios';
 import type { LayerRatio } from '../../pruning/ratios';
 import { pruneUnstructured } from '../../pruning/unstructured';
@@ -253,7 +253,7 @@ export function pruneModel(model: TrainableModel, ratios: readonly LayerRatio[],
 		const matrix = { values: p.values, outChannels: p.outChannels!, fanIn: p.fanIn! };
 		const geometry = { crossbarSize: profile.crossbarSize, slices: profile.slices, out: p.values };
 		const result = method === 'dub' ? pruneDubFixedRatio(matrix, ratio, geometry)
-			: method === 'tiles' ? pruneWholeTiles(matrix, { ratio }, geometry)
+			: method === 'tiles' ? pruneWholeCrossbars(matrix, { ratio }, geometry)
 				: pruneUnstructured(p.values, ratio, { out: p.values });
 		masks.set(p.name, result.mask);
 		layers.push({ name: p.layer!, ratio, zeros: result.zeroCount, weights: p.values.length });

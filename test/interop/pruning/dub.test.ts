@@ -107,7 +107,7 @@ void describe('interop: D.U.B. pruning against an independent NumPy implementati
 				const result = c.variant === 'fixed' ? pruneDubFixedRatio(m, c.ratio as number, options) : pruneDubTol(m, { ...options, tol: c.tol });
 				const numpyValues = new Float32Array(readFileSync(`${spec[i].file}.out`).buffer.slice(0));
 				assert.equal(result.threshold, expected.cases[i].threshold, `case ${i} threshold`);
-				assert.deepEqual(Array.from(result.tiles.levelBefore), expected.cases[i].levels, `case ${i} levels`);
+				assert.deepEqual(Array.from(result.crossbars.levelBefore), expected.cases[i].levels, `case ${i} levels`);
 				const mismatches = numpyValues.reduce((count, v, j) => count + ((v === 0) !== (result.values[j] === 0) ? 1 : 0), 0);
 				assert.equal(mismatches, 0, `case ${i}: zero patterns differ in ${mismatches} places`);
 				assert.ok(result.prunedCount > 0, `case ${i} pruned nothing`);

@@ -8,7 +8,7 @@ void describe('protocol guards: webview → host', () => {
 			{ type: 'webview/ready', protocolVersion },
 			{ type: 'profile/change', profile: { crossbarSize: 32, slices: 2, adcLaw: 'walden', includeLinear: true } },
 			{ type: 'profile/reset' },
-			{ type: 'tile/select', requestId: 7, layer: 'layer1.0.conv1', block: 0, group: 3 },
+			{ type: 'crossbar/select', requestId: 7, layer: 'layer1.0.conv1', block: 0, group: 3 },
 			{ type: 'prune/preview', requestId: 1, spec: { method: 'dub', preset: 'resnet18-imagenet' } },
 			{ type: 'prune/preview', requestId: 2, spec: { method: 'dub', ratioPercent: 62.5 } },
 			{ type: 'prune/preview', requestId: 3, spec: { method: 'dub-tol', tol: 0.001 } },
@@ -38,10 +38,10 @@ void describe('protocol guards: webview → host', () => {
 			{ type: 'profile/change', profile: { crossbarSize: 64, slices: 1, adcLaw: 'linear', includeLinear: false } },
 			{ type: 'profile/change', profile: { crossbarSize: 64.5, slices: 1, adcLaw: 'paper', includeLinear: false } },
 			{ type: 'profile/change', profile: { crossbarSize: 64, slices: 1, adcLaw: 'paper' } },
-			{ type: 'tile/select', requestId: 1, layer: 'x', block: -1, group: 0 },
-			{ type: 'tile/select', requestId: 1, layer: 'x', block: 0 },
-			{ type: 'tile/select', requestId: '1', layer: 'x', block: 0, group: 0 },
-			{ type: 'tile/select', requestId: 1, layer: 5, block: 0, group: 0 },
+			{ type: 'crossbar/select', requestId: 1, layer: 'x', block: -1, group: 0 },
+			{ type: 'crossbar/select', requestId: 1, layer: 'x', block: 0 },
+			{ type: 'crossbar/select', requestId: '1', layer: 'x', block: 0, group: 0 },
+			{ type: 'crossbar/select', requestId: 1, layer: 5, block: 0, group: 0 },
 			{ type: 'prune/preview', requestId: 1, spec: { method: 'dub' } },
 			{ type: 'prune/preview', requestId: 1, spec: { method: 'dub', ratioPercent: 101 } },
 			{ type: 'prune/preview', requestId: 1, spec: { method: 'magic', ratioPercent: 50 } },
@@ -79,8 +79,8 @@ void describe('protocol guards: view state and host → webview', () => {
 		assert.equal(isHostToWebview({ type: 'analysis/result', model, reason: 'open', result, history: [], profileFromSettings: true, elapsedMs: 3 }), true);
 		assert.equal(isHostToWebview({ type: 'analysis/result', model, reason: 'because', result, history: [], profileFromSettings: true, elapsedMs: 3 }), false);
 		assert.equal(isHostToWebview({ type: 'analysis/pending', model, reason: 'fileChanged' }), true);
-		assert.equal(isHostToWebview({ type: 'tile/columns', requestId: 3, error: 'gone' }), true);
-		assert.equal(isHostToWebview({ type: 'tile/columns', requestId: 3 }), false);
+		assert.equal(isHostToWebview({ type: 'crossbar/columns', requestId: 3, error: 'gone' }), true);
+		assert.equal(isHostToWebview({ type: 'crossbar/columns', requestId: 3 }), false);
 		assert.equal(isHostToWebview({ type: 'layer/reveal', layer: 'features.0' }), true);
 		assert.equal(isHostToWebview({ type: 'prune/presets', presets: [{ id: 'vgg11-cifar10', label: 'prs A', layers: 8 }] }), true);
 		assert.equal(isHostToWebview({ type: 'prune/presets' }), false);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { adcBitsForLevel } from '../../../src/hardware/levels';
-import type { TilePruneResult } from '../../../src/pruning/dub';
-import { TileAction, pruneDubAtThreshold, pruneDubFixedRatio, pruneDubTol, pruneWholeTiles } from '../../../src/pruning/dub';
+import type { CrossbarPruneResult } from '../../../src/pruning/dub';
+import { CrossbarAction, pruneDubAtThreshold, pruneDubFixedRatio, pruneDubTol, pruneWholeCrossbars } from '../../../src/pruning/dub';
 import { numpyLerp, percentileLinear } from '../../../src/pruning/percentile';
 import { countColumnNonZeros } from '../../../src/hardware/columnCounts';
 import { crossbarGeometry } from '../../../src/hardware/geometry';
@@ -39,10 +39,10 @@ void describe('D.U.B. pruning test vectors (docs/method.md §11, TV11–TV16)', 
 		const { T, theta, input, expected } = TV11;
 		const result = pruneDubAtThreshold(matrix(input), theta, { crossbarSize: T });
 		assert.deepEqual(rowsOf(result.values, T), f32Rows(expected.output));
-		assert.equal(result.tiles.levelBefore[0], expected.k);
-		assert.equal(result.tiles.action[0], TileAction[expected.decision]);
-		assert.equal(result.tiles.levelAfter[0], expected.kAfter);
-		assert.equal(adcBitsForLevel(result.tiles.levelAfter[0], T), expected.bitsAfter);
+		assert.equal(result.crossbars.levelBefore[0], expected.k);
+		assert.equal(result.crossbars.action[0], CrossbarAction[expected.decision]);
+		assert.equal(result.crossbars.levelAfter[0], expected.kAfter);
+		assert.equal(adcBitsForLevel(result.crossbars.levelAfter[0], T), expected.bitsAfter);
 		assert.equal(result.prunedCount, nonZerosOf(input) - nonZerosOf(expected.output));
 		assert.equal(result.zeroCount, input.flat().length - nonZerosOf(expected.output));
 		assert.deepEqual(Array.from(result.mask), Array.from(result.values, (v) => (v === 0 ? 1 : 0)));
@@ -52,53 +52,53 @@ void describe('D.U.B. pruning test vectors (docs/method.md §11, TV11–TV16)', 
 		const { T, theta, input, expected } = TV12;
 		const result = pruneDubAtThreshold(matrix(input), theta, { crossbarSize: T });
 		assert.deepEqual(rowsOf(result.values, T), f32Rows(expected.output));
-		assert.equal(result.tiles.action[0], TileAction[expected.decision]);
-		assert.deepEqual([result.tiles.levelBefore[0], result.tiles.levelAfter[0]], [expected.k, expected.kAfter]);
-		assert.equal(adcBitsForLevel(result.tiles.levelAfter[0], T), expected.bitsAfter);
+		assert.equal(result.crossbars.action[0], CrossbarAction[expected.decision]);
+		assert.deepEqual([result.crossbars.levelBefore[0], result.crossbars.levelAfter[0]], [expected.k, expected.kAfter]);
+		assert.equal(adcBitsForLevel(result.crossbars.levelAfter[0], T), expected.bitsAfter);
 
 		const skipped = pruneDubAtThreshold(matrix(input), theta, { crossbarSize: T, skipLevel0Loosening: true });
 		assert.deepEqual(rowsOf(skipped.values, T), f32Rows(input));
-		assert.equal(skipped.tiles.action[0], TileAction.skipped);
+		assert.equal(skipped.crossbars.action[0], CrossbarAction.skipped);
 		assert.equal(skipped.prunedCount, 0);
 	});
 
 	void it('TV13: k = B−2, fixed variant keeps the largest per column', () => {
 		const { T, theta, input, expected } = TV13;
 		const result = pruneDubAtThreshold(matrix(input), theta, { crossbarSize: T });
-		assert.equal(result.tiles.levelBefore[0], expected.k);
+		assert.equal(result.crossbars.levelBefore[0], expected.k);
 		assert.equal(expected.k, crossbarGeometry(T).bins - 2);
-		assert.equal(result.tiles.action[0], TileAction.keptOne);
+		assert.equal(result.crossbars.action[0], CrossbarAction.keptOne);
 		assert.deepEqual(rowsOf(result.values, T), f32Rows(expected.fixedOutput));
-		assert.equal(result.tiles.levelAfter[0], expected.k);
+		assert.equal(result.crossbars.levelAfter[0], expected.k);
 	});
 
 	void it('TV13: k = B−2, tol variant zeroes the whole tile', () => {
 		const { T, theta, input, expected } = TV13;
 		const result = pruneDubTol(matrix(input), { crossbarSize: T, tol: theta });
-		assert.equal(result.tiles.action[0], TileAction.zeroed);
+		assert.equal(result.crossbars.action[0], CrossbarAction.zeroed);
 		assert.deepEqual(rowsOf(result.values, T), f32Rows(expected.tolOutput));
-		assert.equal(result.tiles.levelAfter[0], crossbarGeometry(T).bins - 1);
+		assert.equal(result.crossbars.levelAfter[0], crossbarGeometry(T).bins - 1);
 		assert.equal(result.zeroCount, input.flat().length - nonZerosOf(expected.tolOutput));
 	});
 
 	void it('TV14: an all-almost-zero tile is zeroed (k = B−1)', () => {
 		const { T, theta, input, expected } = TV14;
 		const result = pruneDubAtThreshold(matrix(input), theta, { crossbarSize: T });
-		assert.equal(result.tiles.levelBefore[0], expected.k);
+		assert.equal(result.crossbars.levelBefore[0], expected.k);
 		assert.equal(expected.k, crossbarGeometry(T).bins - 1);
-		assert.equal(result.tiles.action[0], TileAction.zeroed);
+		assert.equal(result.crossbars.action[0], CrossbarAction.zeroed);
 		assert.deepEqual(rowsOf(result.values, T), f32Rows(expected.output));
-		assert.equal(result.tiles.levelAfter[0], expected.k);
-		assert.equal(adcBitsForLevel(result.tiles.levelAfter[0], T), expected.bitsAfter);
+		assert.equal(result.crossbars.levelAfter[0], expected.k);
+		assert.equal(adcBitsForLevel(result.crossbars.levelAfter[0], T), expected.bitsAfter);
 	});
 
 	void it('TV15: forced at T = 8 (s = mid), the .12 above θ is pruned', () => {
 		const { T, theta, input, expected } = TV15;
 		const result = pruneDubAtThreshold(matrix(input), theta, { crossbarSize: T });
-		assert.equal(result.tiles.action[0], TileAction[expected.decision]);
+		assert.equal(result.crossbars.action[0], CrossbarAction[expected.decision]);
 		assert.deepEqual(rowsOf(result.values, T), f32Rows(expected.output));
-		assert.deepEqual([result.tiles.levelBefore[0], result.tiles.levelAfter[0]], [expected.k, expected.kAfter]);
-		assert.equal(adcBitsForLevel(result.tiles.levelAfter[0], T), expected.bitsAfter);
+		assert.deepEqual([result.crossbars.levelBefore[0], result.crossbars.levelAfter[0]], [expected.k, expected.kAfter]);
+		assert.equal(adcBitsForLevel(result.crossbars.levelAfter[0], T), expected.bitsAfter);
 	});
 
 	void it('TV16: numpy linear percentile counting', () => {
@@ -130,8 +130,8 @@ void describe('D.U.B. pruning test vectors (docs/method.md §11, TV11–TV16)', 
 		for (const { zeros, k, decision } of TV2.cases) {
 			if (decision === undefined) continue;
 			const result = pruneDubAtThreshold(column(TV2.T, zeros), 0.1, { crossbarSize: TV2.T });
-			assert.equal(result.tiles.levelBefore[0], k, `${zeros} zeros`);
-			assert.equal(result.tiles.action[0], TileAction[decision], `${zeros} zeros`);
+			assert.equal(result.crossbars.levelBefore[0], k, `${zeros} zeros`);
+			assert.equal(result.crossbars.action[0], CrossbarAction[decision], `${zeros} zeros`);
 		}
 	});
 
@@ -139,8 +139,8 @@ void describe('D.U.B. pruning test vectors (docs/method.md §11, TV11–TV16)', 
 		for (const { lscNonZeros, k, prunedTo } of TV4.cases) {
 			if (prunedTo === undefined) continue;
 			const result = pruneDubAtThreshold(column(TV4.T, TV4.T - lscNonZeros), 0.1, { crossbarSize: TV4.T });
-			assert.equal(result.tiles.levelBefore[0], k);
-			assert.equal(result.tiles.action[0], TileAction.forced);
+			assert.equal(result.crossbars.levelBefore[0], k);
+			assert.equal(result.crossbars.action[0], CrossbarAction.forced);
 			assert.equal(result.values.filter((v) => v !== 0).length, prunedTo);
 		}
 	});
@@ -152,7 +152,7 @@ void describe('D.U.B. pruning mechanics', () => {
 		const result = pruneDubFixedRatio(m, 50, { crossbarSize: 4 });
 		assert.equal(result.threshold, 4.5);
 		// z = [4, 0] → s = 0, k = 0, loosened to q* = 0: each column loses its minimum.
-		assert.equal(result.tiles.action[0], TileAction.loosened);
+		assert.equal(result.crossbars.action[0], CrossbarAction.loosened);
 		assert.deepEqual(rowsOf(result.values, 4), [[0, -2, 3, -4], [0, -6, 7, -8]]);
 	});
 
@@ -162,7 +162,7 @@ void describe('D.U.B. pruning mechanics', () => {
 		// (checked against the reference's code under torch 1.13).
 		const next = Math.fround(0.5 + 2 ** -24);
 		const result = pruneDubTol(matrix([[0.1, -0.2, 0.3, 0.5, -next, 0.9]]), { crossbarSize: 8, tol: 0.5 });
-		assert.equal(result.tiles.action[0], TileAction.forced);
+		assert.equal(result.crossbars.action[0], CrossbarAction.forced);
 		assert.deepEqual(rowsOf(result.values, 6), f32Rows([[0, 0, 0, 0, 0, 0.9]]));
 	});
 
@@ -191,14 +191,14 @@ void describe('D.U.B. pruning mechanics', () => {
 		// O = 3 with T = 4, q = 2 → R = 2: tiles (0,0),(0,1),(1,0),(1,1); the second block has n_b = 2.
 		const m = matrix([[0.05, 0.5, -0.3, 0.02, 0.4, 0.05], [0.9, -0.08, 0.04, 0.01, 0.3, 0.2], [0.2, 0.3, -0.06, 0.7, 0.01, 0.11]]);
 		const result = pruneDubAtThreshold(m, 0.1, { crossbarSize: 4, slices: 2 });
-		assert.deepEqual([result.tiles.grid.channelGroups, result.tiles.grid.inputBlocks], [2, 2]);
+		assert.deepEqual([result.crossbars.grid.channelGroups, result.crossbars.grid.inputBlocks], [2, 2]);
 		// Tile (0,1): columns [.4,.05] and [.3,.2]: z = [1, 0], s = 0 → loosened to q* = 0, each column's minimum goes.
 		// Tile (1,1): column [.01,.11]: z = 1, n_b = 2, s = .5 → k = 1 = B−3; s < mid .625 → loosened to .5: the .01 goes.
 		assert.deepEqual(rowsOf(result.values, 6).map((row) => row.slice(4)), f32Rows([[0.4, 0], [0.3, 0], [0, 0.11]]));
 		// Tile (0,0): z = [2, 3], s = .5 → k = 1, loosened; tile (1,0): z = 1, s = .25 = mid → forced to .5.
 		// Reports run block-major (block · channelGroups + group): tiles (0,0), (1,0), (0,1), (1,1).
-		assert.deepEqual(Array.from(result.tiles.levelBefore), [1, 0, 0, 1]);
-		assert.deepEqual(Array.from(result.tiles.action), [TileAction.loosened, TileAction.forced, TileAction.loosened, TileAction.loosened]);
+		assert.deepEqual(Array.from(result.crossbars.levelBefore), [1, 0, 0, 1]);
+		assert.deepEqual(Array.from(result.crossbars.action), [CrossbarAction.loosened, CrossbarAction.forced, CrossbarAction.loosened, CrossbarAction.loosened]);
 		assert.deepEqual(rowsOf(result.values, 6)[2].slice(0, 4), f32Rows([[0, 0.3, 0, 0.7]])[0]);
 	});
 });
@@ -243,10 +243,10 @@ function histogramLevel(zeros: number, n: number, bins: number): number {
 	return k;
 }
 
-function checkTiles(m: WeightMatrix, result: TilePruneResult, crossbarSize: number, slices: number, variant: 'fixed' | 'tol'): void {
+function checkTiles(m: WeightMatrix, result: CrossbarPruneResult, crossbarSize: number, slices: number, variant: 'fixed' | 'tol'): void {
 	const { channelsPerCrossbar: r, bins } = crossbarGeometry(crossbarSize, slices);
 	const theta = Math.fround(result.threshold);
-	const { channelGroups, inputBlocks } = result.tiles.grid;
+	const { channelGroups, inputBlocks } = result.crossbars.grid;
 	assert.equal(channelGroups, Math.ceil(m.outChannels / r));
 	assert.equal(inputBlocks, Math.ceil(m.fanIn / crossbarSize));
 	for (let a = 0; a < channelGroups; a++) {
@@ -264,23 +264,23 @@ function checkTiles(m: WeightMatrix, result: TilePruneResult, crossbarSize: numb
 			const zeros = Math.min(...columns.map((c) => c.before.filter((v) => Math.abs(v) <= theta).length));
 			const k = histogramLevel(zeros, n, bins);
 			const where = `tile (${a},${b}) of ${m.outChannels}×${m.fanIn}, T=${crossbarSize}, q=${slices}`;
-			assert.equal(result.tiles.levelBefore[t], k, where);
+			assert.equal(result.crossbars.levelBefore[t], k, where);
 			const s = zeros / n;
 			let quantile: number | undefined;
 			let expectedAction: number;
 			if (k === bins - 1 || (k === bins - 2 && variant === 'tol')) {
-				expectedAction = TileAction.zeroed;
+				expectedAction = CrossbarAction.zeroed;
 			} else if (k === bins - 2) {
-				expectedAction = TileAction.keptOne;
+				expectedAction = CrossbarAction.keptOne;
 				quantile = 1 - 2 ** -(bins - 2);
 			} else if (s >= (1 - 2 ** -k + 1 - 2 ** -(k + 1)) / 2) {
-				expectedAction = TileAction.forced;
+				expectedAction = CrossbarAction.forced;
 				quantile = 1 - 2 ** -(k + 1);
 			} else {
-				expectedAction = TileAction.loosened;
+				expectedAction = CrossbarAction.loosened;
 				quantile = 1 - 2 ** -k;
 			}
-			assert.equal(result.tiles.action[t], expectedAction, where);
+			assert.equal(result.crossbars.action[t], expectedAction, where);
 			if (quantile === undefined) {
 				for (const c of columns) assert.ok(c.after.every((v) => v === 0), where);
 				continue;
@@ -301,7 +301,7 @@ function checkTiles(m: WeightMatrix, result: TilePruneResult, crossbarSize: numb
 			const maxNonZeros = keep;
 			let level = maxNonZeros === 0 ? bins - 1 : 0;
 			while (level < bins - 2 && maxNonZeros * 2 ** (level + 1) <= n) level++;
-			assert.equal(result.tiles.levelAfter[t], level, where);
+			assert.equal(result.crossbars.levelAfter[t], level, where);
 		}
 	}
 	assert.deepEqual(Array.from(result.mask), Array.from(result.values, (v) => (v === 0 ? 1 : 0)));
@@ -352,7 +352,7 @@ void describe('D.U.B. pruning properties (random layers, seeded)', () => {
 	void it('whole-tile pruning zeroes exactly the tiles that are entirely ≤ θ', () => {
 		for (const c of randomCases(20, 11)) {
 			const m = { values: distinctMagnitudes(c.outChannels * c.fanIn, c.seed), outChannels: c.outChannels, fanIn: c.fanIn };
-			const result = pruneWholeTiles(m, { ratio: c.ratio }, { crossbarSize: c.crossbarSize, slices: c.slices });
+			const result = pruneWholeCrossbars(m, { ratio: c.ratio }, { crossbarSize: c.crossbarSize, slices: c.slices });
 			const theta = Math.fround(result.threshold);
 			const r = c.crossbarSize / c.slices;
 			for (let o = 0; o < c.outChannels; o++) {
@@ -367,7 +367,7 @@ void describe('D.U.B. pruning properties (random layers, seeded)', () => {
 					}
 					const i = o * c.fanIn + k;
 					assert.equal(result.values[i], allBelow ? 0 : m.values[i]);
-					assert.equal(result.tiles.action[b * result.tiles.grid.channelGroups + a], allBelow ? TileAction.zeroed : TileAction.untouched);
+					assert.equal(result.crossbars.action[b * result.crossbars.grid.channelGroups + a], allBelow ? CrossbarAction.zeroed : CrossbarAction.untouched);
 				}
 			}
 		}
@@ -472,7 +472,7 @@ void describe('the selections against a full sort (ties, −0, denormals; NaN-fr
 		const values = awkwardFloats(20 * 40, 5).map((v) => (Number.isFinite(v) ? v : 1));
 		const counts = { nonZerosAfter: new Int32Array(20 * 3), aboveThreshold: new Int32Array(20 * 3) };
 		const result = pruneDubAtThreshold({ values, outChannels: 20, fanIn: 40 }, -1, { crossbarSize: 16, counts });
-		assert.ok(Array.from(result.tiles.action).every((a) => a === TileAction.loosened));
+		assert.ok(Array.from(result.crossbars.action).every((a) => a === CrossbarAction.loosened));
 		assert.deepEqual(counts.nonZerosAfter, countColumnNonZeros(result.values, 20, 40, 16, 0).counts);
 		assert.deepEqual(Array.from(counts.aboveThreshold), Array.from({ length: 60 }, (_, i) => (i % 3 === 2 ? 8 : 16)));
 		assert.equal(result.zeroCount, result.values.filter((v) => v === 0).length);

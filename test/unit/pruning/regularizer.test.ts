@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-	Float64Scratch, dubRegularizer, hoyerEpsilon as codeHoyerEpsilon, hoyerSquare, hoyerSquareGradient, segmentHoyers, tileHoyerVariances,
+	Float64Scratch, dubRegularizer, hoyerEpsilon as codeHoyerEpsilon, hoyerSquare, hoyerSquareGradient, segmentHoyers, crossbarHoyerVariances,
 } from '../../../src/pruning/regularizer';
 import type { WeightMatrix } from '../../../src/pruning/weightMatrix';
 import { flat, hoyerEpsilon, vectors } from '../../helpers/testVectors';
@@ -62,7 +62,7 @@ void describe('D.U.B. variance regularizer (docs/method.md §4.2, TV8–TV10, TV
 		const m = matrix(input);
 		const options = { crossbarSize: T, slices: q, lambda };
 		close(segmentHoyers(m, options), expected.h, tolerance.h, 'h');
-		close(tileHoyerVariances(m, options), [expected.variance], tolerance.variance, 'v');
+		close(crossbarHoyerVariances(m, options), [expected.variance], tolerance.variance, 'v');
 		const { loss, grad } = gradientOf(m, options);
 		assert.ok(Math.abs(loss - lambda * expected.variance) <= tolerance.variance);
 		close(grad, flat(expected.gradient), tolerance.gradient, 'gated ∂L/∂M');
@@ -81,7 +81,7 @@ void describe('D.U.B. variance regularizer (docs/method.md §4.2, TV8–TV10, TV
 		// segmentHoyers lists the real channels; the padded ones are the h = 0 that follow.
 		close(segmentHoyers(m, options), expected.h.slice(0, input.length), tolerance.h, 'h');
 		assert.deepEqual(expected.h.slice(input.length), new Array(T / q - input.length).fill(0));
-		close(tileHoyerVariances(m, options), [expected.variance], tolerance.variance, 'v');
+		close(crossbarHoyerVariances(m, options), [expected.variance], tolerance.variance, 'v');
 		const { grad } = gradientOf(m, options);
 		close(grad.subarray(0, T), expected.gradientRow0, tolerance.gradientRow0, 'row 0');
 		close(grad.subarray(T), expected.gradientRow1, tolerance.gradientRow1, 'row 1');
@@ -92,7 +92,7 @@ void describe('D.U.B. variance regularizer (docs/method.md §4.2, TV8–TV10, TV
 		const h = Array.from(segmentHoyers(m, options));
 		const mean = (h[0] + h[1]) / 2;
 		const v = (h[0] - mean) ** 2 + (h[1] - mean) ** 2;
-		close(tileHoyerVariances(m, { ...options, excludePaddedChannels: true }), [v], 1e-9, 'v without padding');
+		close(crossbarHoyerVariances(m, { ...options, excludePaddedChannels: true }), [v], 1e-9, 'v without padding');
 		const excluded = gradientOf(m, { ...options, excludePaddedChannels: true }).grad;
 		assert.deepEqual(Array.from(excluded.subarray(T)), new Array(T).fill(0)); // row 1 is now below the mean
 	});
@@ -106,7 +106,7 @@ void describe('D.U.B. variance regularizer (docs/method.md §4.2, TV8–TV10, TV
 		const perSegment = expected.matrix.flatMap((_, o) => expected.tileHoyers.map((tile) => tile[o]));
 		assert.equal(segmentHoyers(m, options).length, expected.matrix.length * blocks);
 		close(segmentHoyers(m, options), perSegment, tolerance.tileHoyers, 'h');
-		close(tileHoyerVariances(m, options), expected.tileVariances, tolerance.tileVariances, 'v');
+		close(crossbarHoyerVariances(m, options), expected.tileVariances, tolerance.tileVariances, 'v');
 		const { loss, grad } = gradientOf(m, options);
 		assert.ok(Math.abs(loss / lambda - expected.lossOverLambda) <= tolerance.lossOverLambda, `${loss}`);
 		// The gradient is listed reshaped to W (OIHW), which is M's row-major order.
@@ -117,7 +117,7 @@ void describe('D.U.B. variance regularizer (docs/method.md §4.2, TV8–TV10, TV
 		const { T, q, input, expected, tolerance } = vectors.TV18;
 		const m = matrix(input);
 		close(segmentHoyers(m, { crossbarSize: T }), expected.h, tolerance, 'h');
-		close(tileHoyerVariances(m, { crossbarSize: T, slices: q }), [expected.variance], tolerance, 'v');
+		close(crossbarHoyerVariances(m, { crossbarSize: T, slices: q }), [expected.variance], tolerance, 'v');
 	});
 
 	void it('adds to the gradient it is given instead of overwriting it', () => {
@@ -156,12 +156,12 @@ function naiveHoyer(w: number[], fanIn: number, o: number, b: number, T: number,
 function naiveDub(w: number[], O: number, K: number, T: number, q: number, lambda: number, gate: boolean, exclude: boolean): Naive {
 	const R = Math.floor(T / q);
 	const crossbarSize = Math.ceil(O / R);
-	const tileCols = Math.ceil(K / T);
+	const inputBlocks = Math.ceil(K / T);
 	const h = (o: number, b: number) => (o < O ? naiveHoyer(w, K, o, b, T, 1e-6) : 0);
-	const coefficient = Array.from({ length: crossbarSize * R }, () => new Array<number>(tileCols).fill(0));
+	const coefficient = Array.from({ length: crossbarSize * R }, () => new Array<number>(inputBlocks).fill(0));
 	let loss = 0;
 	for (let a = 0; a < crossbarSize; a++) {
-		for (let b = 0; b < tileCols; b++) {
+		for (let b = 0; b < inputBlocks; b++) {
 			const rows = [];
 			for (let o = a * R; o < (a + 1) * R; o++) if (!exclude || o < O) rows.push(o);
 			if (rows.length < 2) continue;

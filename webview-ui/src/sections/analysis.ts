@@ -7,19 +7,19 @@ import type { AdcLaw, AnalysisResultDto, LayerAnalysisDto } from '../../../src/s
 import { adcLaws } from '../../../src/shared/analysis';
 import { formatBytes, formatCompact, formatImprovement, formatInteger, formatPercent, formatPj, formatRatio, formatTime } from '../../../src/shared/format';
 import { describeLevel } from '../../../src/shared/levelPalette';
-import type { AnalysisReason, ExportFormat, ModelInfoDto, ProfileChoiceDto, TileColumnsDto } from '../../../src/shared/protocol';
+import type { AnalysisReason, ExportFormat, ModelInfoDto, ProfileChoiceDto, CrossbarColumnsDto } from '../../../src/shared/protocol';
 import { columnBars, levelHistogram, levelLegend, sparkline } from '../charts';
 import { badge, button, checkbox, progressRing, select } from '../components';
 import { el } from '../dom';
 import { Heatmap } from '../heatmap';
-import type { TileRef } from '../heatmap';
+import type { CrossbarRef } from '../heatmap';
 import type { Analysis, SectionContext } from './context';
 
 const crossbarSizes = [16, 32, 64, 128, 256, 512, 1024];
 const sliceCounts = [1, 2, 4, 8, 16];
 
 /** A selected crossbar (kept in the view state across reloads). */
-export interface SelectedTile extends TileRef {
+export interface SelectedTile extends CrossbarRef {
 	readonly layer: string;
 }
 
@@ -29,7 +29,7 @@ export class AnalysisSection {
 	/** The last analysis error (the last good result stays on screen). */
 	error: string | undefined;
 	private selectedTile: SelectedTile | undefined;
-	private tileColumns: TileColumnsDto | undefined;
+	private tileColumns: CrossbarColumnsDto | undefined;
 	private tileError: string | undefined;
 	private tileRequest = 0;
 	private readonly heatmaps = new Map<string, Heatmap>();
@@ -63,7 +63,7 @@ export class AnalysisSection {
 		if (this.selectedTile) this.requestTile(this.selectedTile);
 	}
 
-	onTileColumns(requestId: number, columns: TileColumnsDto | undefined, error: string | undefined): void {
+	onTileColumns(requestId: number, columns: CrossbarColumnsDto | undefined, error: string | undefined): void {
 		if (requestId !== this.tileRequest) return;
 		this.tileColumns = columns;
 		this.tileError = error;
@@ -295,7 +295,7 @@ export class AnalysisSection {
 	// -------------------------------------------------------------------------------------------
 	// Crossbars: hover and drill-down
 
-	private showTooltip(layer: LayerAnalysisDto, tile: TileRef | undefined, event: MouseEvent | undefined): void {
+	private showTooltip(layer: LayerAnalysisDto, tile: CrossbarRef | undefined, event: MouseEvent | undefined): void {
 		const analysis = this.context.analysis();
 		if (!tile || !event || !analysis) {
 			this.hideTooltip();
@@ -321,7 +321,7 @@ export class AnalysisSection {
 		this.tooltip.classList.add('visible');
 	}
 
-	private selectTile(layerName: string, tile: TileRef): void {
+	private selectTile(layerName: string, tile: CrossbarRef): void {
 		const previous = this.selectedTile;
 		if (previous && previous.layer !== layerName) {
 			this.heatmaps.get(previous.layer)?.setSelected(undefined);
@@ -338,7 +338,7 @@ export class AnalysisSection {
 
 	private requestTile(tile: SelectedTile): void {
 		this.tileRequest = this.context.nextRequestId();
-		this.context.post({ type: 'tile/select', requestId: this.tileRequest, layer: tile.layer, block: tile.block, group: tile.group });
+		this.context.post({ type: 'crossbar/select', requestId: this.tileRequest, layer: tile.layer, block: tile.block, group: tile.group });
 	}
 
 	private renderTileDetail(): void {
