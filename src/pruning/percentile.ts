@@ -370,6 +370,7 @@ export function selectNthKey(a: Int32Array, k: number, lo: number, hi: number): 
 
 const keyInsertionSortLimit = 8;
 
+// insertionSort's body on Int32Array only: one element type keeps this hot call site monomorphic.
 function insertionSortKeys(a: Int32Array, lo: number, hi: number): void {
 	for (let i = lo + 1; i <= hi; i++) {
 		const v = a[i];

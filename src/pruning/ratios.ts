@@ -87,6 +87,14 @@ export const ratioPresets: Readonly<Record<string, RatioPreset>> = {
 	},
 };
 
+/** The preset of that id; an unknown id is a UsageError listing the known ones. */
+export function ratioPreset(id: string): RatioPreset {
+	if (!Object.hasOwn(ratioPresets, id)) {
+		throw new UsageError(`Unknown ratio preset '${id}'; known: ${Object.keys(ratioPresets).join(', ')}.`);
+	}
+	return ratioPresets[id];
+}
+
 /** A layer as resolveRatios sees it; `kind` defaults to conv for 4-D shapes (OIHW order). */
 export interface RatioLayer {
 	readonly name: string;
@@ -125,10 +133,7 @@ export function resolveRatios(layers: readonly RatioLayer[], spec: RatioSpec): L
 			return { name: layer.name, ratio: spec.ratios[i] };
 		});
 	}
-	const preset = Object.hasOwn(ratioPresets, spec.preset) ? ratioPresets[spec.preset] : undefined;
-	if (preset === undefined) {
-		throw new UsageError(`Unknown ratio preset '${spec.preset}'; known: ${Object.keys(ratioPresets).join(', ')}.`);
-	}
+	const preset = ratioPreset(spec.preset);
 	const common = Math.min(convs.length, preset.ratios.length);
 	for (let i = 0; i < common; i++) {
 		const expected = preset.shapes[i];

@@ -10,7 +10,7 @@ import { basename } from 'node:path';
 import { UsageError } from '../core/errors';
 import { hasSuffix, trainableSuffixes } from '../formats/registry';
 import { resolveProfile } from '../hardware/profile';
-import { ratioPresets, resolveRatios } from '../pruning/ratios';
+import { ratioPreset, resolveRatios } from '../pruning/ratios';
 import type { RatioLayer } from '../pruning/ratios';
 import type { AdcLaw } from '../shared/analysis';
 import { tradeoffMethods } from '../shared/tradeoff';
@@ -71,9 +71,7 @@ export function defaultTradeoffEngine(modelPath: string): TradeoffEngineId {
 export function resolveTradeoffJob(job: TradeoffJob): TradeoffPlan {
 	const profile = resolveProfile({ crossbarSize: job.crossbarSize, slices: job.slices, adcLaw: job.adcLaw });
 	const preset = job.preset;
-	if (preset !== undefined && !Object.hasOwn(ratioPresets, preset)) {
-		throw new UsageError(`Unknown ratio preset '${preset}'; known: ${Object.keys(ratioPresets).join(', ')}.`);
-	}
+	if (preset !== undefined) ratioPreset(preset);
 	const ratios = checkSweepRatios(job.ratios ?? (preset !== undefined ? defaultPresetScales : defaultSweepRatios), preset !== undefined);
 	const methods = job.methods ?? tradeoffMethods;
 	if (methods.length === 0 || methods.some((m) => !tradeoffMethods.includes(m)) || new Set(methods).size !== methods.length) {

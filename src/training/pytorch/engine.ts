@@ -39,6 +39,38 @@ export interface PythonProcess {
 	readonly exited: Promise<{ readonly code: number | null }>;
 }
 
+/**
+ * Waits for the engine to exit. An abort of `signal` asks it to stop (SIGTERM, so it keeps its
+ * checkpoint) and ends it (SIGKILL) if it has not stopped after `graceMs`; `killed` says so.
+ */
+export async function exitOrCancel(child: PythonProcess, signal: AbortSignal, graceMs: number): Promise<{ readonly code: number | null; readonly killed: boolean }> {
+	let killTimer: NodeJS.Timeout | undefined;
+	let killed = false;
+	const onAbort = (): void => {
+		child.kill('SIGTERM');
+		killTimer = setTimeout(() => {
+			killed = true;
+			child.kill('SIGKILL');
+		}, graceMs);
+		killTimer.unref?.();
+	};
+	signal.addEventListener('abort', onAbort, { once: true });
+	try {
+		const { code } = await child.exited;
+		return { code, killed };
+	} finally {
+		signal.removeEventListener('abort', onAbort);
+		clearTimeout(killTimer);
+	}
+}
+
+/** The error for an engine that ended with `lastLine` on stderr: a missing torch says which interpreter to change. */
+export function engineFailure(executable: string, lastLine: string): Error {
+	return new Error(/No module named '?torch'?/.test(lastLine)
+		? `${executable} has no PyTorch (${lastLine}); choose an interpreter with torch installed.`
+		: `The PyTorch engine failed: ${lastLine}`);
+}
+
 /** Starts interpreter processes; `pipesOutput: false` means stdout is not readable (a terminal) and the engine follows an events file. */
 export interface PythonLauncher {
 	readonly pipesOutput: boolean;
@@ -282,24 +314,7 @@ export class PytorchTrainingEngine implements TrainingEngine {
 				stdout: (chunk) => stdout.push(chunk).forEach(deliver),
 				stderr: (chunk) => stderr.push(chunk),
 			});
-			let killTimer: NodeJS.Timeout | undefined;
-			let killed = false;
-			const onAbort = (): void => {
-				child.kill('SIGTERM');
-				killTimer = setTimeout(() => {
-					killed = true;
-					child.kill('SIGKILL');
-				}, this.settings.cancelGraceMs ?? 60_000);
-				killTimer.unref?.();
-			};
-			signal.addEventListener('abort', onAbort, { once: true });
-			let exit: { code: number | null };
-			try {
-				exit = await child.exited;
-			} finally {
-				signal.removeEventListener('abort', onAbort);
-				clearTimeout(killTimer);
-			}
+			const exit = await exitOrCancel(child, signal, this.settings.cancelGraceMs ?? 60_000);
 			stdout.flush().forEach(deliver);
 			await tail?.close();
 			if (protocol.result) {
@@ -310,7 +325,7 @@ export class PytorchTrainingEngine implements TrainingEngine {
 				throw abortError(`Training was cancelled; the checkpoint ${protocol.stopped.checkpoint}${where} keeps the run (resume to continue).`);
 			}
 			if (signal.aborted) {
-				throw abortError(killed
+				throw abortError(exit.killed
 					? 'Training was cancelled; the engine did not stop in time and was ended (the last complete epoch is in the checkpoint).'
 					: 'Training was cancelled.');
 			}
@@ -319,11 +334,7 @@ export class PytorchTrainingEngine implements TrainingEngine {
 			}
 			const last = stderr.lastLine();
 			const where = running || !launcher.pipesOutput ? ' (see the terminal for its output)' : '';
-			if (last) {
-				throw new Error(/No module named '?torch'?/.test(last)
-					? `${command.executable} has no PyTorch (${last}); choose an interpreter with torch installed.`
-					: `The PyTorch engine failed: ${last}`);
-			}
+			if (last) throw engineFailure(command.executable, last);
 			throw new Error(exit.code === 0
 				? `The PyTorch engine (${command.executable}) ended without a result${where}.`
 				: `The PyTorch engine (${command.executable}) exited with code ${exit.code ?? 'unknown'}${where}.`);

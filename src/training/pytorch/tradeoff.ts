@@ -11,7 +11,7 @@ import { UsageError } from '../../core/errors';
 import { tradeoffMethods } from '../../shared/tradeoff';
 import type { TradeoffMethod } from '../../shared/tradeoff';
 import type { SweepEvent, TradeoffPlan } from '../tradeoffPlan';
-import { childProcessLauncher, defaultPythonPath, pythonEnvironment } from './engine';
+import { childProcessLauncher, defaultPythonPath, engineFailure, exitOrCancel, pythonEnvironment } from './engine';
 import type { PythonCommand, PythonProcess, PytorchEngineSettings } from './engine';
 import { LineSplitter, TailBuffer } from './lines';
 import { datasetArgs } from './protocol';
@@ -140,30 +140,13 @@ export async function runPytorchSweep(plan: TradeoffPlan, onEvent: (e: SweepEven
 	};
 	const child = launcher.launch(command, { stdout: (chunk) => stdout.push(chunk).forEach(deliver), stderr: (chunk) => stderr.push(chunk) });
 	running.child = child;
-	let killTimer: NodeJS.Timeout | undefined;
-	const onAbort = (): void => {
-		child.kill('SIGTERM');
-		killTimer = setTimeout(() => child.kill('SIGKILL'), settings.cancelGraceMs ?? 10_000);
-		killTimer.unref?.();
-	};
-	signal.addEventListener('abort', onAbort, { once: true });
-	let exit: { code: number | null };
-	try {
-		exit = await child.exited;
-	} finally {
-		signal.removeEventListener('abort', onAbort);
-		clearTimeout(killTimer);
-	}
+	const exit = await exitOrCancel(child, signal, settings.cancelGraceMs ?? 10_000);
 	stdout.flush().forEach(deliver);
 	if (failure) throw failure;
 	if (signal.aborted) throw new DOMException('The trade-off sweep was cancelled.', 'AbortError');
 	if (reader.done) return;
 	if (reader.error) throw reader.error.usage ? new UsageError(reader.error.message) : new Error(reader.error.message);
 	const last = stderr.lastLine();
-	if (last) {
-		throw new Error(/No module named '?torch'?/.test(last)
-			? `${command.executable} has no PyTorch (${last}); choose an interpreter with torch installed.`
-			: `The PyTorch engine failed: ${last}`);
-	}
+	if (last) throw engineFailure(command.executable, last);
 	throw new Error(`The PyTorch engine (${command.executable}) exited with code ${exit.code ?? 'unknown'} before the sweep was done.`);
 }
