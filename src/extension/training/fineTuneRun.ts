@@ -143,7 +143,9 @@ export async function runFineTune(services: Services, plan: FineTunePlan, option
 	AnalysisPanel.open(services, plan.modelPath, { reason: 'open', preserveFocus: true });
 
 	// Listed until it ends in this window: a reload or close that cuts it off is found at the next start.
-	await services.journal.add({ runId, plan, startedAt: view.startedAt, hostPid: process.pid, ...(follow ? { pid: follow.pid, eventsFile: follow.eventsFile } : {}) });
+	// The journal's state changes at once; the run does not wait for the window to store it (see offerInterruptedRuns).
+	services.journal.add({ runId, plan, startedAt: view.startedAt, hostPid: process.pid, ...(follow ? { pid: follow.pid, eventsFile: follow.eventsFile } : {}) })
+		.catch((ex: unknown) => services.log.error(`fine-tune ${runId}: the run journal could not be updated: ${ex instanceof Error ? ex.message : String(ex)}`));
 	try {
 		let outputShown = false;
 		const showOutput = (): void => {
@@ -241,7 +243,9 @@ export async function offerInterruptedRuns(services: Services): Promise<void> {
 			continue;
 		}
 		log.info(`fine-tune ${run.runId} (${run.plan.engine}, ${model} → ${output}) was cut off by a window reload or close: ${state}`);
-		await journal.remove(run.runId);
+		// Not awaited: the journal reads its in-memory state at once, and waiting for the window to
+		// store it (slow just after a reload on a busy machine) would hold back following the run.
+		journal.remove(run.runId).catch((ex: unknown) => log.error(`fine-tune ${run.runId}: the run journal could not be updated: ${ex instanceof Error ? ex.message : String(ex)}`));
 		if (state === 'running' && run.pid !== undefined && run.eventsFile && existsSync(run.eventsFile)) {
 			const follow: FollowedRun = { runId: run.runId, startedAt: run.startedAt, pid: run.pid, eventsFile: run.eventsFile };
 			void runFineTune(services, run.plan, { follow }).catch((ex: unknown) => reportError(ex, log, 'D.U.B. fine-tune'));
