@@ -144,8 +144,7 @@ export async function runFineTune(services: Services, plan: FineTunePlan, option
 
 	// Listed until it ends in this window: a reload or close that cuts it off is found at the next start.
 	// The journal's state changes at once; the run does not wait for the window to store it (see offerInterruptedRuns).
-	services.journal.add({ runId, plan, startedAt: view.startedAt, hostPid: process.pid, ...(follow ? { pid: follow.pid, eventsFile: follow.eventsFile } : {}) })
-		.catch((ex: unknown) => services.log.error(`fine-tune ${runId}: the run journal could not be updated: ${ex instanceof Error ? ex.message : String(ex)}`));
+	unawaited(services.log, runId, services.journal.add({ runId, plan, startedAt: view.startedAt, hostPid: process.pid, ...(follow ? { pid: follow.pid, eventsFile: follow.eventsFile } : {}) }));
 	try {
 		let outputShown = false;
 		const showOutput = (): void => {
@@ -225,6 +224,11 @@ export function openOutput(outputPath: string, action: string | undefined): void
 /** A run an earlier window started whose engine process goes on (a task terminal that outlived a reload). */
 export type FollowedRun = Pick<InFlightRun, 'runId' | 'startedAt'> & RunningEngineProcess;
 
+/** A journal update the run does not wait for; a failure is logged. */
+function unawaited(log: Services['log'], runId: string, update: Promise<void>): void {
+	update.catch((ex: unknown) => log.error(`fine-tune ${runId}: the run journal could not be updated: ${ex instanceof Error ? ex.message : String(ex)}`));
+}
+
 /**
  * Takes up the runs an earlier window left unfinished: a PyTorch task that lives on is followed
  * again (its curves from the start, its progress, its result); a checkpointed run is offered for
@@ -245,7 +249,7 @@ export async function offerInterruptedRuns(services: Services): Promise<void> {
 		log.info(`fine-tune ${run.runId} (${run.plan.engine}, ${model} → ${output}) was cut off by a window reload or close: ${state}`);
 		// Not awaited: the journal reads its in-memory state at once, and waiting for the window to
 		// store it (slow just after a reload on a busy machine) would hold back following the run.
-		journal.remove(run.runId).catch((ex: unknown) => log.error(`fine-tune ${run.runId}: the run journal could not be updated: ${ex instanceof Error ? ex.message : String(ex)}`));
+		unawaited(log, run.runId, journal.remove(run.runId));
 		if (state === 'running' && run.pid !== undefined && run.eventsFile && existsSync(run.eventsFile)) {
 			const follow: FollowedRun = { runId: run.runId, startedAt: run.startedAt, pid: run.pid, eventsFile: run.eventsFile };
 			void runFineTune(services, run.plan, { follow }).catch((ex: unknown) => reportError(ex, log, 'D.U.B. fine-tune'));
