@@ -255,6 +255,7 @@ export async function offerInterruptedRuns(services: Services): Promise<void> {
 			void runFineTune(services, run.plan, { follow }).catch((ex: unknown) => reportError(ex, log, 'D.U.B. fine-tune'));
 		} else if (state === 'running') {
 			// A process without an events file to read (an engine of an earlier version): it writes the output as usual.
+			log.info(`fine-tune ${run.runId}: process ${run.pid} goes on without an events file to follow (${run.eventsFile ?? 'none'}${run.eventsFile ? ', gone' : ''})`);
 			void vscode.window.showInformationMessage(`The D.U.B. fine-tune of ${model} is still running in its terminal (the window was reloaded); it will write ${output}.`);
 		} else if (state === 'lost') {
 			void vscode.window.showWarningMessage(`The D.U.B. fine-tune of ${model} stopped when the window was reloaded or closed, before its first epoch was complete.`);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
-import { childProcessLauncher, signalEngineProcess } from '../../training/pytorch/engine';
+import { childProcessLauncher, processAlive, signalEngineProcess } from '../../training/pytorch/engine';
 import type { PythonCommand, PythonLauncher, PythonProcess } from '../../training/pytorch/engine';
 
 /** The task type of the fine-tune runs (package.json contributes.taskDefinitions). */
@@ -49,8 +49,16 @@ export class TaskPythonLauncher implements PythonLauncher {
 					if (ours(e)) done(e.exitCode ?? null);
 				}),
 				// A task whose process never started (bad interpreter path) ends without an end-process event.
+				// A window that is reloading also sees its task end while the engine goes on in its terminal:
+				// the run is over for this window only when its process is gone (else the engine's events
+				// file, which the next window follows, would be deleted under the running engine).
 				vscode.tasks.onDidEndTask((e) => {
-					if (ours(e)) setTimeout(() => done(null), 200);
+					if (!ours(e)) return;
+					const whenGone = (): void => {
+						if (pid !== undefined && processAlive(pid)) setTimeout(whenGone, 1000).unref?.();
+						else done(null);
+					};
+					setTimeout(whenGone, 200);
 				}),
 			);
 			vscode.tasks.executeTask(task).then((started) => {
