@@ -295,6 +295,9 @@ export class PytorchTrainingEngine implements TrainingEngine {
 		const eventsDir = running ? followedDir : launcher.pipesOutput ? undefined : await mkdtemp(join(tmpdir(), eventsDirPrefix));
 		const eventsFile = running ? running.eventsFile : eventsDir ? join(eventsDir, 'events.jsonl') : undefined;
 		let tail: FileTail | undefined;
+		// An exit without a code or a last event, not asked for, is this window going away (a reload)
+		// while the engine may go on in its terminal: its events file stays for the next window.
+		let mayLiveOn = false;
 		try {
 			const command = pytorchCommand(job, this.settings, eventsFile);
 			const protocol = new PytorchProtocol(job);
@@ -317,6 +320,7 @@ export class PytorchTrainingEngine implements TrainingEngine {
 			const exit = await exitOrCancel(child, signal, this.settings.cancelGraceMs ?? 60_000);
 			stdout.flush().forEach(deliver);
 			await tail?.close();
+			mayLiveOn = exit.code === null && !signal.aborted && !protocol.result && !protocol.stopped && !protocol.error;
 			if (protocol.result) {
 				return protocol.result;
 			}
@@ -341,7 +345,7 @@ export class PytorchTrainingEngine implements TrainingEngine {
 		} finally {
 			// Also on cancel-before-launch and launch failures: no handle or poll timer is left behind.
 			await tail?.close().catch(() => undefined);
-			if (eventsDir) await rm(eventsDir, { recursive: true, force: true }).catch(() => undefined);
+			if (eventsDir && !mayLiveOn) await rm(eventsDir, { recursive: true, force: true }).catch(() => undefined);
 		}
 	}
 }
