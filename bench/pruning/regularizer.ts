@@ -8,7 +8,7 @@ import { pruneDubFixedRatio } from '../../src/pruning/dub';
 import { Float32Scratch, percentileOfAbs } from '../../src/pruning/percentile';
 import { ratioPresets } from '../../src/pruning/ratios';
 import { Float64Scratch, dubRegularizer } from '../../src/pruning/regularizer';
-import type { WeightMatrix } from '../../src/pruning/weightMatrix';
+import type { WeightMatrix } from '../../src/hardware/matrix';
 import { pruneUnstructured } from '../../src/pruning/unstructured';
 import { randomNormal } from '../../test/unit/pruning/random';
 

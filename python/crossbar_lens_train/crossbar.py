@@ -78,7 +78,10 @@ def bits_for_level(level: int, geometry: CrossbarGeometry) -> int:
 
 
 def crossbar_levels(weight: torch.Tensor, geometry: CrossbarGeometry, tol: float = 0.0) -> np.ndarray:
-    """Per-crossbar level k, shape (channel groups, input blocks), from exact zeros (tol = 0) or |w| <= tol."""
+    """Per-crossbar level k, shape (input blocks, channel groups), from exact zeros (tol = 0) or |w| <= tol.
+
+    Flattened, index block * channel_groups + group: the order of every per-crossbar array (docs/method.md §2).
+    """
     m = as_matrix(weight.detach()).to(torch.float32).cpu()
     o, k_in = m.shape
     r, t = geometry.channels_per_crossbar, geometry.crossbar_size
@@ -88,8 +91,8 @@ def crossbar_levels(weight: torch.Tensor, geometry: CrossbarGeometry, tol: float
     padded = torch.zeros(groups * r, blocks * t, dtype=torch.int32)
     padded[:o, :k_in] = nz.to(torch.int32)
     per_column = padded.view(groups * r, blocks, t).sum(dim=2)  # (O_pad, blocks)
-    lsc = per_column.view(groups, r, blocks).amax(dim=1).numpy()  # (groups, blocks)
-    lengths = np.minimum(t, k_in - np.arange(blocks) * t)[None, :]
+    lsc = per_column.view(groups, r, blocks).amax(dim=1).T.numpy()  # (blocks, groups)
+    lengths = np.minimum(t, k_in - np.arange(blocks) * t)[:, None]
     return levels_from_counts(lsc, lengths, geometry.bins)
 
 

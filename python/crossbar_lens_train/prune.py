@@ -118,7 +118,7 @@ class LayerPruneReport:
     name: str
     ratio: Optional[float]
     threshold: float
-    level_before: np.ndarray  # per crossbar (channel groups, input blocks), from almost-zeros (|w| <= theta), the level the decision used
+    level_before: np.ndarray  # per crossbar (input blocks, channel groups), from almost-zeros (|w| <= theta), the level the decision used
     action: np.ndarray  # per crossbar, the same shape: 0 untouched, 1 zeroed, 2 kept one, 3 forced, 4 loosened, 5 skipped (q*=0)
     zeros: int = 0
     weights: int = 0
@@ -136,7 +136,7 @@ def dub_prune_matrix(m: np.ndarray, theta: float, geometry: CrossbarGeometry, *,
                      skip_q0: bool = False) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """D.U.B. prune of one matrix M (O, K) at almost-zero threshold theta (§6).
 
-    Returns (pruned copy, level_before and action per crossbar, each (channel groups, input blocks)).
+    Returns (pruned copy, level_before and action per crossbar, each (input blocks, channel groups)).
     variant 'fixed': k = B-2 keeps one per column (headline); 'tol': k = B-2 zeroes the crossbar;
     'tiles': only the k = B-1 case, whole crossbars at or below theta are zeroed (part S of S-DUB, §8.4).
     """
@@ -150,8 +150,8 @@ def dub_prune_matrix(m: np.ndarray, theta: float, geometry: CrossbarGeometry, *,
     out = m.copy()
     th = _dtype_scalar(theta, a.dtype)
     row_starts = np.arange(0, o, r)
-    level_before = np.zeros((groups, blocks), dtype=np.int64)
-    action = np.zeros((groups, blocks), dtype=np.int64)
+    level_before = np.zeros((blocks, groups), dtype=np.int64)
+    action = np.zeros((blocks, groups), dtype=np.int64)
     for b in range(blocks):
         k0, k1 = b * t, min(k_in, (b + 1) * t)
         n = k1 - k0
@@ -160,31 +160,31 @@ def dub_prune_matrix(m: np.ndarray, theta: float, geometry: CrossbarGeometry, *,
         z_min = np.minimum.reduceat(z, row_starts)  # least-sparse column per crossbar (truncated ones too)
         lsc = n - z_min
         k = levels_from_counts(lsc, n, bins)
-        level_before[:, b] = k
+        level_before[b] = k
         quantile = np.full(groups, -1.0)
         for g in range(groups):
             kt = int(k[g])
             if kt == bins - 1:
-                action[g, b] = 1
+                action[b, g] = 1
             elif variant == "tiles":
                 continue
             elif kt == bins - 2:
                 if variant == "tol":
-                    action[g, b] = 1
+                    action[b, g] = 1
                 else:
-                    action[g, b] = 2
+                    action[b, g] = 2
                     quantile[g] = edges[bins - 2]
             else:
                 if int(lsc[g]) * 2 ** (kt + 2) <= 3 * n:  # s >= mid(e_k, e_{k+1})
-                    action[g, b] = 3
+                    action[b, g] = 3
                     quantile[g] = edges[kt + 1]
                 else:
-                    action[g, b] = 4
+                    action[b, g] = 4
                     quantile[g] = edges[kt]
                 if quantile[g] == 0 and skip_q0:
-                    action[g, b] = 5
+                    action[b, g] = 5
                     quantile[g] = -1.0
-        for g in np.nonzero(action[:, b] == 1)[0]:
+        for g in np.nonzero(action[b] == 1)[0]:
             out[g * r:(g + 1) * r, k0:k1] = 0
         for q in np.unique(quantile[quantile >= 0]):
             at_q = np.nonzero(quantile == q)[0]

@@ -51,36 +51,36 @@ def hoyer_square_gradient(segments: torch.Tensor, epsilon: float = HOYER_EPSILON
 
 
 def _crossbar_stats(h: torch.Tensor, r: int, exclude_padded: bool) -> Tuple[torch.Tensor, torch.Tensor, Union[torch.Tensor, float]]:
-    """Mean and unbiased variance of h (O, cols) over each crossbar's R channels.
+    """Mean and unbiased variance of h (O, blocks) over each crossbar's R channels.
 
-    Returns the crossbar mean per channel (O, cols), the variance per crossbar (rows, cols) (rows =
-    channel groups, cols = input blocks) and the channel count n_t entering each crossbar's
+    Returns the crossbar mean per channel (O, blocks), the variance per crossbar (groups, blocks)
+    (channel groups x input blocks) and the channel count n_t entering each crossbar's
     statistics: R (a number), or with `exclude_padded` per channel (O, 1) the real channels of the
     last, partial channel group. A crossbar with n_t = 1 has variance 0 (the reference would give NaN).
     """
-    o, cols = h.shape
-    rows = -(-o // r)
-    pad = rows * r - o
-    grouped = (F.pad(h, (0, 0, 0, pad)) if pad else h).view(rows, r, cols)
+    o, blocks = h.shape
+    groups = -(-o // r)
+    pad = groups * r - o
+    grouped = (F.pad(h, (0, 0, 0, pad)) if pad else h).view(groups, r, blocks)
     if not (exclude_padded and pad):
         # Every crossbar counts R channels (padded ones with h = 0): a few fused reductions, no masks,
         # which matters on a GPU, where this runs as a handful of small kernels per layer.
         mean = grouped.mean(dim=1, keepdim=True)
         var = grouped.var(dim=1, keepdim=True) if r > 1 else torch.zeros_like(mean)
-        mean_per_channel = mean.expand(rows, r, cols).reshape(rows * r, cols)[:o]
-        return mean_per_channel, var.view(rows, cols), float(r)
-    count = torch.full((rows, 1, 1), float(r), dtype=h.dtype, device=h.device)
+        mean_per_channel = mean.expand(groups, r, blocks).reshape(groups * r, blocks)[:o]
+        return mean_per_channel, var.view(groups, blocks), float(r)
+    count = torch.full((groups, 1, 1), float(r), dtype=h.dtype, device=h.device)
     if exclude_padded and pad:
         count[-1] = float(r - pad)
-    real = torch.ones(rows * r, 1, 1, dtype=h.dtype, device=h.device)
+    real = torch.ones(groups * r, 1, 1, dtype=h.dtype, device=h.device)
     if exclude_padded and pad:
         real[o:] = 0
-    real = real.view(rows, r, 1)
+    real = real.view(groups, r, 1)
     mean = (grouped * real).sum(dim=1, keepdim=True) / count
     var = ((grouped - mean) * real).square().sum(dim=1, keepdim=True) / (count - 1).clamp(min=1) * (count > 1)
-    mean_per_channel = mean.expand(rows, r, cols).reshape(rows * r, cols)[:o]
-    n_per_channel = count.expand(rows, r, 1).reshape(rows * r, 1)[:o]
-    return mean_per_channel, var.view(rows, cols), n_per_channel
+    mean_per_channel = mean.expand(groups, r, blocks).reshape(groups * r, blocks)[:o]
+    n_per_channel = count.expand(groups, r, 1).reshape(groups * r, 1)[:o]
+    return mean_per_channel, var.view(groups, blocks), n_per_channel
 
 
 def dub_loss_and_grad(weight: torch.Tensor, geometry: CrossbarGeometry, lam: float, *, epsilon: float = HOYER_EPSILON,
@@ -95,10 +95,10 @@ def dub_loss_and_grad(weight: torch.Tensor, geometry: CrossbarGeometry, lam: flo
         o = w.shape[0]
         m = w.reshape(o, -1)
         k = m.shape[1]
-        seg = _segments(m, geometry.crossbar_size)  # (O, cols, T)
+        seg = _segments(m, geometry.crossbar_size)  # (O, blocks, T)
         s1 = seg.abs().sum(dim=-1)
         s2 = seg.square().sum(dim=-1) + epsilon
-        h = s1.square() / s2  # (O, cols)
+        h = s1.square() / s2  # (O, blocks)
         mean, var, n = _crossbar_stats(h, geometry.channels_per_crossbar, exclude_padded)
         loss = lam * var.sum()
         # dv_t/dh_o = 2 (h_o - mean_t) / (n_t - 1); the gate keeps only the positive part (§4.2).
@@ -125,17 +125,17 @@ def dub_loss_and_grads_fused(weights: Sequence[torch.Tensor], geometry: Crossbar
     """
     t, r = geometry.crossbar_size, geometry.channels_per_crossbar
     with torch.no_grad():
-        blocks, shapes = [], []
+        crossbars, shapes = [], []
         for w in weights:
             o = w.shape[0]
             m = w.detach().reshape(o, -1)
             k = m.shape[1]
-            rows, cols = -(-o // r), -(-k // t)
-            padded = F.pad(m, (0, cols * t - k, 0, rows * r - o))
-            # (rows·R, cols·T) → (rows, cols, R, T): one crossbar's R channels × T inputs together.
-            blocks.append(padded.view(rows, r, cols, t).permute(0, 2, 1, 3).reshape(-1, r, t))
-            shapes.append((o, k, rows, cols))
-        x = torch.cat(blocks) if len(blocks) > 1 else blocks[0]
+            groups, blocks = -(-o // r), -(-k // t)
+            padded = F.pad(m, (0, blocks * t - k, 0, groups * r - o))
+            # (groups·R, blocks·T) → (groups, blocks, R, T): one crossbar's R channels × T inputs together.
+            crossbars.append(padded.view(groups, r, blocks, t).permute(0, 2, 1, 3).reshape(-1, r, t))
+            shapes.append((o, k, groups, blocks))
+        x = torch.cat(crossbars) if len(crossbars) > 1 else crossbars[0]
         s1 = x.abs().sum(dim=-1)
         s2 = x.square().sum(dim=-1) + epsilon
         h = s1.square() / s2  # (crossbars, R)
@@ -150,10 +150,10 @@ def dub_loss_and_grads_fused(weights: Sequence[torch.Tensor], geometry: Crossbar
         beta = (2.0 * s1.square() / s2.square() * g).unsqueeze(-1)
         grad = x.sign() * alpha - x * beta
         grads, at = [], 0
-        for w, (o, k, rows, cols) in zip(weights, shapes):
-            part = grad[at:at + rows * cols]
-            at += rows * cols
-            grads.append(part.view(rows, cols, r, t).permute(0, 2, 1, 3).reshape(rows * r, cols * t)[:o, :k]
+        for w, (o, k, groups, blocks) in zip(weights, shapes):
+            part = grad[at:at + groups * blocks]
+            at += groups * blocks
+            grads.append(part.view(groups, blocks, r, t).permute(0, 2, 1, 3).reshape(groups * r, blocks * t)[:o, :k]
                          .reshape(w.shape).contiguous())
         return loss, grads
 
@@ -281,7 +281,7 @@ def reference_dub_loss(weights: Sequence[torch.Tensor], geometry: CrossbarGeomet
             h = GradientGate.apply(h)
         if exclude_padded and pad_o:
             # Variance over the real channels only: the last channel group separately.
-            hv = h[0, 0]  # (O_pad, cols)
+            hv = h[0, 0]  # (O_pad, blocks)
             full = hv[: o - (o % r)] if o % r else hv[:o]
             parts = []
             if full.shape[0]:

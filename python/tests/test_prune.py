@@ -196,7 +196,7 @@ def test_partial_crossbars_and_slices():
     for a in range(2):
         for b in range(2):
             crossbar = out[a * 8:(a + 1) * 8, b * 16:(b + 1) * 16]
-            if action[a, b] in (2, 3, 4):
+            if action[b, a] in (2, 3, 4):
                 assert len(set((crossbar != 0).sum(axis=1).tolist())) == 1
 
 
@@ -263,7 +263,7 @@ def test_prune_tensors_dub_matches_crossbar_levels_after():
     for a in range(2):
         for b in range(9):
             nz = (m[a * 32:(a + 1) * 32, b * 32:(b + 1) * 32] != 0).sum(axis=1)
-            act = res.layers[0].action[a, b]
+            act = res.layers[0].action[b, a]
             if act in (2, 3, 4) and nz.max() > 0:
                 assert nz.max() == nz.min()
                 assert (nz.max() & (nz.max() - 1)) == 0 or act == 4 and nz.max() == 31
@@ -281,5 +281,5 @@ def test_tiles_clears_only_whole_crossbars_at_or_below_the_threshold():
     others = np.ones((64, 64), dtype=bool)
     others[32:64, 0:32] = False
     assert np.array_equal(pruned[others], m[others]), "every other weight is left as it was, even those below the threshold"
-    assert res.layers[0].action.tolist() == [[0, 0], [1, 0]]
+    assert res.layers[0].action.tolist() == [[0, 1], [0, 0]], "block 0 of channel group 1, in block-major order"
     assert int(res.masks["w"].sum()) == 32 * 32

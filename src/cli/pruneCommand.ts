@@ -10,7 +10,8 @@ import { ratioPresets } from '../pruning/ratios';
 import { numberOption, parseArgs } from './args';
 import type { ParsedArgs } from './args';
 import { profileFromArgs, profileOptions, singleModelPath } from './analyzeCommand';
-import { formatImprovement, toJson } from '../shared/format';
+import { formatImprovement, formatPercent, toJson } from '../shared/format';
+import { table } from './format';
 
 function ratioSpecFromArgs(args: ParsedArgs, method: PruneMethod): RatioSpec | undefined {
 	const given = ['preset', 'ratios', 'ratio'].filter((o) => args.values.has(o));
@@ -51,16 +52,15 @@ function summaryTable(outcome: PruneOutcome, outPath: string, notes: readonly st
 		rows.push([
 			layer.name,
 			summary?.ratio !== undefined ? `${summary.ratio}%` : '–',
-			`${((100 * layer.zeros) / layer.weights).toFixed(1)}%`,
+			formatPercent(layer.zeros, layer.weights),
 			layer.levelHistogram.join(' '),
 			`${before.layers[i].adcBits} → ${layer.adcBits}`,
 			formatImprovement(layer.adcEnergyImprovement),
 			...(base ? [formatImprovement(base.adcEnergyImprovement)] : []),
 		]);
 	});
-	rows.push(['total', '', `${((100 * after.totals.zeros) / after.totals.weights).toFixed(1)}%`, after.totals.levelHistogram.join(' '), `${before.totals.adcBits} → ${after.totals.adcBits}`, formatImprovement(after.totals.adcEnergyImprovement), ...(unstructured ? [formatImprovement(unstructured.totals.adcEnergyImprovement)] : [])]);
-	const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => [...r[c]].length)));
-	const lines = rows.map((r) => r.map((cell, c) => (c === 0 || c === 3 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd());
+	rows.push(['total', '', formatPercent(after.totals.zeros, after.totals.weights), after.totals.levelHistogram.join(' '), `${before.totals.adcBits} → ${after.totals.adcBits}`, formatImprovement(after.totals.adcEnergyImprovement), ...(unstructured ? [formatImprovement(unstructured.totals.adcEnergyImprovement)] : [])]);
+	const lines = [table(rows, rows[0].map((_, c) => c !== 0 && c !== 3))];
 	const law = after.adcLaw.name;
 	lines.push('');
 	lines.push(`ADC energy improvement (${law} law, T=${after.profile.crossbarSize}): before ${formatImprovement(before.totals.adcEnergyImprovement)} → ${outcome.method} ${formatImprovement(after.totals.adcEnergyImprovement)}${unstructured ? ` · unstructured at the same ratios ${formatImprovement(unstructured.totals.adcEnergyImprovement)}` : ''}`);

@@ -10,6 +10,7 @@ import { formatImprovement, formatInteger, formatPercent, formatPj, toJson } fro
 import { numberOption, parseArgs } from './args';
 import type { ParsedArgs } from './args';
 import { singleModelPath } from './analyzeCommand';
+import { table } from './format';
 
 const sweepOptions = {
 	'tiles': { type: 'value' },
@@ -50,11 +51,6 @@ function settingsFromArgs(args: ParsedArgs): SweepSettings {
 	};
 }
 
-function table(rows: string[][]): string {
-	const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => [...r[c]].length)));
-	return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd()).join('\n');
-}
-
 /** The human-readable sweep: one table per ADC law, the best improvement under each. */
 export function formatSweepTable(result: SweepResultDto): string {
 	const first = result.points[0].totals;
@@ -72,7 +68,7 @@ export function formatSweepTable(result: SweepResultDto): string {
 			rows.push([`${p.crossbarSize}×${p.crossbarSize}`, String(p.slices), String(p.channelsPerCrossbar), formatInteger(t.tiles), `${formatInteger(t.adcBitsDense)} → ${formatInteger(t.adcBits)}`, formatImprovement(t.adcEnergyImprovement),
 				...(perInference ? [pi ? `${formatPj(pi.adcEnergyPjDense)} → ${formatPj(pi.adcEnergyPj)} (${formatImprovement(pi.adcEnergyImprovement)})` : '–'] : [])]);
 		}
-		lines.push(table(rows));
+		lines.push(table(rows, rows[0].map((_, c) => c > 0)));
 		const best = points.reduce((a, b) => ((b.totals.adcEnergyImprovement ?? Infinity) > (a.totals.adcEnergyImprovement ?? Infinity) ? b : a));
 		lines.push(`largest improvement: T=${best.crossbarSize}, q=${best.slices} (${formatImprovement(best.totals.adcEnergyImprovement)}, ${formatInteger(best.totals.tiles)} crossbars)`);
 	}

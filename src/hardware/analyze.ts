@@ -8,6 +8,7 @@ import { adcEnergyOf, costOfHistogram, describeAdcLaw, improvement } from './ene
 import { blockLength, crossbarGeometry, crossbarGrid } from './geometry';
 import { adcBitsByLevel, levelFromCounts, log2Int, sparsityBins } from './levels';
 import { isMatrixOrder, matrixDims, toMatrix } from './matrix';
+import type { WeightMatrix } from './matrix';
 
 export interface AnalyzeOptions {
 	signal?: AbortSignal;
@@ -41,11 +42,11 @@ export interface CrossbarLevels {
  * matrix's non-zeros (Σ of the counts).
  */
 export function leastSparseColumns(counts: ColumnCounts, channelsPerCrossbar: number): { lsc: Int32Array; nonZeros: number } {
-	const { rows, blocks } = counts;
+	const { outChannels, inputBlocks: blocks } = counts;
 	const source = counts.counts;
-	const lsc = new Int32Array(Math.ceil(rows / channelsPerCrossbar) * blocks);
+	const lsc = new Int32Array(Math.ceil(outChannels / channelsPerCrossbar) * blocks);
 	let nonZeros = 0;
-	for (let o = 0; o < rows; o++) {
+	for (let o = 0; o < outChannels; o++) {
 		const run = Math.floor(o / channelsPerCrossbar) * blocks;
 		const row = o * blocks;
 		for (let block = 0; block < blocks; block++) {
@@ -80,14 +81,14 @@ export function mergeChannelGroups(lsc: Int32Array, blocks: number, factor: numb
  * group-major least-sparse columns of leastSparseColumns (docs/method.md §3), laid out block by
  * block like every per-crossbar array.
  */
-export function crossbarLevels(rows: number, cols: number, lsc: Int32Array, crossbarSize: number, slices: number): CrossbarLevels {
+export function crossbarLevels(outChannels: number, fanIn: number, lsc: Int32Array, crossbarSize: number, slices: number): CrossbarLevels {
 	const geometry = crossbarGeometry(crossbarSize, slices);
-	const { inputBlocks, channelGroups, count } = crossbarGrid(rows, cols, geometry);
+	const { inputBlocks, channelGroups, count } = crossbarGrid(outChannels, fanIn, geometry);
 	const lscNonZeros = new Int32Array(count);
 	const levels = new Uint8Array(count);
 	const levelHistogram: number[] = new Array(geometry.bins).fill(0);
 	for (let block = 0; block < inputBlocks; block++) {
-		const columnLength = blockLength(cols, crossbarSize, block);
+		const columnLength = blockLength(fanIn, crossbarSize, block);
 		for (let group = 0; group < channelGroups; group++) {
 			const t = block * channelGroups + group;
 			const n = lsc[group * inputBlocks + block];
@@ -102,10 +103,10 @@ export function crossbarLevels(rows: number, cols: number, lsc: Int32Array, cros
 
 /** Crossbar statistics of one weight matrix given its per-column counts (docs/method.md §2, §3, §5). */
 export function layerStatistics(layer: Pick<LayerWeight, 'name' | 'kind' | 'layout' | 'groups' | 'invocationsPerInference'> & { shape: readonly number[] }, counts: ColumnCounts, profile: HardwareProfile): LayerAnalysisDto {
-	const [rows, cols] = matrixDims(layer.shape, layer.layout);
+	const [outChannels, fanIn] = matrixDims(layer.shape, layer.layout);
 	const { lsc, nonZeros } = leastSparseColumns(counts, profile.crossbarSize / profile.slices);
-	const { inputBlocks, channelGroups, levels, lscNonZeros, levelHistogram } = crossbarLevels(rows, cols, lsc, profile.crossbarSize, profile.slices);
-	const weights = rows * cols;
+	const { inputBlocks, channelGroups, levels, lscNonZeros, levelHistogram } = crossbarLevels(outChannels, fanIn, lsc, profile.crossbarSize, profile.slices);
+	const weights = outChannels * fanIn;
 	const cost = costOfHistogram(levelHistogram, profile.crossbarSize, profile.adcLaw);
 	return {
 		name: layer.name,
@@ -113,7 +114,7 @@ export function layerStatistics(layer: Pick<LayerWeight, 'name' | 'kind' | 'layo
 		shape: [...layer.shape],
 		layout: layer.layout,
 		groups: layer.groups,
-		matrix: [rows, cols],
+		matrix: [outChannels, fanIn],
 		tiles: levels.length,
 		weights,
 		zeros: weights - nonZeros,
@@ -146,13 +147,11 @@ export function countedLayers(graph: ModelGraph, profile: HardwareProfile, warni
 	return counted;
 }
 
-/** One layer's weights as the reference's matrix M (rows = output channels). */
-export interface LayerMatrix {
+/** One layer's weights as the matrix M, O × K (docs/method.md §2). */
+export interface LayerMatrix extends WeightMatrix {
 	readonly layer: LayerWeight;
 	/** Valid only until the callback returns: the buffer is reused for the next layer. */
 	readonly values: Float32Array;
-	readonly rows: number;
-	readonly cols: number;
 	readonly halves?: undefined;
 }
 
@@ -161,8 +160,8 @@ export interface StoredHalfLayer {
 	readonly layer: LayerWeight;
 	readonly halves: Uint16Array;
 	readonly format: HalfFloat;
-	readonly rows: number;
-	readonly cols: number;
+	readonly outChannels: number;
+	readonly fanIn: number;
 	readonly values?: undefined;
 }
 
@@ -209,11 +208,11 @@ async function streamLayers(layers: readonly LayerWeight[], stored: boolean, vis
 			// Keep a buffer a reader allocated for us (not a view into something else) for reuse.
 			const own = loaded.byteOffset === 0 && loaded.buffer.byteLength === loaded.byteLength;
 			pending = index + 1 < layers.length ? load(index + 1) : undefined;
-			const [rows, cols] = matrixDims(layer.tensor.shape, layer.layout);
+			const [outChannels, fanIn] = matrixDims(layer.tensor.shape, layer.layout);
 			if (loaded instanceof Uint8Array) {
 				if (own) bytes[index % 2] = loaded;
 				const halves = loaded.byteOffset % 2 === 0 ? new Uint16Array(loaded.buffer, loaded.byteOffset, loaded.length / 2) : new Uint16Array(loaded.slice().buffer);
-				await visit({ layer, halves, format: storedHalfFormat(layer) as HalfFloat, rows, cols });
+				await visit({ layer, halves, format: storedHalfFormat(layer) as HalfFloat, outChannels, fanIn });
 				continue;
 			}
 			if (own) floats[index % 2] = loaded;
@@ -221,7 +220,7 @@ async function streamLayers(layers: readonly LayerWeight[], stored: boolean, vis
 			if (values !== loaded) {
 				scratch = values;
 			}
-			await visit({ layer, values, rows, cols });
+			await visit({ layer, values, outChannels, fanIn });
 		}
 	} finally {
 		// A read still in flight when a visit throws (or the user cancels) must not reject unobserved.
@@ -236,8 +235,8 @@ async function streamLayers(layers: readonly LayerWeight[], stored: boolean, vis
  */
 export function countLayerColumns(file: string, m: CountableLayer, profile: HardwareProfile, into?: Int32Array, absHistogram?: Uint32Array): ColumnCounts {
 	const counts = m.halves !== undefined
-		? countHalfNonZeros(m.halves, m.format, m.rows, m.cols, profile.crossbarSize, profile.tol, into)
-		: countColumnNonZeros(m.values, m.rows, m.cols, profile.crossbarSize, profile.tol, into, absHistogram);
+		? countHalfNonZeros(m.halves, m.format, m.outChannels, m.fanIn, profile.crossbarSize, profile.tol, into)
+		: countColumnNonZeros(m.values, m.outChannels, m.fanIn, profile.crossbarSize, profile.tol, into, absHistogram);
 	if (counts.nanCount > 0) {
 		throw new ModelFormatError('nan-weights', `${file}: layer ${m.layer.name} has ${counts.nanCount} NaN weight${counts.nanCount === 1 ? '' : 's'}; the checkpoint is not usable (training diverged?).`);
 	}
@@ -366,11 +365,11 @@ export class TotalsAccumulator {
 		const pjPerUnit = profile.adcEnergyPjAt8Bits / adcEnergyOf(profile.adcLaw, 8);
 		const channelsPerCrossbar = profile.crossbarSize / profile.slices;
 		const denseEnergy = adcEnergyOf(profile.adcLaw, log2Int(profile.crossbarSize));
-		const [rows] = layer.matrix;
+		const [outChannels] = layer.matrix;
 		const { inputBlocks, channelGroups, levels } = layer.grid;
 		for (let block = 0; block < inputBlocks; block++) {
 			for (let group = 0; group < channelGroups; group++) {
-				const physicalColumns = Math.min(channelsPerCrossbar, rows - group * channelsPerCrossbar) * profile.slices;
+				const physicalColumns = Math.min(channelsPerCrossbar, outChannels - group * channelsPerCrossbar) * profile.slices;
 				const conversions = fires * physicalColumns * profile.inputBits;
 				this.activations += fires;
 				this.denseEnergyPj += conversions * denseEnergy * pjPerUnit;
@@ -404,7 +403,7 @@ export function crossbarColumns(layer: LayerAnalysisDto, counts: ColumnCounts, p
 	const channelEnd = Math.min(layer.matrix[0], channelStart + profile.channelsPerCrossbar);
 	const nonZeros: number[] = [];
 	for (let o = channelStart; o < channelEnd; o++) {
-		nonZeros.push(counts.counts[o * counts.blocks + block]);
+		nonZeros.push(counts.counts[o * counts.inputBlocks + block]);
 	}
 	const level = levels[block * channelGroups + group];
 	return {

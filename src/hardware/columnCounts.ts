@@ -4,8 +4,10 @@
  * "column L0"). The hot loop of the analysis: it runs over every weight once.
  */
 export interface ColumnCounts {
-	readonly rows: number;
-	readonly blocks: number;
+	/** O: the matrix's rows, one per output channel. */
+	readonly outChannels: number;
+	/** ⌈K/T⌉: the blocks of inputs each row is counted in. */
+	readonly inputBlocks: number;
 	readonly counts: Int32Array;
 	/** Number of NaN weights seen (a model with NaNs cannot be analysed meaningfully). */
 	readonly nanCount: number;
@@ -18,21 +20,21 @@ export interface ColumnCounts {
  * each top-16-bit pattern of their bits: the first pass of the layer percentile that pruning
  * needs (src/pruning/percentile.ts, percentileOfAbs), so a prune reads each layer once for both.
  */
-export function countColumnNonZeros(matrix: Float32Array, rows: number, cols: number, blockSize: number, tol: number, into?: Int32Array, absHistogram?: Uint32Array): ColumnCounts {
-	const blocks = Math.ceil(cols / blockSize);
-	const size = rows * blocks;
+export function countColumnNonZeros(matrix: Float32Array, outChannels: number, fanIn: number, blockSize: number, tol: number, into?: Int32Array, absHistogram?: Uint32Array): ColumnCounts {
+	const blocks = Math.ceil(fanIn / blockSize);
+	const size = outChannels * blocks;
 	const counts = into && into.length >= size ? into.subarray(0, size) : new Int32Array(size);
-	const bits = new Uint32Array(matrix.buffer, matrix.byteOffset, rows * cols);
+	const bits = new Uint32Array(matrix.buffer, matrix.byteOffset, outChannels * fanIn);
 	let nanCount = 0;
 	absHistogram?.fill(0);
 	// Two copies of the tol = 0 loop: the histogram's increment costs as much as the count.
 	if (tol === 0 && absHistogram) {
 		// The loop below, plus the histogram.
-		for (let o = 0; o < rows; o++) {
-			const rowStart = o * cols;
+		for (let o = 0; o < outChannels; o++) {
+			const rowStart = o * fanIn;
 			for (let b = 0; b < blocks; b++) {
 				const start = rowStart + b * blockSize;
-				const end = Math.min(start + blockSize, rowStart + cols);
+				const end = Math.min(start + blockSize, rowStart + fanIn);
 				let n = 0, nan = 0;
 				for (let i = start; i < end; i++) {
 					const a = bits[i] & 0x7fffffff;
@@ -48,11 +50,11 @@ export function countColumnNonZeros(matrix: Float32Array, rows: number, cols: nu
 		}
 	} else if (tol === 0) {
 		// (a + 0x7fffffff) >>> 31 is 1 exactly when a ≠ 0; (0x7f800000 − a) < 0 exactly when a is NaN.
-		for (let o = 0; o < rows; o++) {
-			const rowStart = o * cols;
+		for (let o = 0; o < outChannels; o++) {
+			const rowStart = o * fanIn;
 			for (let b = 0; b < blocks; b++) {
 				const start = rowStart + b * blockSize;
-				const end = Math.min(start + blockSize, rowStart + cols);
+				const end = Math.min(start + blockSize, rowStart + fanIn);
 				let n0 = 0, n1 = 0, nan = 0;
 				let i = start;
 				for (; i + 1 < end; i += 2) {
@@ -74,11 +76,11 @@ export function countColumnNonZeros(matrix: Float32Array, rows: number, cols: nu
 			}
 		}
 	} else {
-		for (let o = 0; o < rows; o++) {
-			const rowStart = o * cols;
+		for (let o = 0; o < outChannels; o++) {
+			const rowStart = o * fanIn;
 			for (let b = 0; b < blocks; b++) {
 				const start = rowStart + b * blockSize;
-				const end = Math.min(start + blockSize, rowStart + cols);
+				const end = Math.min(start + blockSize, rowStart + fanIn);
 				let n = 0;
 				for (let i = start; i < end; i++) {
 					const w = matrix[i];
@@ -92,7 +94,7 @@ export function countColumnNonZeros(matrix: Float32Array, rows: number, cols: nu
 			for (let i = 0; i < bits.length; i++) absHistogram[(bits[i] & 0x7fffffff) >>> 16]++;
 		}
 	}
-	return { rows, blocks, counts, nanCount };
+	return { outChannels, inputBlocks: blocks, counts, nanCount };
 }
 
 function countNaN(values: Float32Array, start: number, end: number): number {
@@ -143,21 +145,21 @@ function halfThresholdBits(format: HalfFloat, tol: number): number {
  * bit 15 exactly when that half's magnitude bits exceed θ (no carry crosses halves). NaN
  * weights are counted in `nanCount` (the analysis refuses them).
  */
-export function countHalfNonZeros(bits: Uint16Array, format: HalfFloat, rows: number, cols: number, blockSize: number, tol: number, into?: Int32Array): ColumnCounts {
-	const blocks = Math.ceil(cols / blockSize);
-	const size = rows * blocks;
+export function countHalfNonZeros(bits: Uint16Array, format: HalfFloat, outChannels: number, fanIn: number, blockSize: number, tol: number, into?: Int32Array): ColumnCounts {
+	const blocks = Math.ceil(fanIn / blockSize);
+	const size = outChannels * blocks;
 	const counts = into && into.length >= size ? into.subarray(0, size) : new Int32Array(size);
 	const threshold = halfThresholdBits(format, tol);
 	const { infinity } = halfFormats[format];
 	let nanCount = 0;
-	if (cols % 2 === 0 && blockSize % 2 === 0 && blockSize < 0x20000 && bits.byteOffset % 4 === 0) {
+	if (fanIn % 2 === 0 && blockSize % 2 === 0 && blockSize < 0x20000 && bits.byteOffset % 4 === 0) {
 		// Int32 words and `| 0` keep every step in 32-bit integers (an overflowing add would leave them).
-		const words = new Int32Array(bits.buffer, bits.byteOffset, (rows * cols) / 2);
+		const words = new Int32Array(bits.buffer, bits.byteOffset, (outChannels * fanIn) / 2);
 		const above = ((0x7fff - threshold) * 0x10001) | 0;
 		const nanAbove = ((0x7fff - infinity) * 0x10001) | 0;
 		const wordsPerBlock = blockSize / 2;
-		const wordsPerRow = cols / 2;
-		for (let o = 0; o < rows; o++) {
+		const wordsPerRow = fanIn / 2;
+		for (let o = 0; o < outChannels; o++) {
 			const rowStart = o * wordsPerRow;
 			for (let b = 0; b < blocks; b++) {
 				const start = rowStart + b * wordsPerBlock;
@@ -177,11 +179,11 @@ export function countHalfNonZeros(bits: Uint16Array, format: HalfFloat, rows: nu
 			}
 		}
 	} else {
-		for (let o = 0; o < rows; o++) {
-			const rowStart = o * cols;
+		for (let o = 0; o < outChannels; o++) {
+			const rowStart = o * fanIn;
 			for (let b = 0; b < blocks; b++) {
 				const start = rowStart + b * blockSize;
-				const end = Math.min(start + blockSize, rowStart + cols);
+				const end = Math.min(start + blockSize, rowStart + fanIn);
 				let n = 0;
 				for (let i = start; i < end; i++) {
 					const key = bits[i] & 0x7fff;
@@ -192,7 +194,7 @@ export function countHalfNonZeros(bits: Uint16Array, format: HalfFloat, rows: nu
 			}
 		}
 	}
-	return { rows, blocks, counts, nanCount };
+	return { outChannels, inputBlocks: blocks, counts, nanCount };
 }
 
 function countHalfNaN(bits: Uint16Array, start: number, end: number, infinity: number): number {

@@ -1,4 +1,29 @@
+/**
+ * The weight matrix M that the analysis, the pruning math and the regularizer all work on
+ * (docs/method.md §1): row-major O × K, O = output channels (crossbar columns), K = fan-in in
+ * PyTorch flatten(1) order; and the conversions between a tensor's stored layout and M.
+ */
 import type { WeightLayout } from '../core/model';
+
+/** A weight matrix M: `values[o·fanIn + κ]`, row o = output channel o. */
+export interface WeightMatrix {
+	readonly values: Float32Array;
+	/** O: output channels, i.e. crossbar columns (bit lines). */
+	readonly outChannels: number;
+	/** K = C·Kh·Kw: inputs, i.e. crossbar rows (word lines). */
+	readonly fanIn: number;
+}
+
+/** Throws a RangeError unless `matrix.values` holds exactly O·K elements. */
+export function checkMatrix(matrix: WeightMatrix): void {
+	const { values, outChannels, fanIn } = matrix;
+	if (!Number.isInteger(outChannels) || !Number.isInteger(fanIn) || outChannels < 1 || fanIn < 1) {
+		throw new RangeError(`Matrix dimensions must be positive integers, got ${outChannels} × ${fanIn}.`);
+	}
+	if (values.length !== outChannels * fanIn) {
+		throw new RangeError(`Matrix ${outChannels} × ${fanIn} needs ${outChannels * fanIn} values, got ${values.length}.`);
+	}
+}
 
 /** Rows (output channels = crossbar columns) and fan-in of a weight's matrix M. */
 export function matrixDims(shape: readonly number[], layout: WeightLayout): [number, number] {

@@ -76,7 +76,7 @@ export async function sweepGraph(graph: ModelGraph, base: HardwareProfile, setti
 	const buffers: (Int32Array | undefined)[] = sizes.map(() => undefined);
 	let done = 0;
 	await forEachCountableLayer(counted, (m) => {
-		const weights = m.rows * m.cols;
+		const weights = m.outChannels * m.fanIn;
 		let nonZeros = 0;
 		let counts: ColumnCounts | undefined;
 		sizes.forEach((crossbarSize, s) => {
@@ -95,9 +95,9 @@ export async function sweepGraph(graph: ModelGraph, base: HardwareProfile, setti
 					lsc = least.lsc;
 					nonZeros = least.nonZeros;
 				} else {
-					lsc = mergeChannelGroups(lsc, counts.blocks, slicings[q + 1] / slices);
+					lsc = mergeChannelGroups(lsc, counts.inputBlocks, slicings[q + 1] / slices);
 				}
-				const levels = crossbarLevels(m.rows, m.cols, lsc, crossbarSize, slices);
+				const levels = crossbarLevels(m.outChannels, m.fanIn, lsc, crossbarSize, slices);
 				const layer = {
 					name: m.layer.name,
 					tiles: levels.levels.length,
@@ -105,7 +105,7 @@ export async function sweepGraph(graph: ModelGraph, base: HardwareProfile, setti
 					zeros: weights - nonZeros,
 					levelHistogram: levels.levelHistogram,
 					invocationsPerInference: m.layer.invocationsPerInference,
-					matrix: [m.rows, m.cols] as [number, number],
+					matrix: [m.outChannels, m.fanIn] as [number, number],
 					grid: levels,
 				};
 				laws.forEach((_, l) => totals[l][q][s].add(layer));
@@ -143,12 +143,12 @@ export async function sweepGraph(graph: ModelGraph, base: HardwareProfile, setti
  * from the matrix, src/hardware/geometry.ts blockLength).
  */
 export function mergeBlocks(counts: ColumnCounts, factor: number, into?: Int32Array): ColumnCounts {
-	const { rows, blocks: from } = counts;
+	const { outChannels, inputBlocks: from } = counts;
 	const blocks = Math.ceil(from / factor);
-	const size = rows * blocks;
+	const size = outChannels * blocks;
 	const out = into && into.length >= size ? into.subarray(0, size) : new Int32Array(size);
 	const source = counts.counts;
-	for (let o = 0; o < rows; o++) {
+	for (let o = 0; o < outChannels; o++) {
 		const row = o * from;
 		for (let b = 0; b < blocks; b++) {
 			const end = Math.min(from, (b + 1) * factor);
@@ -157,7 +157,7 @@ export function mergeBlocks(counts: ColumnCounts, factor: number, into?: Int32Ar
 			out[o * blocks + b] = n;
 		}
 	}
-	return { rows, blocks, counts: out, nanCount: counts.nanCount };
+	return { outChannels, inputBlocks: blocks, counts: out, nanCount: counts.nanCount };
 }
 
 function sortedUnique(values: readonly number[]): number[] {

@@ -16,8 +16,8 @@ import { Float32Scratch, absKeyOf, floatOfBits, numpyLerp, percentileOfAbs, sele
 import { crossbarGeometry, crossbarGrid } from '../hardware/geometry';
 import type { CrossbarGeometry, CrossbarGrid } from '../hardware/geometry';
 import { binEdges, levelFromCounts } from '../hardware/levels';
-import type { WeightMatrix } from './weightMatrix';
-import { checkMatrix } from './weightMatrix';
+import type { WeightMatrix } from '../hardware/matrix';
+import { checkMatrix } from '../hardware/matrix';
 
 /** What pruning did to one tile; stored as codes in `CrossbarPruneReport.action`. */
 export const CrossbarAction = {

@@ -94,9 +94,9 @@ export async function pruneGraph(graph: ModelGraph, profile: HardwareProfile, sp
 	// Column counts (o·blocks + block), reused from layer to layer: layerStatistics copies what it keeps.
 	const buffers = { before: new Int32Array(0), after: new Int32Array(0), baseline: new Int32Array(0), mask: new Uint8Array(0) };
 	const stats = (m: LayerMatrix, counts: ColumnCounts) => layerStatistics({ ...m.layer, shape: m.layer.tensor.shape }, counts, profile);
-	const wrap = (counts: Int32Array, m: LayerMatrix): ColumnCounts => ({ rows: m.rows, blocks: Math.ceil(m.cols / profile.crossbarSize), counts, nanCount: 0 });
+	const wrap = (counts: Int32Array, m: LayerMatrix): ColumnCounts => ({ outChannels: m.outChannels, inputBlocks: Math.ceil(m.fanIn / profile.crossbarSize), counts, nanCount: 0 });
 	await forEachLayerMatrix(layers, (m) => {
-		const size = m.rows * Math.ceil(m.cols / profile.crossbarSize);
+		const size = m.outChannels * Math.ceil(m.fanIn / profile.crossbarSize);
 		if (buffers.before.length < size) {
 			buffers.before = new Int32Array(size);
 			buffers.after = new Int32Array(size);
@@ -118,19 +118,18 @@ export async function pruneGraph(graph: ModelGraph, profile: HardwareProfile, sp
 			return;
 		}
 		const ratio = ratioByLayer.get(m.layer.name);
-		const matrix = { values: m.values, outChannels: m.rows, fanIn: m.cols };
 		// With exact zeros (tol 0), the prune's own counts are what the analyses after it count.
 		const exact = profile.tol === 0;
 		const counts = exact ? { nonZerosAfter: buffers.after.subarray(0, size), aboveThreshold: buffers.baseline.subarray(0, size) } : undefined;
 		const common = { crossbarSize: profile.crossbarSize, slices: profile.slices, skipLevel0Loosening: spec.skipLevel0Loosening, scratch, signal: options.signal, absHistogram, counts, mask };
 		let result: PruneResult;
 		switch (spec.method) {
-			case 'dub': result = pruneDubFixedRatio(matrix, ratio ?? 0, common); break;
-			case 'dub-tol': result = pruneDubTol(matrix, { ...common, tol: spec.pruneTol ?? 1e-3 }); break;
-			case 'tiles': result = pruneWholeCrossbars(matrix, { ratio: ratio ?? 0 }, common); break;
+			case 'dub': result = pruneDubFixedRatio(m, ratio ?? 0, common); break;
+			case 'dub-tol': result = pruneDubTol(m, { ...common, tol: spec.pruneTol ?? 1e-3 }); break;
+			case 'tiles': result = pruneWholeCrossbars(m, { ratio: ratio ?? 0 }, common); break;
 			case 'unstructured': result = pruneUnstructured(m.values, ratio ?? 0, { scratch, signal: options.signal, absHistogram, mask }); break;
 		}
-		const recount = (values: Float32Array, tol: number, into: Int32Array) => countColumnNonZeros(values, m.rows, m.cols, profile.crossbarSize, tol, into);
+		const recount = (values: Float32Array, tol: number, into: Int32Array) => countColumnNonZeros(values, m.outChannels, m.fanIn, profile.crossbarSize, tol, into);
 		after.push(stats(m, counts && spec.method !== 'unstructured' ? wrap(counts.nonZerosAfter, m) : recount(result.values, profile.tol, buffers.after)));
 		updates.set(m.layer.tensor.name, fromMatrix(result.values, m.layer.tensor.shape, m.layer.layout));
 		summaries.push({ name: m.layer.name, ratio, threshold: result.threshold, pruned: result.prunedCount, zerosAfter: result.zeroCount, weights: m.values.length });

@@ -5,8 +5,8 @@
  */
 
 import { crossbarGeometry, crossbarGrid } from '../hardware/geometry';
-import type { WeightMatrix } from './weightMatrix';
-import { checkMatrix } from './weightMatrix';
+import type { WeightMatrix } from '../hardware/matrix';
+import { checkMatrix } from '../hardware/matrix';
 
 /** ε in the Hoyer denominator: the reference's `+ 0.000001` (§4.1). */
 export const hoyerEpsilon = 1e-6;

@@ -9,7 +9,7 @@ import { crossbarGeometry, crossbarGrid } from '../../hardware/geometry';
 import type { CrossbarGrid } from '../../hardware/geometry';
 import { log2Int } from '../../hardware/levels';
 import type { AnalysisResultDto, HardwareProfile, LayerAnalysisDto } from '../../shared/analysis';
-import { formatRatio } from '../../shared/format';
+import { formatPercent, formatRatio } from '../../shared/format';
 
 /** Crossbars a [out, fanIn] matrix needs under a profile (src/hardware/geometry.ts), and their dense ADC bits (log2 T each). */
 export function crossbarsFor(matrix: readonly [number, number], profile: Pick<HardwareProfile, 'crossbarSize' | 'slices'>): CrossbarGrid & { readonly adcBitsDense: number } {
@@ -62,7 +62,7 @@ export function formatLayerLens(layer: ScannedLayer, profile: Pick<HardwareProfi
 	const levels = m.levelHistogram.map((n, k) => `k${k}:${n}`).join(' ');
 	return {
 		title: `${head} · ${m.tiles} crossbar${m.tiles === 1 ? '' : 's'} · ADC ${m.adcBitsDense}→${m.adcBits} bits (${formatRatio(m.adcEnergyImprovement)})`,
-		tooltip: `${m.name} in ${measured.source}: ${m.tiles} ${geometry}, ${(100 * m.zeros / Math.max(1, m.weights)).toFixed(1)}% zeros. Crossbars per level ${levels}. ADC bits ${m.adcBitsDense} → ${m.adcBits}; ADC energy improvement ${formatRatio(m.adcEnergyImprovement)} (${profile.adcLaw} law). Click to show the layer.${inferred}`,
+		tooltip: `${m.name} in ${measured.source}: ${m.tiles} ${geometry}, ${formatPercent(m.zeros, m.weights)} zeros. Crossbars per level ${levels}. ADC bits ${m.adcBitsDense} → ${m.adcBits}; ADC energy improvement ${formatRatio(m.adcEnergyImprovement)} (${profile.adcLaw} law). Click to show the layer.${inferred}`,
 	};
 }
 

@@ -86,6 +86,9 @@ export class TaskPythonLauncher implements PythonLauncher {
 				if (signal === 'SIGKILL') running?.terminate();
 			},
 			exited,
+			get pid() {
+				return fallback ? fallback.pid : pid;
+			},
 		};
 	}
 }

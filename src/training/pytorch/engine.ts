@@ -37,6 +37,8 @@ export interface PythonProcess {
 	kill(signal: 'SIGTERM' | 'SIGKILL'): void;
 	/** Settles when the process has exited (code null: killed by a signal, or the exit code is unknown). */
 	readonly exited: Promise<{ readonly code: number | null }>;
+	/** The engine's process id, once it is known. */
+	readonly pid?: number;
 }
 
 /**
@@ -105,6 +107,7 @@ export const childProcessLauncher: PythonLauncher = {
 				}
 			},
 			exited,
+			pid: child.pid,
 		};
 	},
 };
@@ -239,6 +242,7 @@ export function signalEngineProcess(pid: number, signal: 'SIGTERM' | 'SIGKILL'):
 function attachedProcess(pid: number, pollMs = 500): PythonProcess {
 	return {
 		kill: (signal) => signalEngineProcess(pid, signal),
+		pid,
 		exited: new Promise((resolve) => {
 			const timer = setInterval(() => {
 				if (!processAlive(pid)) {
@@ -295,8 +299,9 @@ export class PytorchTrainingEngine implements TrainingEngine {
 		const eventsDir = running ? followedDir : launcher.pipesOutput ? undefined : await mkdtemp(join(tmpdir(), eventsDirPrefix));
 		const eventsFile = running ? running.eventsFile : eventsDir ? join(eventsDir, 'events.jsonl') : undefined;
 		let tail: FileTail | undefined;
-		// An exit without a code or a last event, not asked for, is this window going away (a reload)
-		// while the engine may go on in its terminal: its events file stays for the next window.
+		// An exit without a code or a last event, not asked for, while the process lives on, is this
+		// window going away (a reload) with the engine going on in its terminal: its events file stays
+		// for the next window. An engine that died by a signal leaves nothing behind.
 		let mayLiveOn = false;
 		try {
 			const command = pytorchCommand(job, this.settings, eventsFile);
@@ -320,7 +325,7 @@ export class PytorchTrainingEngine implements TrainingEngine {
 			const exit = await exitOrCancel(child, signal, this.settings.cancelGraceMs ?? 60_000);
 			stdout.flush().forEach(deliver);
 			await tail?.close();
-			mayLiveOn = exit.code === null && !signal.aborted && !protocol.result && !protocol.stopped && !protocol.error;
+			mayLiveOn = exit.code === null && !signal.aborted && !protocol.result && !protocol.stopped && !protocol.error && (child.pid === undefined || processAlive(child.pid));
 			if (protocol.result) {
 				return protocol.result;
 			}

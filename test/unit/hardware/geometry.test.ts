@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { crossbarGeometry, crossbarGrid } from '../../../src/hardware/geometry';
 import { binEdges, levelFromCounts, sparsityBins } from '../../../src/hardware/levels';
-import { checkMatrix } from '../../../src/pruning/weightMatrix';
+import { checkMatrix } from '../../../src/hardware/matrix';
 import { vectors } from '../../helpers/testVectors';
 
 void describe('crossbar geometry and levels (docs/method.md §1–§3, A17)', () => {

@@ -6,7 +6,7 @@ import { CrossbarAction, pruneDubAtThreshold, pruneDubFixedRatio, pruneDubTol, p
 import { numpyLerp, percentileLinear } from '../../../src/pruning/percentile';
 import { countColumnNonZeros } from '../../../src/hardware/columnCounts';
 import { crossbarGeometry } from '../../../src/hardware/geometry';
-import type { WeightMatrix } from '../../../src/pruning/weightMatrix';
+import type { WeightMatrix } from '../../../src/hardware/matrix';
 import { pruneBelowThreshold, pruneUnstructured } from '../../../src/pruning/unstructured';
 import { awkwardFloats, distinctMagnitudes, randomInt, seededRandom } from './random';
 import { vectors } from '../../helpers/testVectors';

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import {
 	Float64Scratch, dubRegularizer, hoyerEpsilon as codeHoyerEpsilon, hoyerSquare, hoyerSquareGradient, segmentHoyers, crossbarHoyerVariances,
 } from '../../../src/pruning/regularizer';
-import type { WeightMatrix } from '../../../src/pruning/weightMatrix';
+import type { WeightMatrix } from '../../../src/hardware/matrix';
 import { flat, hoyerEpsilon, vectors } from '../../helpers/testVectors';
 import { randomInt, randomNormal, seededRandom } from './random';
 

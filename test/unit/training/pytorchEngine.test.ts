@@ -2,9 +2,10 @@
 // arbitrary chunks (pipe or tailed file), the events and result they become, and how a failure,
 // a cancel and a usage error reach the caller. A fake launcher replays scripted output.
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { TrainingEvent, TrainingJob } from '../../../src/training/engine';
 import { PytorchTrainingEngine, pytorchCommand } from '../../../src/training/pytorch/engine';
@@ -55,6 +56,8 @@ interface Script {
 	readonly code?: number | null;
 	/** What happens on SIGTERM: more chunks, then exit. Without it the process ignores SIGTERM. */
 	readonly onTerm?: readonly string[];
+	/** The process id the handle gives. */
+	readonly pid?: number;
 }
 
 /** A launcher that replays a script on stdout (or appends it to the --events-file when pipesOutput is false). */
@@ -102,6 +105,7 @@ function fakeLauncher(script: Script, pipesOutput = true): PythonLauncher & { co
 					}
 				},
 				exited,
+				pid: script.pid,
 			};
 		},
 	};
@@ -357,6 +361,19 @@ void describe('PyTorch engine: running (fake launcher)', () => {
 		}, controller.signal);
 		await assert.rejects(started, (ex: Error) => ex.name === 'AbortError' && /did not stop in time/.test(ex.message));
 		assert.deepEqual(launcher.signals, ['SIGTERM', 'SIGKILL']);
+	});
+
+	void it('an exit without a code or a last event keeps the events file while the process lives on (a reload), and removes it once the process is gone', async () => {
+		const ended = async (pid: number): Promise<string> => {
+			const launcher = fakeLauncher({ chunks: lines.slice(0, 2).map((l) => `${l}\n`), code: null, pid }, false);
+			await assert.rejects(engine(launcher).start(job(), () => undefined, new AbortController().signal), /exited with code unknown/);
+			return flag(launcher.commands[0].args, '--events-file')!;
+		};
+		const kept = await ended(process.pid);
+		assert.ok(existsSync(kept), 'a window reloading leaves the file to the next window');
+		rmSync(dirname(kept), { recursive: true, force: true });
+		const gone = spawnSync(process.execPath, ['-e', '']).pid;
+		assert.ok(!existsSync(await ended(gone)), 'an engine killed by a signal leaves no events folder behind');
 	});
 
 	void it('an aborted signal never starts a process', async () => {
