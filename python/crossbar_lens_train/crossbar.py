@@ -1,8 +1,9 @@
 """Crossbar geometry, discrete sparsity levels and the paper's ADC-energy law (docs/method.md §1-§3, §5.2).
 
-Layout convention (as src/pruning): the reference's matrix M = W.flatten(1), O x K, row o = output
-channel o = one crossbar column (bit line); a crossbar holds R = T/q output channels x T inputs, anchored
-at the top-left, truncated at the edges.
+Layout convention (as the TypeScript side: WeightMatrix and toMatrix in src/hardware/matrix.ts, the grid in
+src/hardware/geometry.ts): the reference's matrix M = W.flatten(1), O x K, row o = output channel o = one
+crossbar column (bit line); a crossbar holds R = T/q output channels x T inputs, anchored at the top-left,
+truncated at the edges.
 """
 from __future__ import annotations
 
@@ -50,18 +51,9 @@ def as_matrix(weight: torch.Tensor) -> torch.Tensor:
     return weight.reshape(weight.shape[0], -1)
 
 
-def sparsity_level(lsc_non_zeros: int, column_length: int, bins: int) -> int:
-    """Level k from integer counts (rule A17): B-1 for an all-zero LSC, else the largest k <= B-2 with N*2^k <= n_b."""
-    if lsc_non_zeros == 0:
-        return bins - 1
-    k = 0
-    while k < bins - 2 and lsc_non_zeros * 2 ** (k + 1) <= column_length:
-        k += 1
-    return k
-
-
 def levels_from_counts(lsc_non_zeros: np.ndarray, column_length: np.ndarray, bins: int) -> np.ndarray:
-    """Vectorised sparsity_level over arrays of LSC non-zero counts and column lengths."""
+    """Level k of each crossbar from its LSC non-zero count and column length (rule A17): B-1 for an all-zero
+    LSC, else the largest k <= B-2 with N*2^k <= n_b."""
     n = np.asarray(lsc_non_zeros, dtype=np.int64)
     length = np.broadcast_to(np.asarray(column_length, dtype=np.int64), n.shape)
     k = np.zeros(n.shape, dtype=np.int64)
@@ -113,7 +105,7 @@ def improvement_from_histogram(histogram: Sequence[int], geometry: CrossbarGeome
 
 
 def conv_layers(model: nn.Module) -> List[Tuple[str, nn.Conv2d]]:
-    """Every nn.Conv2d in module order (§2 item 5), with its qualified name (DDP wrappers unwrapped)."""
+    """Every nn.Conv2d in module order (docs/method.md §2.5), with its qualified name (DDP wrappers unwrapped)."""
     inner = getattr(model, "module", model) if isinstance(model, nn.parallel.DistributedDataParallel) else model
     return [(name, m) for name, m in inner.named_modules() if isinstance(m, nn.Conv2d)]
 

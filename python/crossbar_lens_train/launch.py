@@ -1,15 +1,22 @@
-"""`python3 -m crossbar_lens_train.launch ARGS` = `torchrun ARGS`, with a fix for torch < 2.0 on Python 3.11.
+"""`python3 -m crossbar_lens_train.launch ARGS` = `torchrun ARGS`, with two fixes for Debian's torch 1.13.
 
 Debian's torch 1.13 `torchrun` dies in its own argument parsing on Python 3.11
 (`AttributeError: 'NoneType' object has no attribute 'get'`): Std.from_str looks the value up by
 iterating the IntFlag, and Python 3.11 no longer yields the zero (NONE) and multi-bit (ALL) members,
 so "--redirects 0" (the default) becomes None. This wrapper makes the lookup `Std(int(v))` and then
 runs torchrun's own main(); on a torch without the bug it changes nothing.
+
+It also makes `--standalone` take a free port: torch 1.13 puts every standalone job's rendezvous on
+localhost:29400, so a second job on the same machine (two fine-tunes, or a test beside a run) fails
+with "Address already in use". `--standalone` becomes torchrun's documented form for stacked
+single-node jobs, `--rdzv_backend=c10d --rdzv_endpoint=localhost:0`.
 """
 from __future__ import annotations
 
+import argparse
 import re
 import sys
+import uuid
 from typing import Dict, Union
 
 
@@ -32,9 +39,19 @@ def _patch() -> None:
 
 def main() -> None:
     _patch()
-    from torch.distributed.run import main as torchrun_main
+    from torch.distributed import run as torchrun
+
+    run = torchrun.run
+
+    def run_standalone_on_a_free_port(args: argparse.Namespace) -> None:
+        if args.standalone:
+            args.standalone = False
+            args.rdzv_backend, args.rdzv_endpoint, args.rdzv_id = "c10d", "localhost:0", str(uuid.uuid4())
+        run(args)
+
+    torchrun.run = run_standalone_on_a_free_port  # main() looks run up when it calls it
     sys.argv[0] = "torchrun"
-    torchrun_main()
+    torchrun.main()
 
 
 if __name__ == "__main__":

@@ -203,7 +203,7 @@ def dub_prune_matrix(m: np.ndarray, theta: float, geometry: CrossbarGeometry, *,
 
 def unstructured_prune_array(w: np.ndarray, ratio: float) -> Tuple[np.ndarray, float]:
     """Zero every |w| <= percentile(|W|, ratio) (§8.2, REPO:c0_LBL_prune_class.py); returns (copy, theta)."""
-    theta = float(np.percentile(np.abs(w).reshape(-1), ratio))
+    theta = layer_threshold(w, ratio)
     out = w.copy()
     out[np.abs(out) <= _dtype_scalar(theta, out.dtype)] = 0
     out[out == 0] = 0

@@ -10,7 +10,8 @@ import { PytorchTrainingEngine } from '../training/pytorch/engine';
 import { TfjsTrainingEngine } from '../training/tfjs/engine';
 import { numberOption, parseArgs } from './args';
 import { singleModelPath } from './analyzeCommand';
-import { formatImprovement } from '../shared/format';
+import { table } from './format';
+import { formatAccuracy, formatImprovement } from '../shared/format';
 
 const hyperOptions: Record<string, keyof TrainingHyperParameters> = {
 	'epochs': 'regularizeEpochs',
@@ -35,19 +36,22 @@ export function datasetFromArg(text: string): DatasetSpec {
 export function describeEpoch(e: TrainingEvent): string {
 	const parts = [`${e.phase ?? ''} ${e.epoch ?? ''}/${e.epochs ?? ''}`.trim()];
 	if (e.loss !== undefined) parts.push(`loss ${e.loss.toFixed(4)}`);
-	if (e.testAccuracy !== undefined) parts.push(`test ${e.testAccuracy.toFixed(2)} %`);
+	if (e.testAccuracy !== undefined) parts.push(`test ${formatAccuracy(e.testAccuracy)}`);
 	if (e.adcEnergyImprovement !== undefined) parts.push(`ADC ${formatImprovement(e.adcEnergyImprovement)}`);
 	return parts.join('  ');
 }
 
 function summary(result: TrainingResult): string {
-	const row = (label: string, accuracy: number, improvement: number | null) => `${label.padEnd(26)} ${accuracy.toFixed(2).padStart(7)} %   ${formatImprovement(improvement)}`;
-	return [
-		`${'model'.padEnd(26)} held-out acc   ADC improvement (paper law)`,
+	const row = (label: string, accuracy: number, improvement: number | null) => [label, formatAccuracy(accuracy), formatImprovement(improvement)];
+	const rows = [
+		['model', 'held-out acc', 'ADC improvement (paper law)'],
 		row('dense (start)', result.initial.accuracy, result.initial.adcEnergyImprovement),
 		row('D.U.B. regularized', result.regularized.accuracy, result.regularized.adcEnergyImprovement),
 		row('D.U.B. fine-tuned', result.dub.accuracy, result.dub.adcEnergyImprovement),
 		...(result.unstructured ? [row('unstructured fine-tuned', result.unstructured.accuracy, result.unstructured.adcEnergyImprovement)] : []),
+	];
+	return [
+		table(rows, [false, true, false]),
 		`wrote ${result.outputPath} (${result.engine}, ${result.backend}, ${result.workers} worker${result.workers === 1 ? '' : 's'}, ${result.seconds.toFixed(1)} s)`,
 	].join('\n');
 }

@@ -34,7 +34,7 @@ export function formatAnalysisTable(result: AnalysisResultDto): string {
 		'',
 	];
 	const rows = [
-		['layer', 'kind', 'matrix', 'tiles', 'zeros', `tiles per level k=0..${bins - 1}`, 'ADC bits', 'improvement'],
+		['layer', 'kind', 'matrix', 'crossbars', 'zeros', `crossbars per level k=0..${bins - 1}`, 'ADC bits', 'improvement'],
 		...result.layers.map(layerRow),
 		['total', '', '', String(totals.tiles), percent(totals.zeros, totals.weights), totals.levelHistogram.join(' '), `${totals.adcBitsDense} → ${totals.adcBits}`, formatImprovement(totals.adcEnergyImprovement)],
 	];

@@ -3,7 +3,7 @@ import { openModel } from '../formats/registry';
 import { csvField } from '../report/csvReport';
 import { adcLaws } from '../shared/analysis';
 import type { AdcLaw } from '../shared/analysis';
-import { formatImprovement, toJson } from '../shared/format';
+import { formatAccuracy, formatImprovement, formatPercent, toJson } from '../shared/format';
 import type { TradeoffDto, TradeoffMeasureDto, TradeoffMethod, TradeoffProgress } from '../shared/tradeoff';
 import { describeAdcLaw } from '../hardware/energy';
 import { parseSweepRatios, parseTradeoffMethods, runTradeoff } from '../training/tradeoff';
@@ -15,8 +15,6 @@ import { table } from './format';
 
 const methodLabels: Readonly<Record<TradeoffMethod, string>> = { dub: 'D.U.B.', unstructured: 'unstructured' };
 
-const percent = (fraction: number): string => `${(100 * fraction).toFixed(1)} %`;
-const accuracy = (value: number): string => `${value.toFixed(2)} %`;
 
 /** What a point's ratio means: the ratio of every conv layer, or a percentage of a preset's ratios. */
 function ratioLabel(ratio: number, preset: string | undefined): string {
@@ -27,10 +25,10 @@ function ratioLabel(ratio: number, preset: string | undefined): string {
 export function describeProgress(p: TradeoffProgress, preset?: string): string | undefined {
 	switch (p.kind) {
 		case 'start': return `${p.message} · ${p.total} points`;
-		case 'dense': return `${'dense'.padEnd(28)} ${accuracy(p.dense.accuracy).padStart(8)}  ADC ${formatImprovement(p.dense.improvement)}`;
+		case 'dense': return `${'dense'.padEnd(28)} ${formatAccuracy(p.dense.accuracy).padStart(8)}  ADC ${formatImprovement(p.dense.improvement)}`;
 		case 'point': {
 			const where = `[${String(p.index).padStart(String(p.total).length)}/${p.total}] ${methodLabels[p.point.method]} ${ratioLabel(p.point.ratio, preset)}`;
-			return `${where.padEnd(28)} ${accuracy(p.point.accuracy).padStart(8)}  ADC ${formatImprovement(p.point.improvement)}  zeros ${percent(p.point.zerosFraction)}`;
+			return `${where.padEnd(28)} ${formatAccuracy(p.point.accuracy).padStart(8)}  ADC ${formatImprovement(p.point.improvement)}  zeros ${formatPercent(p.point.zerosFraction, 1)}`;
 		}
 		case 'log': return p.message;
 		default: return undefined;
@@ -47,7 +45,7 @@ export function formatTradeoffTable(result: TradeoffDto): string {
 		`one-shot pruning, no fine-tune; accuracy on ${result.testImages} held-out images${result.preset ? `; ratios are percentages of the preset ${result.preset}` : ''}`,
 		'',
 	];
-	const cells = (m: TradeoffMeasureDto) => [accuracy(m.accuracy), formatImprovement(m.improvement), percent(m.zerosFraction)];
+	const cells = (m: TradeoffMeasureDto) => [formatAccuracy(m.accuracy), formatImprovement(m.improvement), formatPercent(m.zerosFraction, 1)];
 	const rows = [
 		['ratio', ...result.methods.flatMap((m) => [`${methodLabels[m]} acc`, 'ADC improvement', 'zeros'])],
 		['dense', ...result.methods.flatMap(() => cells(result.dense))],

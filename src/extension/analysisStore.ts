@@ -16,7 +16,7 @@ export interface AnalysisEntry {
 	readonly profile: HardwareProfile;
 	readonly profileKey: string;
 	readonly result: AnalysisResultDto;
-	/** Per-column counts for the tile drill-down (kept for the newest entry of each file only). */
+	/** Per-column counts for the crossbar drill-down (kept for the newest entry of each file only). */
 	columnCounts?: ReadonlyMap<string, ColumnCounts>;
 	readonly finishedAt: number;
 	readonly elapsedMs: number;

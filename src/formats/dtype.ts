@@ -1,3 +1,4 @@
+import { float16Value } from '../core/bytes';
 import type { DType } from '../core/model';
 
 /** Bytes per element of each stored dtype. */
@@ -65,18 +66,7 @@ let halfTable: Float32Array | undefined;
 
 function buildHalfTable(): Float32Array {
 	const table = new Float32Array(65536);
-	for (let h = 0; h < 65536; h++) {
-		const sign = h & 0x8000 ? -1 : 1;
-		const exponent = (h >> 10) & 0x1f;
-		const mantissa = h & 0x3ff;
-		if (exponent === 0) {
-			table[h] = sign * mantissa * 2 ** -24;
-		} else if (exponent === 31) {
-			table[h] = mantissa ? NaN : sign * Infinity;
-		} else {
-			table[h] = sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
-		}
-	}
+	for (let h = 0; h < 65536; h++) table[h] = float16Value(h);
 	return table;
 }
 

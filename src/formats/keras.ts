@@ -5,11 +5,13 @@ import { bufferSource, windowSource } from './byteSource';
 import { openHdf5 } from './hdf5';
 import type { Hdf5Dataset, Hdf5File } from './hdf5';
 import { graphOverSources } from './stateDict';
+import { kerasContainers, kerasLayerList, kerasModel } from './kerasTopology';
 import { buildKerasLayers, checkInputSize, weightFinder } from './tfjs';
 import type { KerasWeightFinder } from './tfjs';
 import type { FormatReader } from './types';
 import { readZipDirectory, readZipEntry, zipEntryDataOffset } from './zip';
 import type { ZipEntryDetail } from './zip';
+import { isRecord } from '../shared/isRecord';
 
 const hdf5Signature = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 const floatTypes: ReadonlySet<DType> = new Set(['float64', 'float32', 'float16', 'bfloat16']);
@@ -104,7 +106,6 @@ export function kerasVariableIndex(className: string, config: Record<string, unk
 	return index < 0 ? undefined : index;
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Keras's naming.to_snake_case: 'Conv2D' → 'conv2d', 'MaxPooling2D' → 'max_pooling2d'. */
 export function kerasSnakeCase(name: string): string {
@@ -123,17 +124,15 @@ export function kerasV3LayerPaths(topology: unknown): Map<string, string> {
 	const paths = new Map<string, string>();
 	const visit = (model: unknown, prefix: string, depth: number): void => {
 		if (!isRecord(model) || depth > 16) return;
-		const config = model.config;
-		const list = Array.isArray(config) ? config : isRecord(config) && Array.isArray(config.layers) ? config.layers : [];
 		const used = new Map<string, number>();
-		for (const layer of list as unknown[]) {
+		for (const layer of kerasLayerList(model) ?? []) {
 			if (!isRecord(layer) || typeof layer.class_name !== 'string') continue;
 			if (model.class_name === 'Sequential' && layer.class_name === 'InputLayer') continue;
 			const base = kerasSnakeCase(layer.class_name);
 			const seen = used.get(base) ?? 0;
 			used.set(base, seen + 1);
 			const path = `${prefix}layers/${seen === 0 ? base : `${base}_${seen}`}`;
-			if (['Sequential', 'Functional', 'Model'].includes(layer.class_name)) {
+			if (kerasContainers.has(layer.class_name)) {
 				visit(layer, `${path}/`, depth + 1);
 			} else {
 				const name = isRecord(layer.config) && typeof layer.config.name === 'string' ? layer.config.name : typeof layer.name === 'string' ? layer.name : undefined;
@@ -141,7 +140,7 @@ export function kerasV3LayerPaths(topology: unknown): Map<string, string> {
 			}
 		}
 	};
-	visit(isRecord(topology) && isRecord(topology.model_config) ? topology.model_config : topology, '', 0);
+	visit(kerasModel(topology), '', 0);
 	return paths;
 }
 

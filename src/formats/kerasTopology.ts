@@ -3,6 +3,7 @@
  * `model_config`) and Keras 3 (.keras `config.json`) write it. One walk, used by the readers
  * (src/formats/tfjs.ts, keras.ts) and by the tfjs trainer (src/training/tfjs/layersModel.ts).
  */
+import { isRecord } from '../shared/isRecord';
 
 /** A layer output shape without the batch axis; undefined entries (and an undefined shape) are unknown. */
 export type KerasShape = (number | undefined)[] | undefined;
@@ -22,11 +23,20 @@ export interface KerasTopology {
 	readonly inputShape?: KerasShape;
 }
 
-const containers = new Set(['Sequential', 'Functional', 'Model']);
+/** The classes that are models holding layers of their own. */
+export const kerasContainers: ReadonlySet<string> = new Set(['Sequential', 'Functional', 'Model']);
 
-export function isObject(value: unknown): value is Record<string, unknown> {
-	return typeof value === 'object' && value !== null && !Array.isArray(value);
+/** The model inside a topology: .h5's `model_config` wrapper, or the topology itself. */
+export function kerasModel(topology: unknown): unknown {
+	return isRecord(topology) && isRecord(topology.model_config) ? topology.model_config : topology;
 }
+
+/** A container's layer entries: `config.layers`, or (old Sequential) `config` itself. */
+export function kerasLayerList(container: Record<string, unknown>): unknown[] | undefined {
+	const config = container.config;
+	return Array.isArray(config) ? config : isRecord(config) && Array.isArray(config.layers) ? config.layers : undefined;
+}
+
 
 /** A Keras int-or-pair argument (kernel_size, strides, …) as [h, w]. */
 export function kerasPair(value: unknown, fallback: number): [number, number] {
@@ -53,8 +63,8 @@ export function inboundNames(value: unknown): string[] {
 				return;
 			}
 			v.forEach((item) => visit(item, depth + 1));
-		} else if (isObject(v)) {
-			if (isObject(v.config) && Array.isArray(v.config.keras_history)) {
+		} else if (isRecord(v)) {
+			if (isRecord(v.config) && Array.isArray(v.config.keras_history)) {
 				visit(v.config.keras_history, depth + 1);
 				return;
 			}
@@ -73,8 +83,8 @@ export function inboundNames(value: unknown): string[] {
  * Undefined when there is no topology at all (a weights-only file).
  */
 export function kerasTopology(topology: unknown, fail: (what: string) => never): KerasTopology | undefined {
-	const model = isObject(topology) && isObject(topology.model_config) ? topology.model_config : topology;
-	if (!isObject(model)) {
+	const model = kerasModel(topology);
+	if (!isRecord(model)) {
 		return undefined;
 	}
 	const layers: KerasLayer[] = [];
@@ -83,22 +93,21 @@ export function kerasTopology(topology: unknown, fail: (what: string) => never):
 	const resolve = (names: string[] | undefined): string[] | undefined => names?.map((n) => aliases.get(n) ?? n);
 
 	const walk = (container: Record<string, unknown>, depth: number, feed: string[] | undefined): void => {
-		const config = container.config;
-		const list = Array.isArray(config) ? config : isObject(config) && Array.isArray(config.layers) ? config.layers : undefined;
+		const list = kerasLayerList(container);
 		if (!list) {
 			fail(`modelTopology '${String(container.class_name)}' has no layers`);
 		}
 		// Inside a functional parent, the layers of a nested Sequential (which name no inbound
 		// layers) are a chain starting from what feeds the nested model.
 		let chain = feed;
-		for (const entry of list as unknown[]) {
-			if (!isObject(entry) || typeof entry.class_name !== 'string') {
+		for (const entry of list) {
+			if (!isRecord(entry) || typeof entry.class_name !== 'string') {
 				continue;
 			}
-			const layerConfig = isObject(entry.config) ? entry.config : {};
+			const layerConfig = isRecord(entry.config) ? entry.config : {};
 			const name = typeof layerConfig.name === 'string' ? layerConfig.name : typeof entry.name === 'string' ? entry.name : `${entry.class_name}_${layers.length}`;
 			const inbound = Array.isArray(entry.inbound_nodes) && entry.inbound_nodes.length > 0 ? resolve(inboundNames(entry.inbound_nodes[0])) : undefined;
-			if (containers.has(entry.class_name)) {
+			if (kerasContainers.has(entry.class_name)) {
 				if (depth >= 16) {
 					fail(`models nest more than 16 deep at '${name}'`);
 				}

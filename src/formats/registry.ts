@@ -4,7 +4,7 @@ import type { FormatId, ModelGraph } from '../core/model';
 import { openFileSource } from './byteSource';
 import type { ByteSource } from './byteSource';
 import type { FormatReader, OpenOptions } from './types';
-import { pytorchReader } from './pytorch/reader';
+import { pytorchReader, pytorchSuffixes } from './pytorch/reader';
 import { safetensorsReader } from './safetensors';
 import { onnxReader } from './onnx/reader';
 import { tfjsReader } from './tfjs';
@@ -29,7 +29,7 @@ export interface ModelFileType {
  * from it. Order: readers whose suffix matches a file are tried first, in this order.
  */
 export const modelFileTypes: readonly ModelFileType[] = [
-	{ reader: pytorchReader, suffixes: ['.pt', '.pth', '.bin', '.ckpt', '.tar'], trainWith: 'pytorch' },
+	{ reader: pytorchReader, suffixes: pytorchSuffixes, trainWith: 'pytorch' },
 	{ reader: safetensorsReader, suffixes: ['.safetensors'] },
 	{ reader: onnxReader, suffixes: ['.onnx'], trainWith: 'tfjs' },
 	{ reader: tfjsReader, suffixes: ['model.json'], trainWith: 'tfjs' },
@@ -208,10 +208,6 @@ export function describeBytes(head: Uint8Array, length: number): string {
 /** Opens a model file by path. */
 export async function openModel(path: string, options: OpenOptions = {}, displayName: string = path): Promise<ModelGraph> {
 	return openModelSource(await openFileSource(path, displayName), options);
-}
-
-export function formatIds(): FormatId[] {
-	return modelFileTypes.map((t) => t.reader.id);
 }
 
 function safeSniff(reader: FormatReader, name: string, head: Uint8Array): boolean {

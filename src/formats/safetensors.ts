@@ -15,11 +15,6 @@ const dtypeCodes: Readonly<Record<string, DType>> = {
 	I64: 'int64', I32: 'int32', I16: 'int16', I8: 'int8', U8: 'uint8', BOOL: 'bool',
 };
 
-/** Inverse of dtypeCodes (writers, tests). */
-export const safetensorsDtypeCode: Readonly<Record<DType, string>> = {
-	float64: 'F64', float32: 'F32', float16: 'F16', bfloat16: 'BF16', float8_e4m3fn: 'F8_E4M3', float8_e5m2: 'F8_E5M2', int64: 'I64', int32: 'I32', int16: 'I16', int8: 'I8', uint8: 'U8', bool: 'BOOL',
-};
-
 /** Where one tensor's bytes lie in a safetensors file (absolute offsets). */
 export interface SafetensorsEntry {
 	readonly name: string;

@@ -4,7 +4,8 @@ import { numel } from '../core/model';
 import type { ByteSource } from './byteSource';
 import { decodeToFloat32, float32Target } from './dtype';
 import type { FormatReader } from './types';
-import { isObject, kerasPair, kerasTopology } from './kerasTopology';
+import { kerasPair, kerasTopology } from './kerasTopology';
+import { isRecord } from '../shared/isRecord';
 import type { KerasLayer, KerasShape } from './kerasTopology';
 import { graphOverSources } from './stateDict';
 
@@ -68,11 +69,11 @@ export async function readTfjsManifest(source: ByteSource): Promise<TfjsManifest
 		}
 		throw new ModelFormatError('corrupt', `${source.name}: is not valid JSON (${(ex as Error).message}).`);
 	}
-	if (!isObject(json)) {
+	if (!isRecord(json)) {
 		corrupt(source, 'model.json is not a JSON object');
 	}
 	const topology = json.modelTopology;
-	if (json.format === 'graph-model' || (isObject(topology) && 'node' in topology)) {
+	if (json.format === 'graph-model' || (isRecord(topology) && 'node' in topology)) {
 		throw new ModelFormatError('unsupported-format', `${source.name}: is a TF.js graph model (a frozen TensorFlow graph); Crossbar Lens reads TF.js layers models only. Convert the Keras model with tensorflowjs_converter --output_format tfjs_layers_model.`);
 	}
 	if (json.format !== undefined && json.format !== 'layers-model') {
@@ -87,13 +88,13 @@ export async function readTfjsManifest(source: ByteSource): Promise<TfjsManifest
 	const groupBytes: number[] = [];
 	const warnings: string[] = [];
 	for (const [g, group] of (manifest as unknown[]).entries()) {
-		if (!isObject(group) || !Array.isArray(group.paths) || !group.paths.every((p) => typeof p === 'string') || !Array.isArray(group.weights)) {
+		if (!isRecord(group) || !Array.isArray(group.paths) || !group.paths.every((p) => typeof p === 'string') || !Array.isArray(group.weights)) {
 			corrupt(source, `weightsManifest group ${g} needs 'paths' and 'weights'`);
 		}
 		groups.push(group as unknown as TfjsManifestGroup);
 		let offset = 0;
 		for (const entry of group.weights as unknown[]) {
-			if (!isObject(entry) || typeof entry.name !== 'string' || typeof entry.dtype !== 'string' || !Array.isArray(entry.shape)
+			if (!isRecord(entry) || typeof entry.name !== 'string' || typeof entry.dtype !== 'string' || !Array.isArray(entry.shape)
 				|| !entry.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
 				corrupt(source, `weightsManifest group ${g} has an entry without name, dtype and shape`);
 			}
@@ -101,7 +102,7 @@ export async function readTfjsManifest(source: ByteSource): Promise<TfjsManifest
 			const q = weight.quantization;
 			let stored: TfjsWeightLocation['stored'] | undefined;
 			if (q !== undefined) {
-				if (!isObject(q) || !['uint8', 'uint16', 'float16'].includes(q.dtype as string)
+				if (!isRecord(q) || !['uint8', 'uint16', 'float16'].includes(q.dtype as string)
 					|| (q.dtype !== 'float16' && (typeof q.scale !== 'number' || typeof q.min !== 'number'))) {
 					corrupt(source, `weight '${weight.name}' has an unknown quantization ${JSON.stringify(q)}`);
 				}

@@ -14,7 +14,7 @@ export interface AnalyzeOptions {
 	signal?: AbortSignal;
 	/** Called after each layer (done, total, layer name). */
 	onProgress?: (done: number, total: number, layer: string) => void;
-	/** Keep the per-column counts of every layer (the panel's tile drill-down). */
+	/** Keep the per-column counts of every layer (the panel's crossbar drill-down). */
 	keepColumnCounts?: boolean;
 }
 

@@ -3,6 +3,8 @@
  * number of non-zeros of output channel o among inputs b·T … b·T+T−1 (docs/method.md §3,
  * "column L0"). The hot loop of the analysis: it runs over every weight once.
  */
+import { float16Value } from '../core/bytes';
+
 export interface ColumnCounts {
 	/** O: the matrix's rows, one per output channel. */
 	readonly outChannels: number;
@@ -14,14 +16,14 @@ export interface ColumnCounts {
 }
 
 /**
- * Counts |w| > tol (tol = 0: w ≠ 0, −0 counting as zero) per (row, block of `blockSize`).
+ * Counts |w| > tol (tol = 0: w ≠ 0, −0 counting as zero) per (row, block of `crossbarSize`).
  * For tol = 0 the loop is branchless on the float's bits (sign cleared): ≈ 5 GB/s here.
  * `absHistogram` (65536 entries), when given, also receives in the same pass how many |w| have
  * each top-16-bit pattern of their bits: the first pass of the layer percentile that pruning
  * needs (src/pruning/percentile.ts, percentileOfAbs), so a prune reads each layer once for both.
  */
-export function countColumnNonZeros(matrix: Float32Array, outChannels: number, fanIn: number, blockSize: number, tol: number, into?: Int32Array, absHistogram?: Uint32Array): ColumnCounts {
-	const blocks = Math.ceil(fanIn / blockSize);
+export function countColumnNonZeros(matrix: Float32Array, outChannels: number, fanIn: number, crossbarSize: number, tol: number, into?: Int32Array, absHistogram?: Uint32Array): ColumnCounts {
+	const blocks = Math.ceil(fanIn / crossbarSize);
 	const size = outChannels * blocks;
 	const counts = into && into.length >= size ? into.subarray(0, size) : new Int32Array(size);
 	const bits = new Uint32Array(matrix.buffer, matrix.byteOffset, outChannels * fanIn);
@@ -33,8 +35,8 @@ export function countColumnNonZeros(matrix: Float32Array, outChannels: number, f
 		for (let o = 0; o < outChannels; o++) {
 			const rowStart = o * fanIn;
 			for (let b = 0; b < blocks; b++) {
-				const start = rowStart + b * blockSize;
-				const end = Math.min(start + blockSize, rowStart + fanIn);
+				const start = rowStart + b * crossbarSize;
+				const end = Math.min(start + crossbarSize, rowStart + fanIn);
 				let n = 0, nan = 0;
 				for (let i = start; i < end; i++) {
 					const a = bits[i] & 0x7fffffff;
@@ -53,8 +55,8 @@ export function countColumnNonZeros(matrix: Float32Array, outChannels: number, f
 		for (let o = 0; o < outChannels; o++) {
 			const rowStart = o * fanIn;
 			for (let b = 0; b < blocks; b++) {
-				const start = rowStart + b * blockSize;
-				const end = Math.min(start + blockSize, rowStart + fanIn);
+				const start = rowStart + b * crossbarSize;
+				const end = Math.min(start + crossbarSize, rowStart + fanIn);
 				let n0 = 0, n1 = 0, nan = 0;
 				let i = start;
 				for (; i + 1 < end; i += 2) {
@@ -79,8 +81,8 @@ export function countColumnNonZeros(matrix: Float32Array, outChannels: number, f
 		for (let o = 0; o < outChannels; o++) {
 			const rowStart = o * fanIn;
 			for (let b = 0; b < blocks; b++) {
-				const start = rowStart + b * blockSize;
-				const end = Math.min(start + blockSize, rowStart + fanIn);
+				const start = rowStart + b * crossbarSize;
+				const end = Math.min(start + crossbarSize, rowStart + fanIn);
 				let n = 0;
 				for (let i = start; i < end; i++) {
 					const w = matrix[i];
@@ -112,7 +114,7 @@ export type HalfFloat = 'float16' | 'bfloat16';
 const halfFormats: Record<HalfFloat, { infinity: number; value(bits: number): number }> = {
 	float16: {
 		infinity: 0x7c00,
-		value: (bits) => ((bits >> 10) === 0 ? bits * 2 ** -24 : (bits >> 10) === 31 ? Infinity : (1 + (bits & 0x3ff) / 1024) * 2 ** ((bits >> 10) - 15)),
+		value: float16Value,
 	},
 	bfloat16: {
 		infinity: 0x7f80,
@@ -145,19 +147,19 @@ function halfThresholdBits(format: HalfFloat, tol: number): number {
  * bit 15 exactly when that half's magnitude bits exceed θ (no carry crosses halves). NaN
  * weights are counted in `nanCount` (the analysis refuses them).
  */
-export function countHalfNonZeros(bits: Uint16Array, format: HalfFloat, outChannels: number, fanIn: number, blockSize: number, tol: number, into?: Int32Array): ColumnCounts {
-	const blocks = Math.ceil(fanIn / blockSize);
+export function countHalfNonZeros(bits: Uint16Array, format: HalfFloat, outChannels: number, fanIn: number, crossbarSize: number, tol: number, into?: Int32Array): ColumnCounts {
+	const blocks = Math.ceil(fanIn / crossbarSize);
 	const size = outChannels * blocks;
 	const counts = into && into.length >= size ? into.subarray(0, size) : new Int32Array(size);
 	const threshold = halfThresholdBits(format, tol);
 	const { infinity } = halfFormats[format];
 	let nanCount = 0;
-	if (fanIn % 2 === 0 && blockSize % 2 === 0 && blockSize < 0x20000 && bits.byteOffset % 4 === 0) {
+	if (fanIn % 2 === 0 && crossbarSize % 2 === 0 && crossbarSize < 0x20000 && bits.byteOffset % 4 === 0) {
 		// Int32 words and `| 0` keep every step in 32-bit integers (an overflowing add would leave them).
 		const words = new Int32Array(bits.buffer, bits.byteOffset, (outChannels * fanIn) / 2);
 		const above = ((0x7fff - threshold) * 0x10001) | 0;
 		const nanAbove = ((0x7fff - infinity) * 0x10001) | 0;
-		const wordsPerBlock = blockSize / 2;
+		const wordsPerBlock = crossbarSize / 2;
 		const wordsPerRow = fanIn / 2;
 		for (let o = 0; o < outChannels; o++) {
 			const rowStart = o * wordsPerRow;
@@ -182,8 +184,8 @@ export function countHalfNonZeros(bits: Uint16Array, format: HalfFloat, outChann
 		for (let o = 0; o < outChannels; o++) {
 			const rowStart = o * fanIn;
 			for (let b = 0; b < blocks; b++) {
-				const start = rowStart + b * blockSize;
-				const end = Math.min(start + blockSize, rowStart + fanIn);
+				const start = rowStart + b * crossbarSize;
+				const end = Math.min(start + crossbarSize, rowStart + fanIn);
 				let n = 0;
 				for (let i = start; i < end; i++) {
 					const key = bits[i] & 0x7fff;

@@ -20,7 +20,7 @@ export interface CrossbarGeometry {
 	readonly bins: number;
 }
 
-/** The crossbars covering one matrix, edge crossbars truncated (docs/method.md §2 item 2). */
+/** The crossbars covering one matrix, edge crossbars truncated (docs/method.md §2.2). */
 export interface CrossbarGrid {
 	/** ⌈K/T⌉: blocks of T inputs. */
 	readonly inputBlocks: number;

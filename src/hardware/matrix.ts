@@ -25,7 +25,12 @@ export function checkMatrix(matrix: WeightMatrix): void {
 	}
 }
 
-/** Rows (output channels = crossbar columns) and fan-in of a weight's matrix M. */
+/** A weight's shape in PyTorch's order (OIHW, OI) whatever its stored layout (for matching presets). */
+export function pytorchShape(shape: readonly number[], layout: WeightLayout): number[] {
+	return layout === 'HWIO' ? [shape[3], shape[2], shape[0], shape[1]] : layout === 'IO' ? [shape[1], shape[0]] : [...shape];
+}
+
+/** [O, K] of a weight's matrix M: output channels (crossbar columns) and fan-in. */
 export function matrixDims(shape: readonly number[], layout: WeightLayout): [number, number] {
 	switch (layout) {
 		case 'OIHW': return [shape[0], shape[1] * shape[2] * shape[3]];
@@ -49,11 +54,11 @@ export function toMatrix(values: Float32Array, shape: readonly number[], layout:
 	if (isMatrixOrder(layout)) {
 		return values;
 	}
-	const [rows, cols] = matrixDims(shape, layout);
+	const [outChannels, fanIn] = matrixDims(shape, layout);
 	const out = scratch && scratch.length >= values.length ? scratch.subarray(0, values.length) : new Float32Array(values.length);
 	if (layout === 'IO') {
-		for (let i = 0; i < cols; i++) {
-			for (let o = 0; o < rows; o++) out[o * cols + i] = values[i * rows + o];
+		for (let i = 0; i < fanIn; i++) {
+			for (let o = 0; o < outChannels; o++) out[o * fanIn + i] = values[i * outChannels + o];
 		}
 		return out;
 	}
@@ -63,8 +68,8 @@ export function toMatrix(values: Float32Array, shape: readonly number[], layout:
 		for (let w = 0; w < kw; w++) {
 			for (let c = 0; c < cin; c++) {
 				const src = ((h * kw + w) * cin + c) * cout;
-				const col = (c * kh + h) * kw + w;
-				for (let o = 0; o < cout; o++) out[o * cols + col] = values[src + o];
+				const input = (c * kh + h) * kw + w;
+				for (let o = 0; o < cout; o++) out[o * fanIn + input] = values[src + o];
 			}
 		}
 	}
@@ -76,11 +81,11 @@ export function fromMatrix(matrix: Float32Array, shape: readonly number[], layou
 	if (isMatrixOrder(layout)) {
 		return matrix;
 	}
-	const [rows, cols] = matrixDims(shape, layout);
+	const [outChannels, fanIn] = matrixDims(shape, layout);
 	const out = new Float32Array(matrix.length);
 	if (layout === 'IO') {
-		for (let i = 0; i < cols; i++) {
-			for (let o = 0; o < rows; o++) out[i * rows + o] = matrix[o * cols + i];
+		for (let i = 0; i < fanIn; i++) {
+			for (let o = 0; o < outChannels; o++) out[i * outChannels + o] = matrix[o * fanIn + i];
 		}
 		return out;
 	}
@@ -89,8 +94,8 @@ export function fromMatrix(matrix: Float32Array, shape: readonly number[], layou
 		for (let w = 0; w < kw; w++) {
 			for (let c = 0; c < cin; c++) {
 				const dst = ((h * kw + w) * cin + c) * cout;
-				const col = (c * kh + h) * kw + w;
-				for (let o = 0; o < cout; o++) out[dst + o] = matrix[o * cols + col];
+				const input = (c * kh + h) * kw + w;
+				for (let o = 0; o < cout; o++) out[dst + o] = matrix[o * fanIn + input];
 			}
 		}
 	}

@@ -19,9 +19,9 @@ import { binEdges, levelFromCounts } from '../hardware/levels';
 import type { WeightMatrix } from '../hardware/matrix';
 import { checkMatrix } from '../hardware/matrix';
 
-/** What pruning did to one tile; stored as codes in `CrossbarPruneReport.action`. */
+/** What pruning did to one crossbar; stored as codes in `CrossbarPruneReport.action`. */
 export const CrossbarAction = {
-	/** Left as it was (whole-tile pruning of a tile with a weight above θ). */
+	/** Left as it was (whole-crossbar pruning of a crossbar with a weight above θ). */
 	untouched: 0,
 	/** Every entry set to 0: k = B−1 (all ≤ θ), or the tol variant's k = B−2. */
 	zeroed: 1,
@@ -35,9 +35,6 @@ export const CrossbarAction = {
 	skipped: 5,
 } as const;
 
-/** One of the CrossbarAction codes. */
-export type CrossbarActionCode = (typeof CrossbarAction)[keyof typeof CrossbarAction];
-
 /** Per-crossbar facts for reports, index block·grid.channelGroups + group (src/hardware/geometry.ts). */
 export interface CrossbarPruneReport {
 	readonly geometry: CrossbarGeometry;
@@ -46,7 +43,7 @@ export interface CrossbarPruneReport {
 	readonly levelBefore: Uint8Array;
 	/** Level k from exact zeros after pruning (what the reference's histogram then shows). */
 	readonly levelAfter: Uint8Array;
-	/** A CrossbarAction code per tile. */
+	/** A CrossbarAction code per crossbar. */
 	readonly action: Uint8Array;
 }
 
@@ -64,7 +61,7 @@ export interface PruneResult {
 	readonly zeroCount: number;
 }
 
-/** PruneResult plus the per-tile report of a crossbar-aware prune. */
+/** PruneResult plus the per-crossbar report of a crossbar-aware prune. */
 export interface CrossbarPruneResult extends PruneResult {
 	readonly crossbars: CrossbarPruneReport;
 }
@@ -104,7 +101,7 @@ export interface DubPruneOptions extends PruneOutputOptions {
 	/** q: physical columns per weight (default 1), so R = T/q output channels per crossbar. */
 	readonly slices?: number;
 	/**
-	 * Skip tiles that would be loosened to level 0 (q* = 0), where the reference prunes each
+	 * Skip crossbars that would be loosened to level 0 (q* = 0), where the reference prunes each
 	 * column's smallest weight for no ADC gain (A7, `skip_q0`). Default false: reference behaviour.
 	 */
 	readonly skipLevel0Loosening?: boolean;
@@ -114,28 +111,32 @@ export interface DubPruneOptions extends PruneOutputOptions {
 /** How the almost-zero threshold θ is chosen: a per-layer percentile of |W| or a fixed tol. */
 export type ThresholdSpec = { readonly ratio: number } | { readonly tol: number };
 
-/** How a tile is handled (internal): full D.U.B. (fixed or tol flavour) or whole-tile only. */
-type CrossbarMode = 'dub-fixed' | 'dub-tol' | 'whole-tile';
+/**
+ * How a crossbar is handled (internal), named as the prune methods (src/pruning/pruneModel.ts):
+ * full D.U.B., fixed (`dub`) or tol (`dub-tol`) flavour, or whole crossbars only (`whole-crossbar`,
+ * the work of method `tiles`).
+ */
+type CrossbarMode = 'dub' | 'dub-tol' | 'whole-crossbar';
 
 const defaultScratch = new Float32Scratch();
 
 /**
  * Fixed-ratio D.U.B. prune of one layer (§6, REPO:…class.py:prune_fixed_prune_ratios_based_on_tile_sparsity):
- * θ = percentile(|W|, ratio); per tile, forced/loosened to a power-of-two level, per column.
+ * θ = percentile(|W|, ratio); per crossbar, forced/loosened to a power-of-two level, per column.
  */
 export function pruneDubFixedRatio(matrix: WeightMatrix, ratio: number, options: DubPruneOptions): CrossbarPruneResult {
 	checkMatrix(matrix);
 	const threshold = percentileOfAbs(matrix.values, ratio, options.scratch ?? defaultScratch, options.absHistogram);
-	return pruneTiles(matrix, threshold, 'dub-fixed', options);
+	return pruneCrossbars(matrix, threshold, 'dub', options);
 }
 
 /**
  * Tol variant (§6, REPO:…class.py:prune_based_on_tile_sparsity): θ = tol (default 1e-3) for
- * every layer, and a tile whose least-sparse column has one weight above θ is zeroed entirely.
+ * every layer, and a crossbar whose least-sparse column has one weight above θ is zeroed entirely.
  */
 export function pruneDubTol(matrix: WeightMatrix, options: DubPruneOptions & { readonly tol?: number }): CrossbarPruneResult {
 	checkMatrix(matrix);
-	return pruneTiles(matrix, options.tol ?? 1e-3, 'dub-tol', options);
+	return pruneCrossbars(matrix, options.tol ?? 1e-3, 'dub-tol', options);
 }
 
 /**
@@ -144,20 +145,20 @@ export function pruneDubTol(matrix: WeightMatrix, options: DubPruneOptions & { r
  */
 export function pruneDubAtThreshold(matrix: WeightMatrix, threshold: number, options: DubPruneOptions): CrossbarPruneResult {
 	checkMatrix(matrix);
-	return pruneTiles(matrix, threshold, 'dub-fixed', options);
+	return pruneCrossbars(matrix, threshold, 'dub', options);
 }
 
 /**
- * Whole-crossbar pruning, part S of S-DUB (§8.4, REPO:c3_SDUB_class.py): zero only the tiles
+ * Whole-crossbar pruning, part S of S-DUB (§8.4, REPO:c3_SDUB_class.py): zero only the crossbars
  * whose every weight is ≤ θ (θ from `{ratio}` as §6 or a fixed `{tol}`); leave the others as they are.
  */
 export function pruneWholeCrossbars(matrix: WeightMatrix, threshold: ThresholdSpec, options: DubPruneOptions): CrossbarPruneResult {
 	checkMatrix(matrix);
 	const theta = 'ratio' in threshold ? percentileOfAbs(matrix.values, threshold.ratio, options.scratch ?? defaultScratch, options.absHistogram) : threshold.tol;
-	return pruneTiles(matrix, theta, 'whole-tile', options);
+	return pruneCrossbars(matrix, theta, 'whole-crossbar', options);
 }
 
-function pruneTiles(matrix: WeightMatrix, threshold: number, mode: CrossbarMode, options: DubPruneOptions): CrossbarPruneResult {
+function pruneCrossbars(matrix: WeightMatrix, threshold: number, mode: CrossbarMode, options: DubPruneOptions): CrossbarPruneResult {
 	const { values, outChannels, fanIn } = matrix;
 	const geometry = crossbarGeometry(options.crossbarSize, options.slices ?? 1);
 	const grid = crossbarGrid(outChannels, fanIn, geometry);
@@ -174,8 +175,8 @@ function pruneTiles(matrix: WeightMatrix, threshold: number, mode: CrossbarMode,
 	const blocks = grid.inputBlocks;
 	checkCounts(counts?.nonZerosAfter, outChannels * blocks);
 	checkCounts(counts?.aboveThreshold, outChannels * blocks);
-	// Per column of a tile, a slot of 2·n_b keys: those in (0, θ], then from n_b on those above θ
-	// (at most twice the tile, or the layer when it is smaller than one crossbar).
+	// Per column of a crossbar, a slot of 2·n_b keys: those in (0, θ], then from n_b on those above θ
+	// (at most twice the crossbar, or the layer when it is smaller than one crossbar).
 	const half = Math.min(crossbarSize, fanIn);
 	const span = 2 * half;
 	const work = (options.scratch ?? defaultScratch).keys(Math.min(channelsPerCrossbar, outChannels) * span);
@@ -244,7 +245,7 @@ function pruneTiles(matrix: WeightMatrix, threshold: number, mode: CrossbarMode,
 			if (k === bins - 1) {
 				// Every entry ≤ θ: `tile.masked_fill_(tile <= threshold, 0)` zeroes the whole tile.
 				action[t] = CrossbarAction.zeroed;
-			} else if (mode === 'whole-tile') {
+			} else if (mode === 'whole-crossbar') {
 				action[t] = CrossbarAction.untouched;
 			} else if (k === bins - 2) {
 				if (mode === 'dub-tol') {
@@ -349,7 +350,7 @@ function checkCounts(counts: Int32Array | undefined, size: number): void {
 
 /**
  * numpy.percentile(|w| over one column, percent) for a column of `n` weights whose keys were
- * split by pruneTiles: sorted, the column is its n − lows − highs zeros, its `lows` keys in
+ * split by pruneCrossbars: sorted, the column is its n − lows − highs zeros, its `lows` keys in
  * (0, θ] (at work[base ..]), then its `highs` keys above θ (at work[base + half ..]). A selection
  * only runs over the part that holds the wanted rank, and a column whose rank falls among its
  * zeros (a sparse layer) needs none.

@@ -188,11 +188,6 @@ export const radixBuckets = 1 << 16;
 let fineHistogram: Uint32Array | undefined;
 let topHistogram: Uint32Array | undefined;
 
-/** The |w| key of a float32's bits: the bits without the sign (order = order of |w|, NaN-free). */
-export function absKey(bits: number): number {
-	return bits & 0x7fffffff;
-}
-
 const keyInt = new Int32Array(1);
 const keyFloat = new Float32Array(keyInt.buffer);
 

@@ -1,10 +1,10 @@
 import { UsageError } from '../core/errors';
-import type { LayerWeight, ModelGraph } from '../core/model';
+import type { ModelGraph } from '../core/model';
 import { buildAnalysisResult, countLayerColumns, countedLayers, forEachLayerMatrix, layerStatistics } from '../hardware/analyze';
 import type { LayerMatrix } from '../hardware/analyze';
 import { countColumnNonZeros } from '../hardware/columnCounts';
 import type { ColumnCounts } from '../hardware/columnCounts';
-import { fromMatrix } from '../hardware/matrix';
+import { fromMatrix, pytorchShape } from '../hardware/matrix';
 import type { AnalysisResultDto, HardwareProfile, LayerAnalysisDto } from '../shared/analysis';
 import { pruneDubFixedRatio, pruneDubTol, pruneWholeCrossbars } from './dub';
 import type { PruneResult } from './dub';
@@ -57,12 +57,6 @@ export interface PruneGraphOptions {
 	onProgress?: (done: number, total: number, layer: string) => void;
 }
 
-/** The OIHW shape of a conv layer whatever its stored layout (for matching presets). */
-function shapeOIHW(layer: LayerWeight): number[] {
-	const s = layer.tensor.shape;
-	return layer.layout === 'HWIO' ? [s[3], s[2], s[0], s[1]] : layer.layout === 'IO' ? [s[1], s[0]] : [...s];
-}
-
 /**
  * Prunes every conv layer the profile maps, in memory: the analysis before and after, the
  * unstructured baseline at the same per-layer sparsity, and the new tensors for a writer.
@@ -77,7 +71,7 @@ export async function pruneGraph(graph: ModelGraph, profile: HardwareProfile, sp
 		if (!spec.ratios) {
 			throw new UsageError(`method ${spec.method} needs prune ratios: a preset, one ratio per conv layer, or one ratio for all.`);
 		}
-		for (const { name, ratio } of resolveRatios(convs.map((l) => ({ name: l.name, shape: shapeOIHW(l), kind: 'conv' as const })), spec.ratios)) {
+		for (const { name, ratio } of resolveRatios(convs.map((l) => ({ name: l.name, shape: pytorchShape(l.tensor.shape, l.layout), kind: 'conv' as const })), spec.ratios)) {
 			ratioByLayer.set(name, ratio);
 		}
 	}
@@ -135,12 +129,12 @@ export async function pruneGraph(graph: ModelGraph, profile: HardwareProfile, sp
 		summaries.push({ name: m.layer.name, ratio, threshold: result.threshold, pruned: result.prunedCount, zerosAfter: result.zeroCount, weights: m.values.length });
 		if (spec.method !== 'unstructured') {
 			// The baseline prunes the same starting weights by magnitude alone at the same ratio
-			// (the paper's LBL baseline, §8.2); dub-tol has no ratio, so it matches the sparsity reached.
+			// (the paper's LBL baseline, docs/method.md §8.2); dub-tol has no ratio, so it matches the sparsity reached.
 			// It is only counted, never written: what survives |w| ≤ θ is |w| > θ (> tol, when set).
 			if (counts && spec.method !== 'dub-tol') {
 				baseline.push(stats(m, wrap(counts.aboveThreshold, m)));
 			} else {
-				// Fixed-ratio D.U.B. and whole-tile pruning already computed θ = percentile(|W|, ratio).
+				// Fixed-ratio D.U.B. and whole-crossbar pruning already computed θ = percentile(|W|, ratio).
 				const theta = spec.method === 'dub-tol'
 					? percentileOfAbs(m.values, ratio ?? Math.min(100, (100 * result.zeroCount) / m.values.length), scratch, absHistogram)
 					: result.threshold;

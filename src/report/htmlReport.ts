@@ -1,6 +1,6 @@
 import { formatCompact, formatImprovement, formatInteger, formatPercent, formatPj } from '../shared/format';
 import type { AnalysisResultDto, CrossbarGridDto, SweepResultDto, LayerAnalysisDto } from '../shared/analysis';
-import { describeLevel, levelCss, levelPalette } from '../shared/levelPalette';
+import { describeLevel, levelCss, levelPalette, levelPaletteIndex } from '../shared/levelPalette';
 import { pngDataUri } from './png';
 
 export interface HtmlReportOptions {
@@ -121,11 +121,11 @@ export function heatmapPixels(grid: CrossbarGridDto, adcBitsByLevel: readonly nu
 	const height = grid.inputBlocks * cell;
 	const rgba = new Uint8Array(width * height * 4);
 	const palette = levelPalette(adcBitsByLevel);
-	for (let r = 0; r < grid.inputBlocks; r++) {
-		for (let c = 0; c < grid.channelGroups; c++) {
-			const color = palette[Math.min(grid.levels[r * grid.channelGroups + c], palette.length - 1)];
-			for (let y = r * cell; y < (r + 1) * cell - gap; y++) {
-				for (let x = c * cell; x < (c + 1) * cell - gap; x++) {
+	for (let block = 0; block < grid.inputBlocks; block++) {
+		for (let group = 0; group < grid.channelGroups; group++) {
+			const color = palette[levelPaletteIndex(grid.levels[block * grid.channelGroups + group], palette.length)];
+			for (let y = block * cell; y < (block + 1) * cell - gap; y++) {
+				for (let x = group * cell; x < (group + 1) * cell - gap; x++) {
 					rgba.set(color, (y * width + x) * 4);
 				}
 			}

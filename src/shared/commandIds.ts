@@ -19,8 +19,6 @@ export const Commands = {
 	tradeoff: 'crossbarLens.tradeoff',
 } as const;
 
-export type CommandId = (typeof Commands)[keyof typeof Commands];
-
 /** The analysis panel's webview type (also `onWebviewPanel:` activation event). */
 export const analysisViewType = 'crossbarLens.analysis';
 

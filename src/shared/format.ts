@@ -19,6 +19,11 @@ export function formatPercent(part: number, whole: number): string {
 	return whole === 0 ? '–' : `${((100 * part) / whole).toFixed(1)}%`;
 }
 
+/** An accuracy in percent: 2 decimals (1 where space is short) and a space before %, "–" when unknown. */
+export function formatAccuracy(value: number | null | undefined, decimals = 2): string {
+	return value === null || value === undefined ? '–' : `${value.toFixed(decimals)} %`;
+}
+
 /** An integer with thousands separators (en-US, so output does not depend on the machine's locale). */
 export function formatInteger(value: number): string {
 	return value.toLocaleString('en-US');

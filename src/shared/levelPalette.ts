@@ -18,7 +18,7 @@ const rampStart = 0.12;
 const rampEnd = 0.95;
 
 /** Colour of an empty crossbar (no non-zero weight: no conversion at all). */
-export const emptyTileRgba: Rgba = [128, 128, 128, 90];
+export const emptyCrossbarRgba: Rgba = [128, 128, 128, 90];
 
 /**
  * Colour of level k. `adcBitsByLevel` is the analysis's table of ADC bits per level
@@ -28,7 +28,7 @@ export const emptyTileRgba: Rgba = [128, 128, 128, 90];
 export function levelRgba(level: number, adcBitsByLevel: readonly number[]): Rgba {
 	const denseBits = adcBitsByLevel[0] ?? 0;
 	if (level >= adcBitsByLevel.length - 1) {
-		return emptyTileRgba;
+		return emptyCrossbarRgba;
 	}
 	const t = rampStart + (rampEnd - rampStart) * (denseBits === 0 ? 1 : (denseBits - adcBitsByLevel[level]) / denseBits);
 	const x = t * (viridis.length - 1);
@@ -37,6 +37,15 @@ export function levelRgba(level: number, adcBitsByLevel: readonly number[]): Rgb
 	const a = viridis[i];
 	const b = viridis[i + 1];
 	return [Math.round(a[0] + (b[0] - a[0]) * f), Math.round(a[1] + (b[1] - a[1]) * f), Math.round(a[2] + (b[2] - a[2]) * f), 255];
+}
+
+/**
+ * Index into a palette table (`levelPalette`) of `paletteSize` colours for level k: a level past
+ * the table takes its last colour, the empty one. The one rule of the panel's heatmaps and the
+ * report's heatmap images.
+ */
+export function levelPaletteIndex(level: number, paletteSize: number): number {
+	return level < paletteSize ? level : paletteSize - 1;
 }
 
 /** CSS colour of level k. */

@@ -9,6 +9,7 @@ import type { AdcLaw, AnalysisResultDto, SweepResultDto } from './analysis';
 import { adcLaws } from './analysis';
 import type { TradeoffViewDto } from './tradeoff';
 import type { TrainingRunDto } from './training';
+import { isRecord } from './isRecord';
 
 /** Bumped when a message changes shape; the webview says which one it speaks in `webview/ready`. */
 export const protocolVersion = 2;
@@ -50,7 +51,7 @@ export type PanelPruneMethod = 'dub' | 'dub-tol';
 export interface PruneSpecDto {
 	/** 'dub': per-layer percentile ratios (the paper's headline variant); 'dub-tol': θ = tol for every layer. */
 	readonly method: PanelPruneMethod;
-	/** One of `PruneCapabilityDto.presets[].id`, for per-layer ratio sets from the paper. */
+	/** One of the `PrunePresetDto.id`s of `prune/presets`, for per-layer ratio sets from the paper. */
 	readonly preset?: string;
 	/** The same prune ratio (percent, 0–100) for every layer, when no preset is chosen. */
 	readonly ratioPercent?: number;
@@ -74,7 +75,7 @@ export interface PrunePreviewDto {
 	readonly elapsedMs: number;
 }
 
-/** Per-column non-zeros of one crossbar (the panel's drill-down when a tile is clicked). */
+/** Per-column non-zeros of one crossbar (the panel's crossbar drill-down, when one is clicked). */
 export interface CrossbarColumnsDto {
 	readonly layer: string;
 	/** The crossbar's input block and channel group (src/hardware/geometry.ts). */
@@ -95,7 +96,8 @@ export interface ViewStateDto {
 	readonly modelPath: string;
 	readonly profile?: ProfileChoiceDto;
 	readonly selectedLayer?: string;
-	readonly selectedTile?: { readonly layer: string; readonly block: number; readonly group: number };
+	/** The crossbar whose columns are shown. A state saved before the rename calls it `selectedTile` (upgradeViewState). */
+	readonly selectedCrossbar?: { readonly layer: string; readonly block: number; readonly group: number };
 	readonly scrollY?: number;
 }
 
@@ -146,7 +148,7 @@ export type HostToWebview =
 
 /** Webview → host. */
 export type WebviewToHost =
-	/** First message: the webview listens now; the host queued everything until this. */
+	/** First message: the webview listens now (VS Code holds what the host posted before it). */
 	| { readonly type: 'webview/ready'; readonly protocolVersion: number }
 	/** The profile switcher changed: re-analyze with these settings for this panel. */
 	| { readonly type: 'profile/change'; readonly profile: ProfileChoiceDto }
@@ -175,7 +177,6 @@ export type WebviewToHost =
 
 type Guard = (value: Record<string, unknown>) => boolean;
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const isInt = (value: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): value is number => typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
 const isFiniteNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 const isString = (value: unknown, maxLength = 4096): value is string => typeof value === 'string' && value.length <= maxLength;
@@ -183,7 +184,7 @@ const isRequestId = (value: unknown): value is number => isInt(value, 0);
 
 /** A profile choice with sane types and ranges (the host validates the values again when it resolves the profile). */
 export function isProfileChoice(value: unknown): value is ProfileChoiceDto {
-	return isObject(value)
+	return isRecord(value)
 		&& isInt(value.crossbarSize, 2, 4096)
 		&& isInt(value.slices, 1, 4096)
 		&& typeof value.adcLaw === 'string' && adcLaws.includes(value.adcLaw as AdcLaw)
@@ -191,7 +192,7 @@ export function isProfileChoice(value: unknown): value is ProfileChoiceDto {
 }
 
 export function isPruneSpec(value: unknown): value is PruneSpecDto {
-	if (!isObject(value) || (value.method !== 'dub' && value.method !== 'dub-tol')) {
+	if (!isRecord(value) || (value.method !== 'dub' && value.method !== 'dub-tol')) {
 		return false;
 	}
 	if (value.preset !== undefined && !isString(value.preset, 100)) {
@@ -207,7 +208,7 @@ export function isPruneSpec(value: unknown): value is PruneSpecDto {
 }
 
 export function isViewState(value: unknown): value is ViewStateDto {
-	if (!isObject(value) || !isString(value.modelPath) || value.modelPath.length === 0) {
+	if (!isRecord(value) || !isString(value.modelPath) || value.modelPath.length === 0) {
 		return false;
 	}
 	if (value.profile !== undefined && !isProfileChoice(value.profile)) {
@@ -216,10 +217,22 @@ export function isViewState(value: unknown): value is ViewStateDto {
 	if (value.selectedLayer !== undefined && !isString(value.selectedLayer)) {
 		return false;
 	}
-	if (value.selectedTile !== undefined && !(isObject(value.selectedTile) && isString(value.selectedTile.layer) && isInt(value.selectedTile.block) && isInt(value.selectedTile.group))) {
-		return false;
+	// `selectedTile`: the selection of a state saved before the rename (upgradeViewState).
+	for (const selection of [value.selectedCrossbar, value.selectedTile]) {
+		if (selection !== undefined && !(isRecord(selection) && isString(selection.layer) && isInt(selection.block) && isInt(selection.group))) {
+			return false;
+		}
 	}
 	return value.scrollY === undefined || isFiniteNumber(value.scrollY);
+}
+
+/**
+ * A saved view state (checked by isViewState) in today's names: the selection of a state saved
+ * before the rename, `selectedTile`, becomes `selectedCrossbar`.
+ */
+export function upgradeViewState(state: ViewStateDto): ViewStateDto {
+	const { selectedTile, ...current } = state as ViewStateDto & { readonly selectedTile?: ViewStateDto['selectedCrossbar'] };
+	return selectedTile === undefined || current.selectedCrossbar !== undefined ? current : { ...current, selectedCrossbar: selectedTile };
 }
 
 const webviewGuards: Record<WebviewToHost['type'], Guard> = {
@@ -240,37 +253,37 @@ const webviewGuards: Record<WebviewToHost['type'], Guard> = {
 
 /** Runtime guard for everything the host receives from the webview. */
 export function isWebviewToHost(value: unknown): value is WebviewToHost {
-	if (!isObject(value) || typeof value.type !== 'string' || !Object.hasOwn(webviewGuards, value.type)) {
+	if (!isRecord(value) || typeof value.type !== 'string' || !Object.hasOwn(webviewGuards, value.type)) {
 		return false;
 	}
 	return webviewGuards[value.type as WebviewToHost['type']](value);
 }
 
-const isModelInfo = (value: unknown): boolean => isObject(value) && isString(value.path) && isString(value.label) && isFiniteNumber(value.sizeBytes) && isFiniteNumber(value.mtimeMs);
+const isModelInfo = (value: unknown): boolean => isRecord(value) && isString(value.path) && isString(value.label) && isFiniteNumber(value.sizeBytes) && isFiniteNumber(value.mtimeMs);
 const isReason = (value: unknown): boolean => value === 'open' || value === 'profile' || value === 'fileChanged' || value === 'refresh' || value === 'restore';
-const isResult = (value: unknown): boolean => isObject(value) && value.tool === 'crossbar-lens' && Array.isArray(value.layers) && isObject(value.totals) && isObject(value.profile);
+const isResult = (value: unknown): boolean => isRecord(value) && value.tool === 'crossbar-lens' && Array.isArray(value.layers) && isRecord(value.totals) && isRecord(value.profile);
 
 const hostGuards: Record<HostToWebview['type'], Guard> = {
 	'analysis/pending': (m) => isModelInfo(m.model) && isReason(m.reason),
 	'analysis/result': (m) => isModelInfo(m.model) && isReason(m.reason) && isResult(m.result) && Array.isArray(m.history) && typeof m.profileFromSettings === 'boolean' && isFiniteNumber(m.elapsedMs),
 	'analysis/error': (m) => isModelInfo(m.model) && isReason(m.reason) && isString(m.message, 20_000),
-	'crossbar/columns': (m) => isRequestId(m.requestId) && (isObject(m.columns) || isString(m.error)),
+	'crossbar/columns': (m) => isRequestId(m.requestId) && (isRecord(m.columns) || isString(m.error)),
 	'layer/reveal': (m) => isString(m.layer),
 	'designSpace/pending': (m) => isString(m.progress),
-	'designSpace/result': (m) => isObject(m.result) && Array.isArray(m.result.points) && Array.isArray(m.result.crossbarSizes),
+	'designSpace/result': (m) => isRecord(m.result) && Array.isArray(m.result.points) && Array.isArray(m.result.crossbarSizes),
 	'designSpace/error': (m) => isString(m.message, 20_000),
 	'prune/presets': (m) => Array.isArray(m.presets),
-	'prune/result': (m) => isRequestId(m.requestId) && (isObject(m.preview) || isString(m.error)),
+	'prune/result': (m) => isRequestId(m.requestId) && (isRecord(m.preview) || isString(m.error)),
 	'prune/saved': (m) => isRequestId(m.requestId),
 	'prune/show': () => true,
-	'training/capability': (m) => isObject(m.capability) && typeof m.capability.available === 'boolean',
-	'training/update': (m) => isObject(m.run) && isString(m.run.runId, 200) && Array.isArray(m.run.points) && Array.isArray(m.run.snapshots) && isObject(m.run.plannedEpochs),
-	'tradeoff/update': (m) => isObject(m.view) && isString(m.view.status, 20) && Array.isArray(m.view.points) && Array.isArray(m.view.extraPoints) && isObject(m.view.profile),
+	'training/capability': (m) => isRecord(m.capability) && typeof m.capability.available === 'boolean',
+	'training/update': (m) => isRecord(m.run) && isString(m.run.runId, 200) && Array.isArray(m.run.points) && Array.isArray(m.run.snapshots) && isRecord(m.run.plannedEpochs),
+	'tradeoff/update': (m) => isRecord(m.view) && isString(m.view.status, 20) && Array.isArray(m.view.points) && Array.isArray(m.view.extraPoints) && isRecord(m.view.profile),
 };
 
 /** Runtime guard for what the webview receives (anything else posted to the window is ignored). */
 export function isHostToWebview(value: unknown): value is HostToWebview {
-	if (!isObject(value) || typeof value.type !== 'string' || !Object.hasOwn(hostGuards, value.type)) {
+	if (!isRecord(value) || typeof value.type !== 'string' || !Object.hasOwn(hostGuards, value.type)) {
 		return false;
 	}
 	return hostGuards[value.type as HostToWebview['type']](value);

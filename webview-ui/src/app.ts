@@ -3,7 +3,7 @@
  * preview, training: webview-ui/src/sections), lays the page out, and keeps only view state
  * (selection, scroll, profile choice) in setState. Everything else it asks the host for.
  */
-import { isHostToWebview, isViewState, protocolVersion } from '../../src/shared/protocol';
+import { isHostToWebview, isViewState, protocolVersion, upgradeViewState } from '../../src/shared/protocol';
 import type { HostToWebview, ViewStateDto, WebviewToHost } from '../../src/shared/protocol';
 import { el } from './dom';
 import { AnalysisSection } from './sections/analysis';
@@ -29,11 +29,11 @@ export class App implements SectionContext {
 
 	constructor(private readonly root: HTMLElement) {
 		const state = vscode.getState();
-		this.view = isViewState(state) ? state : undefined;
+		this.view = isViewState(state) ? upgradeViewState(state) : undefined;
 		this.analysisSection = new AnalysisSection(root, this, (profile) => {
 			this.view = { ...this.currentView(), profile };
 			this.saveState();
-		}, this.view?.selectedTile);
+		}, this.view?.selectedCrossbar);
 		this.prune = new PrunePreviewSection(root, this);
 		this.designSpace = new DesignSpaceSection(root, this);
 		this.tradeoff = new TradeoffSection(root, this);
@@ -111,7 +111,7 @@ export class App implements SectionContext {
 				}
 				break;
 			case 'crossbar/columns':
-				this.analysisSection.onTileColumns(message.requestId, message.columns, message.error);
+				this.analysisSection.onCrossbarColumns(message.requestId, message.columns, message.error);
 				break;
 			case 'layer/reveal':
 				if (this.analysisSection.revealLayer(message.layer)) {
@@ -205,7 +205,7 @@ export class App implements SectionContext {
 		const profile = this.current && !this.current.profileFromSettings
 			? { crossbarSize: this.current.result.profile.crossbarSize, slices: this.current.result.profile.slices, adcLaw: this.current.result.profile.adcLaw, includeLinear: this.current.result.profile.includeLinear }
 			: this.current ? undefined : this.view?.profile;
-		return { ...this.view, modelPath, profile, selectedTile: this.analysisSection.selection, scrollY: window.scrollY };
+		return { ...this.view, modelPath, profile, selectedCrossbar: this.analysisSection.selection, scrollY: window.scrollY };
 	}
 
 	private onScroll(): void {

@@ -4,6 +4,7 @@
  * Rows are input blocks, columns channel groups, as everywhere (src/hardware/geometry.ts).
  */
 import type { CrossbarGridDto } from '../../src/shared/analysis';
+import { levelPaletteIndex } from '../../src/shared/levelPalette';
 import type { Rgba } from '../../src/shared/levelPalette';
 
 /** A crossbar of the grid: its input block (heatmap row) and channel group (heatmap column). */
@@ -24,7 +25,7 @@ export function heatmapCells(grid: Pick<CrossbarGridDto, 'inputBlocks' | 'channe
 }
 
 /** The crossbar at a point given as fractions (0..1) of the drawn grid's width and height, if any. */
-export function tileAtFraction(grid: Pick<CrossbarGridDto, 'inputBlocks' | 'channelGroups'>, fx: number, fy: number): CrossbarRef | undefined {
+export function crossbarAtFraction(grid: Pick<CrossbarGridDto, 'inputBlocks' | 'channelGroups'>, fx: number, fy: number): CrossbarRef | undefined {
 	const group = Math.floor(fx * grid.channelGroups);
 	const block = Math.floor(fy * grid.inputBlocks);
 	return block >= 0 && group >= 0 && block < grid.inputBlocks && group < grid.channelGroups ? { block, group } : undefined;
@@ -39,9 +40,8 @@ export function packPalette(palette: readonly Rgba[]): Uint32Array {
 
 /** One pixel per crossbar, row-major as the grid's levels; a level past the palette takes its last (empty) colour. */
 export function fillLevelPixels(levels: readonly number[], packedPalette: Uint32Array, pixels: Uint32Array): void {
-	const last = packedPalette.length - 1;
+	const size = packedPalette.length;
 	for (let i = 0; i < levels.length; i++) {
-		const level = levels[i];
-		pixels[i] = packedPalette[level > last ? last : level];
+		pixels[i] = packedPalette[levelPaletteIndex(levels[i], size)];
 	}
 }

@@ -5,6 +5,7 @@ import { scanPythonSource } from '../../source/pythonScan';
 import type { PythonScan } from '../../source/pythonScan';
 import type { HardwareProfile, LayerAnalysisDto } from '../../shared/analysis';
 import { Commands } from '../../shared/commandIds';
+import { formatRatio } from '../../shared/format';
 import type { AnalysisEntry, AnalysisStore } from '../analysisStore';
 import { Disposable } from '../disposable';
 import { affectsCodeLens, codeLensEnabled, profileFromSettings, profileKey } from '../settings';
@@ -134,8 +135,4 @@ export class LayerCodeLensProvider extends Disposable implements vscode.CodeLens
 		}
 		return undefined;
 	}
-}
-
-function formatRatio(value: number | null): string {
-	return value === null ? '∞' : `${value.toFixed(2)}×`;
 }

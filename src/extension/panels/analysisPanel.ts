@@ -318,7 +318,7 @@ export class AnalysisPanel extends Disposable implements PanelHost {
 				return;
 			case 'crossbar/select': {
 				try {
-					const columns = await this.tileColumns(message.layer, message.block, message.group);
+					const columns = await this.columnsOfCrossbar(message.layer, message.block, message.group);
 					await this.post({ type: 'crossbar/columns', requestId: message.requestId, columns });
 				} catch (ex) {
 					await this.post({ type: 'crossbar/columns', requestId: message.requestId, error: ex instanceof Error ? ex.message : String(ex) });
@@ -354,7 +354,7 @@ export class AnalysisPanel extends Disposable implements PanelHost {
 	}
 
 	/** Per-column non-zeros of one crossbar, from the counts the analysis kept. */
-	private async tileColumns(layerName: string, block: number, group: number): Promise<CrossbarColumnsDto> {
+	private async columnsOfCrossbar(layerName: string, block: number, group: number): Promise<CrossbarColumnsDto> {
 		let entry = this.entry;
 		if (!entry) {
 			throw new Error('No analysis yet.');

@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { isAbortError, UsageError } from '../../core/errors';
 import { costOfHistogram, improvement } from '../../hardware/energy';
 import type { AdcLaw } from '../../shared/analysis';
+import { formatAccuracy, formatRatio } from '../../shared/format';
 import type { TradeoffExtraPointDto, TradeoffViewDto } from '../../shared/tradeoff';
 import type { TrainingRunDto } from '../../shared/training';
 import { checkPythonTorch } from '../../training/pytorch/engine';
@@ -81,7 +82,7 @@ export class TradeoffSection extends Disposable {
 						view = { ...view, dense: p.dense };
 					} else if (p.kind === 'point') {
 						view = { ...view, done: p.index, points: [...view.points, p.point] };
-						progress.report({ message: `${p.point.method} at ${p.point.ratio} %: ${p.point.accuracy.toFixed(1)} %, ${p.point.improvement === null ? '∞' : p.point.improvement.toFixed(2)}× (${p.index}/${p.total})`, increment: 100 / p.total });
+						progress.report({ message: `${p.point.method} at ${p.point.ratio} %: ${formatAccuracy(p.point.accuracy, 1)}, ${formatRatio(p.point.improvement)} (${p.index}/${p.total})`, increment: 100 / p.total });
 					} else {
 						services.log.info(`trade-off: ${p.message}`);
 						return;

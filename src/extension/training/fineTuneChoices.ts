@@ -123,9 +123,9 @@ export async function chooseFineTune(state: vscode.Memento, given?: vscode.Uri, 
 		const architecture = engine === 'pytorch' ? await chooseArchitecture(memory, modelPath, title(3, 'model architecture')) : undefined;
 
 		// 4. The hyper-parameters.
-		const settingsTile = vscode.workspace.getConfiguration(configSection, vscode.Uri.file(modelPath)).get<number>(Settings.crossbarSize, 64);
+		const settingsCrossbarSize = vscode.workspace.getConfiguration(configSection, vscode.Uri.file(modelPath)).get<number>(Settings.crossbarSize, 64);
 		const slices = vscode.workspace.getConfiguration(configSection, vscode.Uri.file(modelPath)).get<number>(Settings.slices, 1);
-		const preset = await choosePreset(memory, dataset, engine, settingsTile, title(4, 'settings'));
+		const preset = await choosePreset(memory, dataset, engine, settingsCrossbarSize, title(4, 'settings'));
 
 		// 5. The prune ratios.
 		const ratiosText = await input({
@@ -331,14 +331,14 @@ async function choosePreset(memory: Memory, dataset: DatasetSpec, engine: 'tfjs'
 			const epochsText = await input({ title: `${title} (custom)`, prompt: 'Epochs per phase: regularize/fine-tune, e.g. 160/200 (the baseline gets the fine-tune\'s)', value: `${last?.regularizeEpochs ?? base.regularizeEpochs}/${last?.finetuneEpochs ?? base.finetuneEpochs}`, validateInput: (v) => (/^\s*\d+\s*(\/\s*\d+\s*)?$/.test(v) ? undefined : 'Two integers: regularize/fine-tune, e.g. 30/20.') });
 			const [regularizeEpochs, finetuneEpochs] = ((parts) => [parts[0], parts[1] ?? parts[0]])(epochsText.split('/').map((p) => Number(p.trim())));
 			const batchSize = await number('Batch size (global: split over data-parallel workers)', last?.batchSize ?? base.batchSize, positiveInteger);
-			const tile = await number('Crossbar size T (rows = columns; a power of two)', last?.crossbarSize ?? crossbarSize, (v) => (/^\d+$/.test(v) && Number(v) >= 2 && (Number(v) & (Number(v) - 1)) === 0 ? undefined : 'A power of two, e.g. 16, 32, 64.'));
-			const custom = { lambdaVar, lambda2, lr, regularizeEpochs, finetuneEpochs, batchSize, crossbarSize: tile };
+			const customSize = await number('Crossbar size T (rows = columns; a power of two)', last?.crossbarSize ?? crossbarSize, (v) => (/^\d+$/.test(v) && Number(v) >= 2 && (Number(v) & (Number(v) - 1)) === 0 ? undefined : 'A power of two, e.g. 16, 32, 64.'));
+			const custom = { lambdaVar, lambda2, lr, regularizeEpochs, finetuneEpochs, batchSize, crossbarSize: customSize };
 			const hp: TrainingHyperParameters = {
 				...base, lambdaVar, lambda2, lr, finetuneLr: base === digits ? digits.finetuneLr : lr, regularizeEpochs, finetuneEpochs, batchSize,
 				regularizeMilestones: base === digits ? [] : scaleMilestones([50, 100, 150], 160, regularizeEpochs),
 				finetuneMilestones: base === digits ? [] : scaleMilestones([50, 100, 150], 200, finetuneEpochs),
 			};
-			return { id: 'custom', label: `custom: λ_var ${lambdaVar}, λ_2 ${lambda2}, lr ${lr}, ${regularizeEpochs} + ${finetuneEpochs} epochs, batch ${batchSize}, T = ${tile}`, hyperParameters: hp, crossbarSize: tile, custom };
+			return { id: 'custom', label: `custom: λ_var ${lambdaVar}, λ_2 ${lambda2}, lr ${lr}, ${regularizeEpochs} + ${finetuneEpochs} epochs, batch ${batchSize}, T = ${customSize}`, hyperParameters: hp, crossbarSize: customSize, custom };
 		}
 	}
 }

@@ -4,6 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import * as vscode from 'vscode';
 import { isAbortError, UsageError } from '../../core/errors';
 import { Commands } from '../../shared/commandIds';
+import { formatAccuracy, formatImprovement, formatRatio } from '../../shared/format';
 import type { TrainingRunDto } from '../../shared/training';
 import type { TrainingEvent, TrainingJob, TrainingResult } from '../../training/engine';
 import { checkPythonTorch, PytorchTrainingEngine } from '../../training/pytorch/engine';
@@ -47,9 +48,9 @@ export function progressMessage(view: TrainingRunDto): string {
 	if (!view.phase) return 'starting…';
 	const last = [...view.points].reverse().find((p) => p.series === (view.phase === 'prune' ? 'finetune' : view.phase));
 	const parts = [view.phase === 'prune' ? phaseNames.prune : `${phaseNames[view.phase]} ${view.epoch ?? 0}/${view.epochs ?? '?'}`];
-	if (last?.testAccuracy !== undefined) parts.push(`accuracy ${last.testAccuracy.toFixed(1)} %`);
-	if (last?.improvement !== undefined) parts.push(`ADC ${last.improvement === null ? '∞' : `${last.improvement.toFixed(2)}×`}`);
-	if (last?.projectedImprovement !== undefined && last.projectedImprovement !== null) parts.push(`(${last.projectedImprovement.toFixed(2)}× if pruned now)`);
+	if (last?.testAccuracy !== undefined) parts.push(`accuracy ${formatAccuracy(last.testAccuracy, 1)}`);
+	if (last?.improvement !== undefined) parts.push(`ADC ${formatRatio(last.improvement)}`);
+	if (last?.projectedImprovement !== undefined && last.projectedImprovement !== null) parts.push(`(${formatRatio(last.projectedImprovement)} if pruned now)`);
 	return parts.join(' · ');
 }
 
@@ -194,17 +195,16 @@ export async function runFineTune(services: Services, plan: FineTunePlan, option
 		}
 		view = finishRunView(view, 'done', undefined, result);
 		publish(true);
-		services.log.info(`fine-tune ${runId}: done in ${(view.elapsedMs / 1000).toFixed(1)} s; D.U.B. ${result.dub.accuracy.toFixed(2)} % at ${result.dub.adcEnergyImprovement?.toFixed(3) ?? '∞'}×; unstructured ${result.unstructured ? `${result.unstructured.accuracy.toFixed(2)} % at ${result.unstructured.adcEnergyImprovement?.toFixed(3) ?? '∞'}×` : '-'}`);
+		services.log.info(`fine-tune ${runId}: done in ${(view.elapsedMs / 1000).toFixed(1)} s; D.U.B. ${formatAccuracy(result.dub.accuracy)} at ${formatImprovement(result.dub.adcEnergyImprovement)}; unstructured ${result.unstructured ? `${formatAccuracy(result.unstructured.accuracy)} at ${formatImprovement(result.unstructured.adcEnergyImprovement)}` : '-'}`);
 		if (plan.engine === 'tfjs' && job.checkpointDir) {
 			// The run is complete: its resume checkpoint is no longer needed (the PyTorch engine removes its own).
 			await rm(result.checkpointPath, { force: true }).catch(() => undefined);
 			await rmdir(job.checkpointDir).catch(() => undefined);
 		}
 		showOutput();
-		const ratio = (value: number | null | undefined): string => (value === null || value === undefined ? '∞' : `${value.toFixed(2)}×`);
-		const unstructured = result.unstructured ? ` (unstructured: ${ratio(result.unstructured.adcEnergyImprovement)}, ${result.unstructured.accuracy.toFixed(1)} %)` : '';
+		const unstructured = result.unstructured ? ` (unstructured: ${formatRatio(result.unstructured.adcEnergyImprovement)}, ${formatAccuracy(result.unstructured.accuracy, 1)})` : '';
 		void vscode.window.showInformationMessage(
-			`D.U.B. fine-tune done: ${vscode.workspace.asRelativePath(plan.outputPath, false)} — ADC energy ${ratio(result.dub.adcEnergyImprovement)} at ${result.dub.accuracy.toFixed(1)} % accuracy${unstructured}.`,
+			`D.U.B. fine-tune done: ${vscode.workspace.asRelativePath(plan.outputPath, false)} — ADC energy ${formatRatio(result.dub.adcEnergyImprovement)} at ${formatAccuracy(result.dub.accuracy, 1)} accuracy${unstructured}.`,
 			'Open', 'Reveal',
 		).then((choice) => openOutput(plan.outputPath, choice));
 	} finally {

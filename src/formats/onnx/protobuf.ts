@@ -307,21 +307,6 @@ export function encodeVarint(value: number): Uint8Array {
 	return Uint8Array.from(out);
 }
 
-/** A signed int64 varint (negatives take 10 bytes). */
-export function encodeInt64(value: number): Uint8Array {
-	if (value >= 0) {
-		return encodeVarint(value);
-	}
-	let v = BigInt.asUintN(64, BigInt(value));
-	const out: number[] = [];
-	while (v >= 0x80n) {
-		out.push(Number(v & 0x7fn) | 0x80);
-		v >>= 7n;
-	}
-	out.push(Number(v));
-	return Uint8Array.from(out);
-}
-
 export function encodeKey(field: number, wire: number): Uint8Array {
 	return encodeVarint(field * 8 + wire);
 }

@@ -11,12 +11,9 @@ import { dtypeBytes } from '../dtype';
 import type { FieldRef, ProtoReader } from './protobuf';
 import { WindowedSource, decodeString, fixed32Float, readRepeatedNumbers, wireI32, wireLen, wireVarint } from './protobuf';
 
-/** TensorProto.DataType codes we decode, and back. */
+/** TensorProto.DataType codes we decode. */
 export const onnxDataTypes: Readonly<Record<number, DType>> = {
 	1: 'float32', 2: 'uint8', 3: 'int8', 5: 'int16', 6: 'int32', 7: 'int64', 9: 'bool', 10: 'float16', 11: 'float64', 16: 'bfloat16',
-};
-export const onnxDataTypeCodes: Readonly<Record<DType, number>> = {
-	float32: 1, uint8: 2, int8: 3, int16: 5, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, bfloat16: 16, float8_e4m3fn: 17, float8_e5m2: 19,
 };
 const dataTypeNames: Readonly<Record<number, string>> = {
 	0: 'UNDEFINED', 4: 'UINT16', 8: 'STRING', 12: 'UINT32', 13: 'UINT64', 14: 'COMPLEX64', 15: 'COMPLEX128', 17: 'FLOAT8E4M3FN', 18: 'FLOAT8E4M3FNUZ', 19: 'FLOAT8E5M2', 20: 'FLOAT8E5M2FNUZ', 21: 'UINT4', 22: 'INT4',

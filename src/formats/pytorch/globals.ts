@@ -1,4 +1,5 @@
 import { ModelFormatError } from '../../core/errors';
+import { float16Value } from '../../core/bytes';
 import type { DType } from '../../core/model';
 import { PyCallable, PyDict, PyObject, PySet } from './pickle';
 import type { PyBuildable } from './pickle';
@@ -507,13 +508,7 @@ function numpyScalar(args: readonly unknown[], corrupt: (what: string) => Error)
 	switch (`${kind}${bytes.length}`) {
 		case 'f8': return view.getFloat64(0, true);
 		case 'f4': return view.getFloat32(0, true);
-		case 'f2': {
-			const h = view.getUint16(0, true);
-			const exponent = (h >> 10) & 0x1f;
-			const mantissa = h & 0x3ff;
-			const sign = h & 0x8000 ? -1 : 1;
-			return exponent === 0 ? sign * mantissa * 2 ** -24 : exponent === 31 ? (mantissa ? NaN : sign * Infinity) : sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
-		}
+		case 'f2': return float16Value(view.getUint16(0, true));
 		case 'i8': return safeBig(view.getBigInt64(0, true));
 		case 'u8': return safeBig(view.getBigUint64(0, true));
 		case 'i4': return view.getInt32(0, true);

@@ -84,11 +84,6 @@ export interface UnpickleContext {
 	readonly pickleName?: string;
 }
 
-/** True for the inert stand-in of a global the allow-list does not know. */
-export function isInertClass(value: unknown): value is PyCallable {
-	return value instanceof PyCallable && value.tag === inertTag;
-}
-
 const inertTag = Symbol('inert class');
 
 /** Integers wider than this many bytes (LONG4) are not data a checkpoint holds. */

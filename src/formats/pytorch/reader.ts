@@ -39,7 +39,8 @@ function isLegacy(head: Uint8Array): boolean {
 	return startsWith(head.subarray(at), legacyNumber);
 }
 const zipMagic = [0x50, 0x4b, 0x03, 0x04];
-const extensions = /\.(pt|pth|bin|ckpt|tar)$/;
+/** The names torch checkpoints go by (src/formats/registry.ts lists them with the other formats'). */
+export const pytorchSuffixes: readonly string[] = ['.pt', '.pth', '.bin', '.ckpt', '.tar'];
 /** The pickle holds structure, not weights; one this large is not a checkpoint we should parse. */
 const maxPickleBytes = 256 * 1024 * 1024;
 
@@ -87,7 +88,7 @@ export const pytorchReader: FormatReader = {
 		if (lower.endsWith('.npz')) {
 			return false;
 		}
-		if (extensions.test(lower)) {
+		if (pytorchSuffixes.some((suffix) => lower.endsWith(suffix))) {
 			return true;
 		}
 		// torch writes `<prefix>/data.pkl` first (TorchScript: `<prefix>/data/0`).

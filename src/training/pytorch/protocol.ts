@@ -10,6 +10,7 @@ import { UsageError } from '../../core/errors';
 import { describeSuffixes, hasSuffix, trainableSuffixes } from '../../formats/registry';
 import { resolveHyperParameters } from '../engine';
 import type { BranchResult, DatasetSpec, ModelMetrics, TrainingEvent, TrainingJob, TrainingPhase, TrainingResult } from '../engine';
+import { isRecord } from '../../shared/isRecord';
 
 
 /** The interpreter arguments of one job, and notes about job fields this engine does not use. */
@@ -122,7 +123,6 @@ export interface StoppedInfo {
 
 type Raw = Record<string, unknown>;
 
-const isRecord = (value: unknown): value is Raw => typeof value === 'object' && value !== null && !Array.isArray(value);
 const numberOr = (value: unknown, fallback: number): number => (typeof value === 'number' && Number.isFinite(value) ? value : fallback);
 const optionalNumber = (value: unknown): number | undefined => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
 /** null stays null: the engine writes a non-finite improvement (every crossbar empty) as null. */

@@ -15,6 +15,7 @@ import { childProcessLauncher, defaultPythonPath, engineFailure, exitOrCancel, p
 import type { PythonCommand, PythonProcess, PytorchEngineSettings } from './engine';
 import { LineSplitter, TailBuffer } from './lines';
 import { datasetArgs } from './protocol';
+import { isRecord } from '../../shared/isRecord';
 
 const num = (value: number): string => String(value);
 
@@ -46,7 +47,6 @@ export function pytorchTradeoffCommand(plan: TradeoffPlan, settings: PytorchEngi
 }
 
 type Raw = Record<string, unknown>;
-const isRecord = (value: unknown): value is Raw => typeof value === 'object' && value !== null && !Array.isArray(value);
 const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isInteger(value) && value >= 0;
 const isNumbers = (value: unknown): value is number[] => Array.isArray(value) && value.every((v) => typeof v === 'number' && Number.isFinite(v));
 

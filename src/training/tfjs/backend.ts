@@ -6,7 +6,7 @@
 
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's node entry registers no gradients; the ESM gradient modules share its global registry.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
@@ -103,9 +103,4 @@ export async function initTrainingBackend(preference: BackendPreference = 'auto'
 function firstLine(ex: unknown): string {
 	const text = ex instanceof Error ? ex.message : typeof ex === 'object' && ex !== null && 'message' in ex ? String((ex as { message: unknown }).message) : String(ex);
 	return text.split('\n')[0].slice(0, 160);
-}
-
-/** Path of the directory holding the wasm binaries of the installed package (for bundling). */
-export function installedWasmDir(): string {
-	return dirname(createRequire(__filename).resolve('@tensorflow/tfjs-backend-wasm'));
 }

@@ -1,6 +1,6 @@
 """Independent NumPy reference for `crossbar-lens prune` (test/interop/prune/prune.test.ts).
 
-Written from /work/docs/method.md §1–§3, §6, §8.2 only; it imports nothing from the
+Written from docs/method.md §1–§3, §6, §8.2 only; it imports nothing from the
 repository. Run with Debian's Python (/usr/bin/python3: torch 1.13, torchvision 0.14, numpy 1.24).
 
     reference_prune.py make DIR          writes the test checkpoints into DIR (prints a JSON list)

@@ -1,4 +1,4 @@
-// D.U.B. pruning (src/pruning/dub.ts) against an independent implementation of §6 in NumPy, run by
+// D.U.B. pruning (src/pruning/dub.ts) against an independent implementation of docs/method.md §6 in NumPy, run by
 // Debian's python3 (the reference's loop on numpy arrays): the same zero pattern, thresholds and
 // levels on seeded random layers, and percentiles bit-exact. The pure-TypeScript checks of the same
 // code are in test/unit/pruning/dub.test.ts.

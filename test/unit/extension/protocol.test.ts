@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isHostToWebview, isProfileChoice, isPruneSpec, isViewState, isWebviewToHost, protocolVersion } from '../../../src/shared/protocol';
+import { isHostToWebview, isProfileChoice, isPruneSpec, isViewState, isWebviewToHost, protocolVersion, upgradeViewState } from '../../../src/shared/protocol';
 
 void describe('protocol guards: webview → host', () => {
 	void it('accepts every well-formed message', () => {
@@ -67,10 +67,20 @@ void describe('protocol guards: webview → host', () => {
 void describe('protocol guards: view state and host → webview', () => {
 	void it('accepts a view state with a model path, rejects one without', () => {
 		assert.equal(isViewState({ modelPath: '/w/m.pt' }), true);
-		assert.equal(isViewState({ modelPath: '/w/m.pt', profile: { crossbarSize: 32, slices: 1, adcLaw: 'paper', includeLinear: false }, selectedTile: { layer: 'c', block: 1, group: 2 }, scrollY: 120 }), true);
+		assert.equal(isViewState({ modelPath: '/w/m.pt', profile: { crossbarSize: 32, slices: 1, adcLaw: 'paper', includeLinear: false }, selectedCrossbar: { layer: 'c', block: 1, group: 2 }, scrollY: 120 }), true);
 		assert.equal(isViewState({ modelPath: '' }), false);
 		assert.equal(isViewState({ selectedLayer: 'c' }), false);
+		assert.equal(isViewState({ modelPath: '/m.pt', selectedCrossbar: { layer: 'c', block: 'x', group: 2 } }), false);
+	});
+
+	void it('reads the selection of a view state saved before the rename (selectedTile)', () => {
+		const saved = { modelPath: '/w/m.pt', selectedTile: { layer: 'c', block: 1, group: 2 }, scrollY: 120 };
+		assert.equal(isViewState(saved), true);
 		assert.equal(isViewState({ modelPath: '/m.pt', selectedTile: { layer: 'c', block: 'x', group: 2 } }), false);
+		assert.deepEqual(upgradeViewState(saved), { modelPath: '/w/m.pt', selectedCrossbar: { layer: 'c', block: 1, group: 2 }, scrollY: 120 });
+		// A state in today's names is kept as it is.
+		const current = { modelPath: '/w/m.pt', selectedCrossbar: { layer: 'd', block: 0, group: 0 } };
+		assert.deepEqual(upgradeViewState(current), current);
 	});
 
 	void it('checks what the host sends', () => {

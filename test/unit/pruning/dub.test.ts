@@ -349,7 +349,7 @@ void describe('D.U.B. pruning properties (random layers, seeded)', () => {
 		}
 	});
 
-	void it('whole-tile pruning zeroes exactly the tiles that are entirely ≤ θ', () => {
+	void it('whole-crossbar pruning zeroes exactly the crossbars that are entirely ≤ θ', () => {
 		for (const c of randomCases(20, 11)) {
 			const m = { values: distinctMagnitudes(c.outChannels * c.fanIn, c.seed), outChannels: c.outChannels, fanIn: c.fanIn };
 			const result = pruneWholeCrossbars(m, { ratio: c.ratio }, { crossbarSize: c.crossbarSize, slices: c.slices });

@@ -166,7 +166,7 @@ void describe('trade-off sweep: the DTO', () => {
 		assert.match(table, /crossbar 16×16 \(16 output channels, 1 slice per weight\) · ADC law: paper/);
 		const rows = table.split('\n').filter((l) => /^(dense|\d+ %)/.test(l));
 		assert.deepEqual(rows.map((l) => l.split(/\s{2,}/)[0]), ['dense', '0 %', '90 %']);
-		assert.match(rows[2], /89\.00 %\s+1\.\d{3}×\s+90\.0 %\s+89\.00 %/);
+		assert.match(rows[2], /89\.00 %\s+1\.\d{3}×\s+90\.0%\s+89\.00 %/);
 		const csv = formatTradeoffCsv(result).split('\r\n').filter(Boolean);
 		assert.equal(csv.length, 1 + 1 + 4);
 		assert.ok(csv[0].startsWith('method,ratio,accuracy,adc_energy_improvement,adc_bits,adc_bits_dense,zero_fraction,layer_ratios,tiles_level_0'));

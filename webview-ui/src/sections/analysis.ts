@@ -19,7 +19,7 @@ const crossbarSizes = [16, 32, 64, 128, 256, 512, 1024];
 const sliceCounts = [1, 2, 4, 8, 16];
 
 /** A selected crossbar (kept in the view state across reloads). */
-export interface SelectedTile extends CrossbarRef {
+export interface SelectedCrossbar extends CrossbarRef {
 	readonly layer: string;
 }
 
@@ -28,16 +28,16 @@ export class AnalysisSection {
 	pending: { model: ModelInfoDto; reason: AnalysisReason } | undefined;
 	/** The last analysis error (the last good result stays on screen). */
 	error: string | undefined;
-	private selectedTile: SelectedTile | undefined;
-	private tileColumns: CrossbarColumnsDto | undefined;
-	private tileError: string | undefined;
-	private tileRequest = 0;
+	private selectedCrossbar: SelectedCrossbar | undefined;
+	private crossbarColumns: CrossbarColumnsDto | undefined;
+	private crossbarError: string | undefined;
+	private crossbarRequest = 0;
 	private readonly heatmaps = new Map<string, Heatmap>();
 	private readonly tooltip = el('div', 'tooltip');
 	private observer: IntersectionObserver | undefined;
 
-	constructor(private readonly root: HTMLElement, private readonly context: SectionContext, private readonly onProfileChoice: (choice: ProfileChoiceDto | undefined) => void, selectedTile: SelectedTile | undefined) {
-		this.selectedTile = selectedTile;
+	constructor(private readonly root: HTMLElement, private readonly context: SectionContext, private readonly onProfileChoice: (choice: ProfileChoiceDto | undefined) => void, selectedCrossbar: SelectedCrossbar | undefined) {
+		this.selectedCrossbar = selectedCrossbar;
 		this.tooltip.setAttribute('role', 'tooltip');
 		document.body.append(this.tooltip);
 		window.addEventListener('resize', () => this.layoutHeatmaps());
@@ -45,29 +45,29 @@ export class AnalysisSection {
 		new MutationObserver(() => this.heatmaps.forEach((h) => h.draw())).observe(document.body, { attributes: true, attributeFilter: ['class'] });
 	}
 
-	get selection(): SelectedTile | undefined {
-		return this.selectedTile;
+	get selection(): SelectedCrossbar | undefined {
+		return this.selectedCrossbar;
 	}
 
 	/** A new result arrived: forget a selected crossbar that is not in it, and ask for the selected one's columns again. */
 	onResult(result: AnalysisResultDto): void {
-		const selected = this.selectedTile;
+		const selected = this.selectedCrossbar;
 		if (selected && !result.layers.some((l) => l.name === selected.layer && l.grid.inputBlocks > selected.block && l.grid.channelGroups > selected.group)) {
-			this.selectedTile = undefined;
+			this.selectedCrossbar = undefined;
 		}
-		this.tileColumns = undefined;
+		this.crossbarColumns = undefined;
 	}
 
 	/** Asks the host for the selected crossbar's columns (after a render). */
 	refreshSelection(): void {
-		if (this.selectedTile) this.requestTile(this.selectedTile);
+		if (this.selectedCrossbar) this.requestCrossbar(this.selectedCrossbar);
 	}
 
-	onTileColumns(requestId: number, columns: CrossbarColumnsDto | undefined, error: string | undefined): void {
-		if (requestId !== this.tileRequest) return;
-		this.tileColumns = columns;
-		this.tileError = error;
-		this.renderTileDetail();
+	onCrossbarColumns(requestId: number, columns: CrossbarColumnsDto | undefined, error: string | undefined): void {
+		if (requestId !== this.crossbarRequest) return;
+		this.crossbarColumns = columns;
+		this.crossbarError = error;
+		this.renderCrossbarDetail();
 	}
 
 	hideTooltip(): void {
@@ -241,12 +241,12 @@ export class AnalysisSection {
 		article.dataset.layer = layer.name;
 		article.id = `layer-${layer.name}`;
 		const heatmap = new Heatmap(layer, adcBitsByLevel, {
-			hover: (tile, event) => this.showTooltip(layer, tile, event),
-			select: (tile) => this.selectTile(layer.name, tile),
+			hover: (crossbar, event) => this.showTooltip(layer, crossbar, event),
+			select: (crossbar) => this.selectCrossbar(layer.name, crossbar),
 		});
 		this.heatmaps.set(layer.name, heatmap);
-		if (this.selectedTile?.layer === layer.name) {
-			heatmap.setSelected(this.selectedTile);
+		if (this.selectedCrossbar?.layer === layer.name) {
+			heatmap.setSelected(this.selectedCrossbar);
 		}
 		const head = el('header', 'layer-head',
 			el('h3', 'layer-name', layer.name),
@@ -278,7 +278,7 @@ export class AnalysisSection {
 			const rect = heatmap.canvas.getBoundingClientRect();
 			if (rect.top < window.innerHeight + 400 && rect.bottom > -400) heatmap.draw();
 		}
-		if (this.selectedTile) this.renderTileDetail();
+		if (this.selectedCrossbar) this.renderCrossbarDetail();
 	}
 
 	/** Scrolls to a layer and highlights it (a CodeLens or an energy bar was clicked); returns whether it exists. */
@@ -295,21 +295,21 @@ export class AnalysisSection {
 	// -------------------------------------------------------------------------------------------
 	// Crossbars: hover and drill-down
 
-	private showTooltip(layer: LayerAnalysisDto, tile: CrossbarRef | undefined, event: MouseEvent | undefined): void {
+	private showTooltip(layer: LayerAnalysisDto, crossbar: CrossbarRef | undefined, event: MouseEvent | undefined): void {
 		const analysis = this.context.analysis();
-		if (!tile || !event || !analysis) {
+		if (!crossbar || !event || !analysis) {
 			this.hideTooltip();
 			return;
 		}
 		const { profile } = analysis.result;
-		const i = tile.block * layer.grid.channelGroups + tile.group;
+		const i = crossbar.block * layer.grid.channelGroups + crossbar.group;
 		const level = layer.grid.levels[i];
-		const inputsStart = tile.block * profile.crossbarSize;
+		const inputsStart = crossbar.block * profile.crossbarSize;
 		const inputsEnd = Math.min(layer.matrix[1], inputsStart + profile.crossbarSize) - 1;
-		const channelStart = tile.group * profile.channelsPerCrossbar;
+		const channelStart = crossbar.group * profile.channelsPerCrossbar;
 		const channelEnd = Math.min(layer.matrix[0], channelStart + profile.channelsPerCrossbar) - 1;
 		this.tooltip.replaceChildren(
-			el('div', 'tt-title', `${layer.name} · input block ${tile.block}, channel group ${tile.group}`),
+			el('div', 'tt-title', `${layer.name} · input block ${crossbar.block}, channel group ${crossbar.group}`),
 			el('div', undefined, `inputs ${inputsStart}–${inputsEnd} · output channels ${channelStart}–${channelEnd}`),
 			el('div', undefined, `${describeLevel(level, profile.adcBitsByLevel)} (dense ${profile.adcBitsDensePerCrossbar})`),
 			el('div', undefined, `least-sparse column: ${layer.grid.lscNonZeros[i]} / ${inputsEnd - inputsStart + 1} non-zeros`),
@@ -321,39 +321,39 @@ export class AnalysisSection {
 		this.tooltip.classList.add('visible');
 	}
 
-	private selectTile(layerName: string, tile: CrossbarRef): void {
-		const previous = this.selectedTile;
+	private selectCrossbar(layerName: string, crossbar: CrossbarRef): void {
+		const previous = this.selectedCrossbar;
 		if (previous && previous.layer !== layerName) {
 			this.heatmaps.get(previous.layer)?.setSelected(undefined);
 			this.root.querySelector(`article.layer[data-layer="${CSS.escape(previous.layer)}"] .tile-detail`)?.replaceChildren();
 		}
-		this.selectedTile = { layer: layerName, block: tile.block, group: tile.group };
-		this.heatmaps.get(layerName)?.setSelected(tile);
-		this.tileColumns = undefined;
-		this.tileError = undefined;
-		this.renderTileDetail();
-		this.requestTile(this.selectedTile);
+		this.selectedCrossbar = { layer: layerName, block: crossbar.block, group: crossbar.group };
+		this.heatmaps.get(layerName)?.setSelected(crossbar);
+		this.crossbarColumns = undefined;
+		this.crossbarError = undefined;
+		this.renderCrossbarDetail();
+		this.requestCrossbar(this.selectedCrossbar);
 		this.context.saveState();
 	}
 
-	private requestTile(tile: SelectedTile): void {
-		this.tileRequest = this.context.nextRequestId();
-		this.context.post({ type: 'crossbar/select', requestId: this.tileRequest, layer: tile.layer, block: tile.block, group: tile.group });
+	private requestCrossbar(crossbar: SelectedCrossbar): void {
+		this.crossbarRequest = this.context.nextRequestId();
+		this.context.post({ type: 'crossbar/select', requestId: this.crossbarRequest, layer: crossbar.layer, block: crossbar.block, group: crossbar.group });
 	}
 
-	private renderTileDetail(): void {
-		const selected = this.selectedTile;
+	private renderCrossbarDetail(): void {
+		const selected = this.selectedCrossbar;
 		const analysis = this.context.analysis();
 		if (!selected) return;
 		const host = this.root.querySelector(`article.layer[data-layer="${CSS.escape(selected.layer)}"] .tile-detail`);
 		if (!host) return;
 		host.replaceChildren();
 		host.append(el('div', 'side-title', `Crossbar at input block ${selected.block}, channel group ${selected.group}`));
-		if (this.tileError) {
-			host.append(el('div', 'banner error', this.tileError));
+		if (this.crossbarError) {
+			host.append(el('div', 'banner error', this.crossbarError));
 			return;
 		}
-		const columns = this.tileColumns;
+		const columns = this.crossbarColumns;
 		if (!columns || columns.layer !== selected.layer || columns.block !== selected.block || columns.group !== selected.group || !analysis) {
 			host.append(el('div', 'muted', 'Loading columns…'));
 			return;

@@ -4,7 +4,7 @@
  * arrive, with the dense model and finished fine-tunes of the same model as their own markers.
  * The plot users decide from: how far can I prune before accuracy falls, and what does it save?
  */
-import { formatImprovement, formatRatio } from '../../../src/shared/format';
+import { formatAccuracy, formatImprovement, formatPercent, formatRatio } from '../../../src/shared/format';
 import type { TradeoffPointDto, TradeoffViewDto } from '../../../src/shared/tradeoff';
 import { xyChart } from '../charts';
 import type { XyPoint, XySeries } from '../charts';
@@ -68,7 +68,7 @@ export class TradeoffSection {
 
 function pointOf(p: TradeoffPointDto): XyPoint[] {
 	// An all-empty model (∞) cannot sit on the axis; the table lists it.
-	return p.improvement === null ? [] : [{ x: p.improvement, y: p.accuracy, label: `${p.ratio}`, title: `${p.ratio} %: ${p.accuracy.toFixed(2)} %, ${formatImprovement(p.improvement)} (${(100 * p.zerosFraction).toFixed(1)} % zeros)`, data: { method: p.method, ratio: String(p.ratio) } }];
+	return p.improvement === null ? [] : [{ x: p.improvement, y: p.accuracy, label: `${p.ratio}`, title: `${p.ratio} %: ${formatAccuracy(p.accuracy)}, ${formatImprovement(p.improvement)} (${formatPercent(p.zerosFraction, 1)} zeros)`, data: { method: p.method, ratio: String(p.ratio) } }];
 }
 
 function chart(view: TradeoffViewDto): HTMLElement {
@@ -78,11 +78,11 @@ function chart(view: TradeoffViewDto): HTMLElement {
 		points: view.points.filter((p) => p.method === method).flatMap(pointOf),
 	}));
 	if (view.dense && view.dense.improvement !== null) {
-		series.push({ className: 'tradeoff-dense', label: 'the model as it is', line: false, points: [{ x: view.dense.improvement, y: view.dense.accuracy, label: 'now', title: `${view.dense.accuracy.toFixed(2)} %, ${formatImprovement(view.dense.improvement)}` }] });
+		series.push({ className: 'tradeoff-dense', label: 'the model as it is', line: false, points: [{ x: view.dense.improvement, y: view.dense.accuracy, label: 'now', title: `${formatAccuracy(view.dense.accuracy)}, ${formatImprovement(view.dense.improvement)}` }] });
 	}
 	const runs = view.extraPoints.filter((p) => p.improvement !== null);
 	if (runs.length > 0) {
-		series.push({ className: 'tradeoff-finetuned', label: 'fine-tuned', line: false, marker: 'square', points: runs.map((p) => ({ x: p.improvement as number, y: p.accuracy, title: `${p.label}: ${p.accuracy.toFixed(2)} %, ${formatImprovement(p.improvement)}`, data: { method: p.method } })) });
+		series.push({ className: 'tradeoff-finetuned', label: 'fine-tuned', line: false, marker: 'square', points: runs.map((p) => ({ x: p.improvement as number, y: p.accuracy, title: `${p.label}: ${formatAccuracy(p.accuracy)}, ${formatImprovement(p.improvement)}`, data: { method: p.method } })) });
 	}
 	const svg = xyChart(series, {
 		label: 'Held-out accuracy against ADC energy improvement',
@@ -113,15 +113,15 @@ function table(view: TradeoffViewDto): HTMLElement {
 	t.append(el('thead', undefined, el('tr', undefined, el('th', 'num', 'Ratio'), el('th', 'num', 'D.U.B. accuracy'), el('th', 'num', 'D.U.B. ADC'), el('th', 'num', 'Unstructured accuracy'), el('th', 'num', 'Unstructured ADC'))));
 	const body = el('tbody');
 	const ratios = [...new Set(view.points.map((p) => p.ratio))];
-	const cell = (p: TradeoffPointDto | undefined, what: 'accuracy' | 'improvement'): HTMLElement => el('td', 'num', p === undefined ? '…' : what === 'accuracy' ? `${p.accuracy.toFixed(2)} %` : formatRatio(p.improvement));
-	if (view.dense) body.append(el('tr', 'dense', el('th', 'num', 'now'), el('td', 'num', `${view.dense.accuracy.toFixed(2)} %`), el('td', 'num', formatRatio(view.dense.improvement)), el('td', 'num', ''), el('td', 'num', '')));
+	const cell = (p: TradeoffPointDto | undefined, what: 'accuracy' | 'improvement'): HTMLElement => el('td', 'num', p === undefined ? '…' : what === 'accuracy' ? formatAccuracy(p.accuracy) : formatRatio(p.improvement));
+	if (view.dense) body.append(el('tr', 'dense', el('th', 'num', 'now'), el('td', 'num', formatAccuracy(view.dense.accuracy)), el('td', 'num', formatRatio(view.dense.improvement)), el('td', 'num', ''), el('td', 'num', '')));
 	for (const ratio of ratios) {
 		const dub = view.points.find((p) => p.ratio === ratio && p.method === 'dub');
 		const unstructured = view.points.find((p) => p.ratio === ratio && p.method === 'unstructured');
 		body.append(el('tr', undefined, el('th', 'num', `${ratio} %`), cell(dub, 'accuracy'), cell(dub, 'improvement'), cell(unstructured, 'accuracy'), cell(unstructured, 'improvement')));
 	}
 	for (const p of view.extraPoints) {
-		body.append(el('tr', 'finetuned', el('th', undefined, p.label), el('td', 'num', p.method === 'dub' ? `${p.accuracy.toFixed(2)} %` : ''), el('td', 'num', p.method === 'dub' ? formatRatio(p.improvement) : ''), el('td', 'num', p.method === 'unstructured' ? `${p.accuracy.toFixed(2)} %` : ''), el('td', 'num', p.method === 'unstructured' ? formatRatio(p.improvement) : '')));
+		body.append(el('tr', 'finetuned', el('th', undefined, p.label), el('td', 'num', p.method === 'dub' ? formatAccuracy(p.accuracy) : ''), el('td', 'num', p.method === 'dub' ? formatRatio(p.improvement) : ''), el('td', 'num', p.method === 'unstructured' ? formatAccuracy(p.accuracy) : ''), el('td', 'num', p.method === 'unstructured' ? formatRatio(p.improvement) : '')));
 	}
 	t.append(body);
 	return el('details', 'tradeoff-details', el('summary', undefined, 'The numbers'), el('div', 'table-scroll', t));

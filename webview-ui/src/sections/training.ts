@@ -3,7 +3,7 @@
  * status and buttons, the loss / accuracy / ADC-improvement curves per phase, the level
  * histogram at the end of each phase and the final D.U.B.-vs-unstructured table.
  */
-import { formatImprovement, formatRatio } from '../../../src/shared/format';
+import { formatAccuracy, formatImprovement, formatRatio } from '../../../src/shared/format';
 import type { TrainingAction, TrainingCapabilityDto } from '../../../src/shared/protocol';
 import type { TrainingPointDto, TrainingRunDto, TrainingSeries } from '../../../src/shared/training';
 import { levelHistogram, levelLegend, lineChart } from '../charts';
@@ -122,7 +122,6 @@ function charts(run: TrainingRunDto): HTMLElement {
 	});
 	const marker = { x: regularize, label: 'prune' };
 	const all: TrainingSeries[] = ['regularize', 'finetune', 'baseline'];
-	const pct = (v: number): string => `${v.toFixed(1)} %`;
 	const times = (v: number): string => `${v.toFixed(2)}×`;
 	const loss = (v: number): string => (v >= 10 ? v.toFixed(1) : v.toFixed(3));
 	const figure = (title: string, chart: SVGSVGElement, testId: string): HTMLElement => {
@@ -133,7 +132,7 @@ function charts(run: TrainingRunDto): HTMLElement {
 	const projected = line('regularize', (p) => p.projectedImprovement, times, true, 'regularize: a D.U.B. prune now would give');
 	const box = el('div', 'training-charts',
 		figure('Training loss', lineChart(all.map((s) => line(s, (p) => p.loss, loss)), { label: 'Training loss per epoch', xMax, marker, format: loss }), 'chart-loss'),
-		figure('Held-out accuracy', lineChart(all.map((s) => line(s, (p) => p.testAccuracy, pct)), { label: 'Held-out accuracy per epoch', xMax, marker, format: pct }), 'chart-accuracy'),
+		figure('Held-out accuracy', lineChart(all.map((s) => line(s, (p) => p.testAccuracy, (v) => formatAccuracy(v, 1))), { label: 'Held-out accuracy per epoch', xMax, marker, format: (v) => formatAccuracy(v, 1) }), 'chart-accuracy'),
 		figure('ADC energy improvement', lineChart([...all.map((s) => line(s, (p) => p.improvement, times)), projected], { label: 'ADC energy improvement per epoch', xMax, marker, format: times, include: [1] }), 'chart-improvement'));
 	box.dataset.testid = 'training-curves';
 	const legend = el('ul', 'legend training-legend',
@@ -146,7 +145,7 @@ function levels(run: TrainingRunDto): HTMLElement {
 	const box = el('div', 'training-levels');
 	box.dataset.testid = 'training-levels';
 	for (const snapshot of run.snapshots) {
-		const caption = `${snapshot.label}${snapshot.final ? '' : ' (so far)'} · ${formatRatio(snapshot.improvement)}${snapshot.testAccuracy !== undefined ? ` · ${snapshot.testAccuracy.toFixed(1)} %` : ''}`;
+		const caption = `${snapshot.label}${snapshot.final ? '' : ' (so far)'} · ${formatRatio(snapshot.improvement)}${snapshot.testAccuracy !== undefined ? ` · ${formatAccuracy(snapshot.testAccuracy, 1)}` : ''}`;
 		box.append(el('figure', `training-level${snapshot.final ? '' : ' live'}`, el('figcaption', undefined, caption), levelHistogram(snapshot.levelHistogram, run.adcBitsByLevel, { compact: true, label: `Crossbars per level: ${snapshot.label}` })));
 	}
 	return el('div', 'training-levels-wrap', el('div', 'side-title', 'Crossbars per level (all conv layers) at the end of each phase'), box, levelLegend(run.adcBitsByLevel));
@@ -155,11 +154,10 @@ function levels(run: TrainingRunDto): HTMLElement {
 function summary(run: TrainingRunDto): HTMLElement {
 	const table = el('table', 'compare training-summary');
 	table.dataset.testid = 'training-summary';
-	const acc = (v: number | null | undefined): string => (v === null || v === undefined ? '–' : `${v.toFixed(2)} %`);
 	table.append(el('thead', undefined, el('tr', undefined, el('th', undefined, ''), el('th', 'num', 'Accuracy'), el('th', 'num', 'Best'), el('th', 'num', 'After prune'), el('th', 'num', 'ADC improvement'), el('th', undefined, 'Crossbars per level (k = 0, 1, …)'))));
 	const body = el('tbody');
 	for (const row of run.summary ?? []) {
-		const tr = el('tr', row.key === 'dub' ? 'dub' : undefined, el('th', undefined, row.label), el('td', 'num', acc(row.accuracy)), el('td', 'num', acc(row.bestAccuracy)), el('td', 'num', acc(row.afterPruneAccuracy)), el('td', 'num strong', formatImprovement(row.improvement)), el('td', 'levels', row.levelHistogram.join(' ')));
+		const tr = el('tr', row.key === 'dub' ? 'dub' : undefined, el('th', undefined, row.label), el('td', 'num', formatAccuracy(row.accuracy)), el('td', 'num', formatAccuracy(row.bestAccuracy)), el('td', 'num', formatAccuracy(row.afterPruneAccuracy)), el('td', 'num strong', formatImprovement(row.improvement)), el('td', 'levels', row.levelHistogram.join(' ')));
 		tr.dataset.row = row.key;
 		body.append(tr);
 	}
