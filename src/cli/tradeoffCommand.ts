@@ -15,7 +15,6 @@ import { table } from './format';
 
 const methodLabels: Readonly<Record<TradeoffMethod, string>> = { dub: 'D.U.B.', unstructured: 'unstructured' };
 
-
 /** What a point's ratio means: the ratio of every conv layer, or a percentage of a preset's ratios. */
 function ratioLabel(ratio: number, preset: string | undefined): string {
 	return preset === undefined ? `${ratio} %` : `${ratio} % of ${preset}`;
