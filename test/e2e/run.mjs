@@ -322,12 +322,12 @@ async function shownRow(text) {
 
 /**
  * Crossbar: Analyze crossbar sparsity from the palette, then a click on its quick pick's row for
- * `file` (after `beforeClick`, e.g. a screenshot); resolves to the time of the click. VS Code
- * hides a quick pick when anything else takes the focus; twice in about twenty runs (a loaded CI
- * machine among them) the pick was hidden, or its text box did not take the filter, before the
- * file could be chosen, and loops of the same sequence on an idle and on a loaded machine here
- * never showed it. So the command is run again when that happens, and the suite prints each retry
- * with where the focus was.
+ * `file`, typed into its filter (after `beforeClick`, e.g. a screenshot); resolves to the time of
+ * the click. VS Code hides a quick pick when anything else takes the focus; twice in about twenty
+ * runs (a loaded CI machine among them) the pick was hidden, or its text box did not take the
+ * filter, before the file could be chosen, and loops of the same sequence on an idle and on a
+ * loaded machine here never showed it. So the command is run again when that happens, and the
+ * suite prints each retry with where the focus was.
  */
 async function chooseWorkspaceModel(file, beforeClick = async () => {}) {
 	const failures = [];
@@ -336,8 +336,10 @@ async function chooseWorkspaceModel(file, beforeClick = async () => {}) {
 			await runPaletteCommand('Crossbar: Analyze crossbar sparsity');
 			await quick.locator('.quick-input-title', { hasText: 'choose a model' }).waitFor({ timeout: 10_000 });
 			await row(file).waitFor({ state: 'attached', timeout: 5000 });
-			if (!(await row(file).isVisible())) await quick.locator('input').fill(file, { timeout: 5000 });
-			await row(file).waitFor({ timeout: 5000 });
+			// Typed as a user would: the list has more models than it shows, and a row cut off at its
+			// bottom edge counts as visible while a click at its centre lands outside the pick.
+			await quick.locator('input').fill(file, { timeout: 5000 });
+			await poll(`${file} among the first rows of the filtered pick`, async () => Number(await row(file).getAttribute('data-index', { timeout: 1000 })) < 4 && (await row(file).isVisible()), 5000);
 			await beforeClick();
 			const t = Date.now();
 			await row(file).click({ timeout: 5000 });
