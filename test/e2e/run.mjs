@@ -331,6 +331,7 @@ async function shownRow(text) {
  */
 async function chooseWorkspaceModel(file, beforeClick = async () => {}) {
 	const failures = [];
+	const printFailures = () => failures.forEach((failure, i) => console.log(`      (model pick, try ${i + 1}, failed: ${failure})`));
 	const clickedAt = await poll(`the model pick showing ${file}`, async () => {
 		try {
 			await runPaletteCommand('Crossbar: Analyze crossbar sparsity');
@@ -352,8 +353,7 @@ async function chooseWorkspaceModel(file, beforeClick = async () => {}) {
 			failures.push(`${String(ex?.message ?? ex).split('\n')[0]} [pick ${await quick.isVisible().catch(() => '?') ? 'shown' : 'hidden'}, focus on ${focus}]`);
 			throw ex;
 		}
-	}, 60_000);
-	for (const failure of failures) console.log(`      (the model pick was run again: ${failure})`);
+	}, 60_000).finally(printFailures);
 	return clickedAt;
 }
 
