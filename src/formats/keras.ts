@@ -106,7 +106,6 @@ export function kerasVariableIndex(className: string, config: Record<string, unk
 	return index < 0 ? undefined : index;
 }
 
-
 /** Keras's naming.to_snake_case: 'Conv2D' → 'conv2d', 'MaxPooling2D' → 'max_pooling2d'. */
 export function kerasSnakeCase(name: string): string {
 	return name.replace(/\W+/g, '').replace(/(.)([A-Z][a-z]+)/g, '$1_$2').replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();

@@ -37,7 +37,6 @@ export function kerasLayerList(container: Record<string, unknown>): unknown[] | 
 	return Array.isArray(config) ? config : isRecord(config) && Array.isArray(config.layers) ? config.layers : undefined;
 }
 
-
 /** A Keras int-or-pair argument (kernel_size, strides, …) as [h, w]. */
 export function kerasPair(value: unknown, fallback: number): [number, number] {
 	if (typeof value === 'number') {

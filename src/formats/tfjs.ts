@@ -47,7 +47,6 @@ export interface TfjsManifest {
 
 const storedBytes: Record<TfjsWeightLocation['stored'], number> = { float32: 4, int32: 4, bool: 1, float16: 2, uint8: 1, uint16: 2 };
 
-
 function corrupt(source: ByteSource, what: string): never {
 	throw new ModelFormatError('corrupt', `${source.name}: ${what} (not a valid TF.js layers model).`);
 }

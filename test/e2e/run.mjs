@@ -404,7 +404,6 @@ async function startPytorchDigitsRun(preset, outputName, fillPreset = async () =
 	await enterStep('(6/6): output', outputName);
 }
 
-
 function lensExpected(result, layerName, head) {
 	const layer = result.layers.find((l) => l.name === layerName);
 	return `${head} · ${layer.tiles} crossbars · ADC ${layer.adcBitsDense}→${layer.adcBits} bits (${lensRatio(layer.adcEnergyImprovement)})`;

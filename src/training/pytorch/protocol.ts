@@ -12,7 +12,6 @@ import { resolveHyperParameters } from '../engine';
 import type { BranchResult, DatasetSpec, ModelMetrics, TrainingEvent, TrainingJob, TrainingPhase, TrainingResult } from '../engine';
 import { isRecord } from '../../shared/isRecord';
 
-
 /** The interpreter arguments of one job, and notes about job fields this engine does not use. */
 export interface PytorchInvocation {
 	/** Everything after the interpreter: `-m crossbar_lens_train finetune …`, or under `crossbar_lens_train.launch` for several processes. */
